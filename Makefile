@@ -1,0 +1,48 @@
+# pairchat: the commands a new user and CI run. See README.md.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+STATIC := src/pairchat/static
+ARGS   ?=
+
+.PHONY: install up test test-py test-web bench lint proto web clean
+
+install: $(STAMP) web
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web: web/node_modules/.package-lock.json
+	cd web && npm run build
+
+up: install
+	$(VENV)/bin/pairchat up $(ARGS)
+
+test: install test-web test-py
+
+test-web: web/node_modules/.package-lock.json
+	cd web && npm test
+
+test-py: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+bench: install
+	$(VENV)/bin/pairchat bench $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy src
+
+# Regenerate the gRPC code from proto/ (committed, so users need no protoc).
+proto: $(STAMP)
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=src --mypy_out=src \
+	  --grpc_python_out=src --mypy_grpc_out=src proto/pairchat/api/*.proto
+
+clean:
+	rm -rf $(VENV) web/node_modules $(STATIC) data
