@@ -41,8 +41,8 @@ lint: $(STAMP)
 
 # Regenerate the gRPC code from proto/ (committed, so users need no protoc).
 proto: $(STAMP)
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=src --mypy_out=src \
-	  --grpc_python_out=src --mypy_grpc_out=src proto/pairchat/api/*.proto
+	PATH=$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -Iproto --python_out=src --mypy_out=src \
+	  --grpc_python_out=src --mypy_grpc_out=src proto/pairchat/api/v1/*.proto
 
 clean:
 	rm -rf $(VENV) web/node_modules $(STATIC) data

@@ -1,0 +1,1 @@
+"""The broker role: WebSocket gateway, connection hub, logic link, push service."""

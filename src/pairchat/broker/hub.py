@@ -1,0 +1,303 @@
+"""The broker's connection hub: frames in from clients, calls out to logic,
+replies and pushes back to the right connection.
+
+The hub enforces what the broker owns: a connection acts as exactly one
+account, bound by a successful CRT_ACCOUNT or RECONNECT; `senderId` and
+`accountId` must be that account; rate and size limits. Everything else is
+decided by logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pairchat.api.v1 import logic_pb2 as lpb
+from pairchat.api.v1 import push_pb2 as ppb
+from pairchat.broker.connection import Connection
+from pairchat.obs import CONNECTIONS, MESSAGES_PUSHED, PUSH_LATENCY, REQUESTS, SIGNALS_PUSHED, event
+from pairchat.protocol import (
+    BadFrame,
+    Code,
+    CreateAccount,
+    Dialogue,
+    DialogueAck,
+    FrameParser,
+    History,
+    Leave,
+    Logout,
+    Match,
+    Ping,
+    Reconnect,
+    SignalAck,
+    Typing,
+    ViewedAck,
+    encode_error,
+    encode_response,
+)
+from pairchat.protocol.frames import Request
+
+log = logging.getLogger("pairchat.broker")
+
+_DIALOGUE_PREFIX = b'{"cmd":"PUSH_DIALOGUE"'
+_ACK_CMDS = frozenset({"PUSH_DIALOGUE", "PUSH_SIGNAL"})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_frame_bytes: int = 65536
+    max_content: int = 4096
+    rate: float = 200.0
+    burst: float = 400.0
+    send_limit: int = 1 << 20
+
+
+@dataclass(slots=True)
+class _Pending:
+    conn: Connection
+    cmd: str
+    request_id: str | None
+
+
+class Hub:
+    def __init__(self, limits: Limits, call_logic: Callable[[lpb.Call], bool]) -> None:
+        self.limits = limits
+        self.parser = FrameParser(limits.max_content)
+        self.conns: dict[int, Connection] = {}
+        self._call_logic = call_logic
+        self._pending: dict[int, _Pending] = {}
+        self._next_call = 0
+        self._next_conn = 0
+
+    def next_conn_id(self) -> int:
+        self._next_conn += 1
+        return self._next_conn
+
+    # --- connections ---
+    def add(self, conn: Connection) -> None:
+        self.conns[conn.conn_id] = conn
+        CONNECTIONS.inc()
+
+    def remove(self, conn: Connection) -> None:
+        """The WebSocket closed (without LOGOUT, or after it)."""
+        conn.closed = True
+        if self.conns.pop(conn.conn_id, None) is None:
+            return
+        CONNECTIONS.dec()
+        if conn.account_id:
+            self._call_logic(lpb.Call(account_id=conn.account_id, conn_id=conn.conn_id,
+                                      closed=lpb.ConnectionClosed()))
+
+    def logic_lost(self) -> None:
+        """The logic stream broke: fail what is in flight and close every client,
+        who will RECONNECT (within the grace period nothing is lost)."""
+        pending, self._pending = self._pending, {}
+        for p in pending.values():
+            self._answer_error(p, Code.INTERNAL_ERR, "server unavailable, retry")
+        for conn in list(self.conns.values()):
+            conn.close_soon(1012, "service restart")
+
+    # --- frames from clients ---
+    def on_frame(self, conn: Connection, data: str | bytes) -> None:
+        if len(data) > self.limits.max_frame_bytes:
+            self._reply(conn, encode_error("ERROR", None, Code.TOO_LARGE, "frame too large"),
+                        "ERROR", Code.TOO_LARGE)
+            return
+        req = self.parser.parse(data)
+        if isinstance(req, BadFrame):
+            self._reply(conn, encode_error(req.cmd, req.requestId, req.code, req.msg),
+                        req.cmd if req.code != Code.UNKNOWN_CMD else "UNKNOWN", req.code)
+            return
+        cmd = type(req).__struct_config__.tag  # type: ignore[attr-defined]
+        if not conn.bucket.take():
+            self._error(conn, cmd, req.requestId, Code.RATE_LIMITED, "too many requests")
+            return
+        if type(req) is Ping:
+            self._reply(conn, encode_response("PING", req.requestId), "PING", Code.OK)
+            return
+        if type(req) is CreateAccount or type(req) is Reconnect:
+            self._bind(conn, cmd, req)
+            return
+        if not conn.account_id:
+            self._error(conn, cmd, req.requestId, Code.UNAUTHORIZED,
+                        "no account: send CRT_ACCOUNT or RECONNECT first")
+            return
+        call = self._to_call(conn, req)
+        if call is not None:
+            self._forward(conn, cmd, req.requestId, call)
+
+    def _to_call(self, conn: Connection, req: Request) -> lpb.Call | None:
+        acct = conn.account_id
+        t = type(req)
+        if t is Dialogue:
+            assert isinstance(req, Dialogue)
+            if req.senderId != acct:
+                return self._forbidden(conn, "DIALOGUE", req.requestId)
+            return lpb.Call(send_msg=lpb.SendMsg(session_id=req.sessionId, content=req.content))
+        if t is DialogueAck:
+            assert isinstance(req, DialogueAck)
+            return lpb.Call(ack=lpb.Ack(session_id=req.sessionId, msg_id=req.msgId))
+        if t is SignalAck:
+            assert isinstance(req, SignalAck)
+            return lpb.Call(ack=lpb.Ack(session_id=req.sessionId, signal_type=req.signalType))
+        if t is Typing:
+            assert isinstance(req, Typing)
+            return lpb.Call(typing=lpb.Typing(session_id=req.sessionId))
+        if t is ViewedAck:
+            assert isinstance(req, ViewedAck)
+            return lpb.Call(viewed_ack=lpb.ViewedAck(session_id=req.sessionId, msg_id=req.msgId))
+        if t is Match:
+            assert isinstance(req, Match)
+            if req.accountId != acct:
+                return self._forbidden(conn, "MATCH", req.requestId)
+            return lpb.Call(match=lpb.Match())
+        if t is Leave:
+            assert isinstance(req, Leave)
+            return lpb.Call(leave=lpb.Leave(session_id=req.sessionId))
+        if t is Logout:
+            assert isinstance(req, Logout)
+            if req.accountId != acct:
+                return self._forbidden(conn, "LOGOUT", req.requestId)
+            return lpb.Call(logout=lpb.Logout())
+        if t is History:
+            assert isinstance(req, History)
+            return lpb.Call(history=lpb.History(
+                session_id=req.sessionId, after_msg_id=req.afterMsgId, limit=req.limit))
+        raise AssertionError(f"unhandled request {t.__name__}")
+
+    def _forbidden(self, conn: Connection, cmd: str, request_id: str | None) -> None:
+        self._error(conn, cmd, request_id, Code.FORBIDDEN,
+                    "accountId/senderId is not the account of this connection")
+        return None
+
+    def _bind(self, conn: Connection, cmd: str, req: CreateAccount | Reconnect) -> None:
+        if conn.binding:
+            self._error(conn, cmd, req.requestId, Code.PARAM_ERR,
+                        "an account is already being bound to this connection")
+            return
+        if conn.account_id and not (
+            isinstance(req, Reconnect) and req.accountId == conn.account_id
+        ):
+            self._error(conn, cmd, req.requestId, Code.FORBIDDEN,
+                        "this connection is bound to another account")
+            return
+        if isinstance(req, CreateAccount):
+            call = lpb.Call(create_account=lpb.CreateAccount(nick_name=req.nickName))
+        else:
+            call = lpb.Call(reconnect=lpb.Reconnect(account_id=req.accountId, token=req.token))
+        conn.binding = True
+        self._forward(conn, cmd, req.requestId, call)
+
+    def _forward(self, conn: Connection, cmd: str, request_id: str | None, call: lpb.Call) -> None:
+        self._next_call += 1
+        call.call_id = self._next_call
+        call.account_id = conn.account_id
+        call.conn_id = conn.conn_id
+        if request_id is not None:
+            call.request_id = request_id
+        pending = _Pending(conn, cmd, request_id)
+        if not self._call_logic(call):
+            if cmd in ("CRT_ACCOUNT", "RECONNECT"):
+                conn.binding = False
+            self._answer_error(pending, Code.INTERNAL_ERR, "server unavailable, retry")
+            return
+        self._pending[self._next_call] = pending
+
+    # --- replies from logic ---
+    def on_reply(self, reply: lpb.Reply) -> None:
+        p = self._pending.pop(reply.call_id, None)
+        if p is None:
+            return
+        if reply.code:
+            if p.cmd in ("CRT_ACCOUNT", "RECONNECT"):
+                p.conn.binding = False
+                p.conn.release_held()
+            self._answer_error(p, reply.code, reply.msg)
+            return
+        conn = p.conn
+        body = reply.WhichOneof("body")
+        fields: dict[str, Any] | None = None
+        if body == "stored":
+            fields = {"sessionId": reply.stored.session_id, "msgId": reply.stored.msg_id}
+        elif p.cmd in _ACK_CMDS:
+            return  # acknowledgements get no response unless they failed
+        elif body == "bound":
+            b = reply.bound
+            if p.cmd == "CRT_ACCOUNT":
+                fields = {"nickName": b.nick_name, "accountId": b.account_id, "token": b.token}
+            else:
+                fields = {
+                    "accountId": b.account_id, "nickName": b.nick_name,
+                    "sessions": [
+                        {"sessionId": s.session_id, "partnerId": s.partner_id,
+                         "partnerName": s.partner_name}
+                        for s in b.sessions
+                    ],
+                }
+            conn.binding = False
+            if conn.closed:
+                # The client left before it learnt its account: tell logic now.
+                self._call_logic(lpb.Call(account_id=b.account_id, conn_id=conn.conn_id,
+                                          closed=lpb.ConnectionClosed()))
+                return
+            conn.account_id = b.account_id
+            event(log, "bound", account=b.account_id, conn=conn.conn_id, cmd=p.cmd)
+        elif body == "matched":
+            m = reply.matched
+            fields = {"partnerId": m.partner_id, "partnerName": m.partner_name,
+                      "sessionId": m.session_id}
+        elif body == "history":
+            h = reply.history
+            fields = {"sessionId": h.session_id, "messages": [
+                {"msgId": m.msg_id, "senderId": m.sender_id, "content": m.content,
+                 "createdAt": m.created_at}
+                for m in h.messages
+            ]}
+        elif p.cmd == "LOGOUT":
+            event(log, "logged out", account=conn.account_id, conn=conn.conn_id)
+            conn.account_id = 0
+        self._reply(conn, encode_response(p.cmd, p.request_id, fields), p.cmd, Code.OK)
+        if body == "bound":
+            conn.release_held()
+
+    # --- pushes from delivery workers ---
+    def deliver(self, items: list[ppb.PushItem]) -> list[int]:
+        """Write pushes; return the indexes of items whose connection is gone."""
+        missing: list[int] = []
+        now_us = time.time() * 1_000_000
+        conns = self.conns
+        for i, item in enumerate(items):
+            conn = conns.get(item.conn_id)
+            if conn is None or conn.closed or (
+                conn.account_id != item.account_id and not conn.binding
+            ):
+                missing.append(i)
+                continue
+            if item.kind == ppb.PUSH_KIND_CLOSE:
+                event(log, "connection replaced", account=item.account_id, conn=conn.conn_id)
+                conn.account_id = 0  # its close must not report the account offline
+                conn.close_soon(4000, "account connected elsewhere")
+                continue
+            conn.push(item.frame)
+            if item.frame.startswith(_DIALOGUE_PREFIX):
+                MESSAGES_PUSHED.inc()
+                if item.stored_at_us:
+                    PUSH_LATENCY.observe(max(0.0, (now_us - item.stored_at_us) / 1e6))
+            else:
+                SIGNALS_PUSHED.inc()
+        return missing
+
+    # --- answering ---
+    def _answer_error(self, p: _Pending, code: int, msg: str) -> None:
+        self._reply(p.conn, encode_error(p.cmd, p.request_id, code, msg), p.cmd, code)
+
+    def _error(self, conn: Connection, cmd: str, request_id: str | None, code: int,
+               msg: str) -> None:
+        self._reply(conn, encode_error(cmd, request_id, code, msg), cmd, code)
+
+    def _reply(self, conn: Connection, frame: bytes, cmd: str, code: int) -> None:
+        REQUESTS.labels(cmd, str(int(code))).inc()
+        conn.send(frame)

@@ -1,0 +1,100 @@
+"""The broker's link to logic: one Exchange stream carrying batches of calls.
+
+Calls queued while a batch is being written go out together in the next one,
+so the batch size follows the load. The link tries the logic addresses in turn
+(client-side failover); when a stream breaks, the hub fails what is in flight
+and closes its clients, who reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+
+from pairchat.api.v1 import logic_pb2 as pb
+from pairchat.api.v1 import logic_pb2_grpc
+from pairchat.obs import event
+
+log = logging.getLogger("pairchat.broker")
+
+MAX_BATCH = 2000
+RETRY_MIN, RETRY_MAX = 0.2, 5.0
+
+
+class LogicLink:
+    def __init__(
+        self,
+        targets: list[str],
+        hello: pb.BrokerHello,
+        on_reply: Callable[[pb.Reply], None],
+        on_lost: Callable[[], None],
+    ) -> None:
+        self.targets = targets
+        self.hello = hello
+        self._on_reply = on_reply
+        self._on_lost = on_lost
+        self._pending: list[pb.Call] = []
+        self._ready = asyncio.Event()
+        self.connected = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def call(self, call: pb.Call) -> bool:
+        """Queue a call; False when logic is unreachable (the caller answers code 2)."""
+        if not self.connected:
+            return False
+        self._pending.append(call)
+        self._ready.set()
+        return True
+
+    async def _batches(self) -> AsyncIterator[pb.Calls]:
+        yield pb.Calls(calls=[pb.Call(hello=self.hello)])
+        while True:
+            if not self._pending:
+                self._ready.clear()
+                await self._ready.wait()
+            calls = self._pending[:MAX_BATCH]
+            del self._pending[:MAX_BATCH]
+            yield pb.Calls(calls=calls)
+
+    async def _run(self) -> None:
+        delay = RETRY_MIN
+        attempt = 0
+        while True:
+            target = self.targets[attempt % len(self.targets)]
+            attempt += 1
+            try:
+                async with grpc.aio.insecure_channel(target) as channel:
+                    await asyncio.wait_for(channel.channel_ready(), timeout=RETRY_MAX)
+                    stub = logic_pb2_grpc.LogicStub(channel)
+                    call = stub.Exchange(self._batches())
+                    await call.wait_for_connection()
+                    self.connected = True
+                    delay = RETRY_MIN
+                    event(log, "logic connected", target=target)
+                    async for replies in call:
+                        for reply in replies.replies:
+                            self._on_reply(reply)
+                    raise ConnectionError("logic closed the stream")
+            except asyncio.CancelledError:
+                raise
+            except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
+                if self.connected:
+                    event(log, "logic lost", logging.WARNING, target=target, error=repr(exc))
+                    self.connected = False
+                    self._pending.clear()
+                    self._on_lost()
+            await asyncio.sleep(delay)
+            delay = min(RETRY_MAX, delay * 2)

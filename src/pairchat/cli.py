@@ -1,0 +1,120 @@
+"""`pairchat up|logic|broker|bench`: parse flags, wire a role, handle signals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from pairchat.config import Flags, broker_flags, logging_flags, logic_flags
+from pairchat.obs import setup_logging
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairchat", description="pairchat: one-to-one chat with strangers"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole system on this machine")
+    f = Flags(up)
+    f.add("--host", default="127.0.0.1", help="address the brokers listen on")
+    f.add("--port", type=int, default=8080, help="first broker's port (broker i: port+i)")
+    f.add("--brokers", type=int, default=1, help="broker processes")
+    logic_flags(f)
+    broker_flags(f)
+    logging_flags(f)
+
+    logic = sub.add_parser("logic", help="run one logic process (with the embedded worker)")
+    f = Flags(logic)
+    f.add("--listen", default="127.0.0.1:7000", help="gRPC address to serve")
+    f.add("--http-host", default="127.0.0.1", help="address of /healthz and /metrics")
+    f.add("--http-port", type=int, default=7001, help="port of /healthz and /metrics")
+    logic_flags(f)
+    logging_flags(f)
+
+    broker = sub.add_parser("broker", help="run one broker process")
+    f = Flags(broker)
+    f.add("--host", default="127.0.0.1", help="address to listen on")
+    f.add("--port", type=int, default=8080, help="port of /ws, /, /healthz and /metrics")
+    f.add("--logic", default="127.0.0.1:7000",
+          help="comma-separated logic gRPC addresses, tried in turn")
+    f.add("--push-listen", default="127.0.0.1:0",
+          help="host:port of this broker's Push gRPC service (port 0: any free port)")
+    f.add("--push-advertise", default="",
+          help="host workers use to reach the Push service (default: the listen host)")
+    f.add("--broker-id", default="", help="unique name (default: host:port:pid)")
+    broker_flags(f)
+    logging_flags(f)
+
+    bench = sub.add_parser("bench", help="measure messages per second through a running system")
+    f = Flags(bench)
+    f.add("--url", default="ws://127.0.0.1:8080/ws",
+          help="broker WebSocket URL; several comma-separated spread the users")
+    f.add("--pairs", type=int, default=100, help="sessions, each between two users")
+    f.add("--duration", type=float, default=10.0, help="seconds of sending")
+    f.add("--window", type=int, default=8, help="unanswered DIALOGUEs each user keeps in flight")
+    f.add("--size", type=int, default=100, help="content characters per message")
+    f.add("--json", default="", help="also write the result to this file")
+    return parser
+
+
+def _run(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> int:
+    import uvloop
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    uvloop.run(runner())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "up":
+        from pairchat.up import run_up
+
+        setup_logging(args.log_format, args.log_level)
+        return run_up(args)
+    if args.command == "bench":
+        from pairchat.bench import run_bench
+
+        return run_bench(args)
+    setup_logging(args.log_format, args.log_level, role=args.command)
+    if args.command == "logic":
+        from pairchat.logic.main import LogicProcessConfig, serve_logic
+        from pairchat.logic.service import LogicConfig
+
+        cfg = LogicProcessConfig(
+            listen=args.listen, http_host=args.http_host, http_port=args.http_port,
+            data_dir=args.data_dir,
+            logic=LogicConfig(args.offline_grace, args.match_wait, args.max_sessions),
+        )
+        return _run(lambda stop: serve_logic(cfg, stop))
+    if args.command == "broker":
+        from pairchat.broker.gateway import GatewayConfig
+        from pairchat.broker.hub import Limits
+        from pairchat.broker.main import BrokerProcessConfig, serve_broker
+
+        bcfg = BrokerProcessConfig(
+            host=args.host, port=args.port,
+            logic_targets=[t.strip() for t in args.logic.split(",") if t.strip()],
+            push_listen=args.push_listen, push_advertise=args.push_advertise,
+            broker_id=args.broker_id,
+            limits=Limits(args.max_frame_bytes, args.max_content, args.rate_limit,
+                          args.rate_burst, args.send_buffer),
+            gateway=GatewayConfig(
+                args.heartbeat, args.max_conns_per_ip,
+                tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip()),
+            ),
+        )
+        return _run(lambda stop: serve_broker(bcfg, stop))
+    print(f"unknown command {args.command}", file=sys.stderr)
+    return 2

@@ -1,0 +1,68 @@
+"""Command-line flags, each also settable as a PAIRCHAT_* environment variable
+(flags win): `--offline-grace` is PAIRCHAT_OFFLINE_GRACE."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+ENV_PREFIX = "PAIRCHAT_"
+
+
+def env_name(flag: str) -> str:
+    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+
+class Flags:
+    """Adds flags to a parser, taking each default from the environment."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+
+    def add(self, flag: str, *, type: Any = str, default: Any = None, help: str = "",
+            **kwargs: Any) -> None:
+        env = env_name(flag)
+        raw = os.environ.get(env)
+        value = default
+        if raw is not None:
+            try:
+                value = type(raw)
+            except ValueError:
+                raise SystemExit(f"{env}={raw!r} is not a valid value for {flag}") from None
+        shown = f" (default: {default}; env {env})"
+        self.parser.add_argument(flag, type=type, default=value, help=help + shown, **kwargs)
+
+
+def logging_flags(f: Flags) -> None:
+    f.add("--log-format", default="kv", choices=["kv", "json"],
+          help="one line per event as key=value pairs or JSON")
+    f.add("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+          help="log level")
+
+
+def logic_flags(f: Flags) -> None:
+    f.add("--data-dir", default="./data", help="where the embedded SQLite store lives")
+    f.add("--offline-grace", type=float, default=20.0,
+          help="seconds a disconnected account keeps its sessions before it is logged out")
+    f.add("--match-wait", type=float, default=10.0,
+          help="seconds MATCH waits for a partner before answering code 4")
+    f.add("--max-sessions", type=int, default=16, help="open sessions per account")
+
+
+def broker_flags(f: Flags) -> None:
+    f.add("--max-content", type=int, default=4096,
+          help="characters in a DIALOGUE's content (over it: code 9)")
+    f.add("--max-frame-bytes", type=int, default=65536,
+          help="bytes in one client frame (over it: code 9)")
+    f.add("--rate-limit", type=float, default=200.0,
+          help="requests per second per connection (over it: code 8)")
+    f.add("--rate-burst", type=float, default=400.0,
+          help="requests a connection may send at once before the rate applies")
+    f.add("--send-buffer", type=int, default=1 << 20,
+          help="bytes queued to a client that does not read before it is disconnected")
+    f.add("--heartbeat", type=float, default=15.0,
+          help="seconds between WebSocket pings; a client silent for half of it is dropped")
+    f.add("--max-conns-per-ip", type=int, default=4096, help="WebSocket connections per address")
+    f.add("--allowed-origins", default="",
+          help="comma-separated browser origins allowed besides the page's own ('*' for any)")

@@ -1,0 +1,1 @@
+"""The delivery worker: inbox -> routing -> the broker holding each recipient."""

@@ -1,0 +1,104 @@
+"""Streams from a delivery worker to each broker's Push service.
+
+One `PushLink` per broker keeps a Deliver stream open and writes whatever was
+queued since its last write as one batch, so the batch size follows the load.
+A broker that cannot be reached loses the pushes queued for it: its clients
+lost their connections too, and RECONNECT replays from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from pairchat.api.v1 import push_pb2 as pb
+from pairchat.api.v1 import push_pb2_grpc
+from pairchat.obs import event
+
+log = logging.getLogger("pairchat.delivery")
+
+MAX_BATCH = 2000
+RETRY_DELAY = 0.5
+
+
+class PushLink:
+    def __init__(self, broker_id: str, target: str) -> None:
+        self.broker_id = broker_id
+        self.target = target
+        self._pending: list[pb.PushItem] = []
+        self._ready = asyncio.Event()
+        self._batch_id = 0
+        self.missing = 0
+        self._channel = grpc.aio.insecure_channel(target)
+        self._task = asyncio.create_task(self._run())
+
+    def send(self, items: list[pb.PushItem]) -> None:
+        self._pending.extend(items)
+        self._ready.set()
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self._channel.close()
+
+    async def _batches(self) -> AsyncIterator[pb.PushBatch]:
+        while True:
+            if not self._pending:
+                self._ready.clear()
+                await self._ready.wait()
+            items = self._pending[:MAX_BATCH]
+            del self._pending[:MAX_BATCH]
+            self._batch_id += 1
+            yield pb.PushBatch(batch_id=self._batch_id, items=items)
+
+    async def _run(self) -> None:
+        stub = push_pb2_grpc.PushStub(self._channel)
+        while True:
+            try:
+                call = stub.Deliver(self._batches())
+                async for delivered in call:
+                    self.missing += len(delivered.missing)
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as exc:
+                dropped = len(self._pending)
+                self._pending.clear()
+                event(log, "push stream lost", logging.WARNING, broker=self.broker_id,
+                      status=exc.code().name, dropped=dropped)
+            await asyncio.sleep(RETRY_DELAY)
+
+
+class PushLinks:
+    """The worker's links, by broker id, as brokers say hello and go away."""
+
+    def __init__(self) -> None:
+        self._links: dict[str, PushLink] = {}
+
+    def register(self, broker_id: str, target: str) -> None:
+        link = self._links.get(broker_id)
+        if link is not None and link.target == target:
+            return
+        if link is not None:
+            asyncio.ensure_future(link.close())
+        self._links[broker_id] = PushLink(broker_id, target)
+
+    def unregister(self, broker_id: str) -> None:
+        link = self._links.pop(broker_id, None)
+        if link is not None:
+            asyncio.ensure_future(link.close())
+
+    def send(self, broker_id: str, items: list[pb.PushItem]) -> bool:
+        link = self._links.get(broker_id)
+        if link is None:
+            return False
+        link.send(items)
+        return True
+
+    async def close(self) -> None:
+        links, self._links = list(self._links.values()), {}
+        await asyncio.gather(*(link.close() for link in links), return_exceptions=True)

@@ -1,0 +1,1 @@
+"""The logic role: every use case of the protocol, and its gRPC servicer."""

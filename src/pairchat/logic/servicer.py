@@ -1,0 +1,215 @@
+"""The Logic gRPC servicer: translates Exchange batches into use-case calls and
+results back into Reply batches. It decides nothing itself."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from pairchat.api.v1 import logic_pb2 as pb
+from pairchat.api.v1 import logic_pb2_grpc
+from pairchat.logic.service import Bound, LogicService, Matched, NotInRouting
+from pairchat.obs import event
+from pairchat.protocol import Code, ProtocolError
+from pairchat.storage.base import StoredMessage
+from pairchat.storage.memory import Route
+
+log = logging.getLogger("pairchat.logic")
+T = TypeVar("T")
+
+
+class _Outbox:
+    """Replies waiting to go back to one broker, flushed as one batch per turn."""
+
+    def __init__(self) -> None:
+        self.items: list[pb.Reply] = []
+        self.ready = asyncio.Event()
+        self.closed = False
+
+    def add(self, reply: pb.Reply) -> None:
+        self.items.append(reply)
+        self.ready.set()
+
+    def error(self, call_id: int, code: int, msg: str) -> None:
+        self.add(pb.Reply(call_id=call_id, code=code, msg=msg))
+
+    def close(self) -> None:
+        self.closed = True
+        self.ready.set()
+
+    async def take(self) -> list[pb.Reply] | None:
+        while not self.items:
+            if self.closed:
+                return None
+            self.ready.clear()
+            await self.ready.wait()
+        items, self.items = self.items, []
+        return items
+
+
+def _bound_reply(call_id: int, bound: Bound) -> pb.Reply:
+    return pb.Reply(call_id=call_id, bound=pb.AccountBound(
+        account_id=bound.account_id,
+        nick_name=bound.nick,
+        token=bound.token,
+        sessions=[
+            pb.SessionRef(session_id=s, partner_id=p, partner_name=n) for s, p, n in bound.sessions
+        ],
+    ))
+
+
+def _matched_reply(call_id: int, m: Matched) -> pb.Reply:
+    return pb.Reply(call_id=call_id, matched=pb.Matched(
+        session_id=m.session_id, partner_id=m.partner_id, partner_name=m.partner_name
+    ))
+
+
+def _history_reply(call_id: int, session_id: int, msgs: list[StoredMessage]) -> pb.Reply:
+    return pb.Reply(call_id=call_id, history=pb.HistoryPage(
+        session_id=session_id,
+        messages=[
+            pb.StoredMessage(msg_id=m.msg_id, sender_id=m.sender_id, content=m.content,
+                             created_at=m.created_at)
+            for m in msgs
+        ],
+    ))
+
+
+class BrokerRegistry:
+    """What the servicer tells the delivery side about brokers coming and going."""
+
+    def __init__(
+        self, on_hello: Callable[[str, str], None], on_gone: Callable[[str], None]
+    ) -> None:
+        self.on_hello = on_hello
+        self.on_gone = on_gone
+
+
+class LogicServicer(logic_pb2_grpc.LogicServicer):
+    def __init__(self, service: LogicService, brokers: BrokerRegistry) -> None:
+        self.service = service
+        self.brokers = brokers
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def Exchange(
+        self, request_iterator: AsyncIterator[pb.Calls], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.Replies]:
+        out = _Outbox()
+        broker: list[str] = []
+        reader = asyncio.create_task(self._read(request_iterator, out, broker))
+        try:
+            while (batch := await out.take()) is not None:
+                yield pb.Replies(replies=batch)
+        finally:
+            reader.cancel()
+            if broker:
+                self.service.broker_gone(broker[0])
+                self.brokers.on_gone(broker[0])
+                event(log, "broker disconnected", broker=broker[0])
+
+    async def _read(
+        self, calls: AsyncIterator[pb.Calls], out: _Outbox, broker: list[str]
+    ) -> None:
+        try:
+            async for batch in calls:
+                for call in batch.calls:
+                    if call.WhichOneof("body") == "hello":
+                        broker[:] = [call.hello.broker_id]
+                        self.brokers.on_hello(call.hello.broker_id, call.hello.push_target)
+                        event(log, "broker connected", broker=call.hello.broker_id)
+                    elif not broker:
+                        out.error(call.call_id, Code.INTERNAL_ERR, "broker did not say hello")
+                    else:
+                        self._dispatch(call, Route(broker[0], call.conn_id), out)
+        except (asyncio.CancelledError, grpc.aio.AioRpcError):
+            pass
+        finally:
+            out.close()
+
+    def _dispatch(self, call: pb.Call, route: Route, out: _Outbox) -> None:
+        svc = self.service
+        kind = call.WhichOneof("body")
+        cid = call.call_id
+        acct = call.account_id
+        try:
+            if kind == "send_msg":
+                def done(result: StoredMessage | BaseException) -> None:
+                    if isinstance(result, StoredMessage):
+                        out.add(pb.Reply(call_id=cid, stored=pb.MsgStored(
+                            session_id=result.session_id, msg_id=result.msg_id)))
+                    else:
+                        out.error(cid, Code.INTERNAL_ERR, "could not store the message, retry")
+
+                m = call.send_msg
+                svc.send(acct, route, m.session_id, m.content, call.request_id or None, done)
+            elif kind == "ack":
+                a = call.ack
+                if a.signal_type:
+                    self._spawn(cid, out, svc.ack_signal(acct, route, a.session_id, a.signal_type),
+                                lambda _: pb.Reply(call_id=cid))
+                    return
+                svc.ack_message(acct, route, a.session_id, a.msg_id)
+                out.add(pb.Reply(call_id=cid))
+            elif kind == "typing":
+                svc.typing(acct, route, call.typing.session_id)
+                out.add(pb.Reply(call_id=cid))
+            elif kind == "closed":
+                svc.connection_closed(acct, route)
+            elif kind == "create_account":
+                self._spawn(cid, out, svc.create_account(route, call.create_account.nick_name),
+                            lambda b: _bound_reply(cid, b))
+            elif kind == "reconnect":
+                r = call.reconnect
+                self._spawn(cid, out, svc.reconnect(route, r.account_id, r.token),
+                            lambda b: _bound_reply(cid, b))
+            elif kind == "match":
+                self._spawn(cid, out, svc.match(acct, route), lambda m: _matched_reply(cid, m))
+            elif kind == "leave":
+                self._spawn(cid, out, svc.leave(acct, route, call.leave.session_id),
+                            lambda _: pb.Reply(call_id=cid))
+            elif kind == "logout":
+                self._spawn(cid, out, svc.logout(acct, route), lambda _: pb.Reply(call_id=cid))
+            elif kind == "history":
+                h = call.history
+                self._spawn(cid, out, svc.history(acct, route, h.session_id, h.after_msg_id,
+                                                  h.limit),
+                            lambda msgs: _history_reply(cid, h.session_id, msgs))
+            elif kind == "viewed_ack":
+                v = call.viewed_ack
+                self._spawn(cid, out, svc.viewed(acct, route, v.session_id, v.msg_id),
+                            lambda _: pb.Reply(call_id=cid))
+            else:
+                out.error(cid, Code.UNKNOWN_CMD, "unknown call")
+        except ProtocolError as exc:
+            out.error(cid, exc.code, exc.msg)
+        except NotInRouting:
+            session_id = getattr(getattr(call, kind), "session_id", 0)
+            self._spawn(cid, out, svc.explain(acct, session_id, "session has ended"),
+                        lambda _: pb.Reply(call_id=cid))
+        except Exception as exc:
+            event(log, "request failed", logging.ERROR, call=kind, error=repr(exc))
+            out.error(cid, Code.INTERNAL_ERR, "internal error")
+
+    def _spawn(
+        self, cid: int, out: _Outbox, coro: Awaitable[T], build: Callable[[T], pb.Reply]
+    ) -> None:
+        async def run() -> None:
+            try:
+                result = await coro
+            except ProtocolError as exc:
+                out.error(cid, exc.code, exc.msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                event(log, "request failed", logging.ERROR, error=repr(exc))
+                out.error(cid, Code.INTERNAL_ERR, "internal error")
+            else:
+                out.add(build(result))
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

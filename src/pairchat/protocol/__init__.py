@@ -1,0 +1,48 @@
+"""The wire protocol: frames in, typed requests out, frames back. No I/O."""
+
+from pairchat.protocol.codes import Code, ProtocolError
+from pairchat.protocol.frames import (
+    BadFrame,
+    CreateAccount,
+    Dialogue,
+    DialogueAck,
+    FrameParser,
+    History,
+    Leave,
+    Logout,
+    Match,
+    Ping,
+    Reconnect,
+    Request,
+    SignalAck,
+    Typing,
+    ViewedAck,
+    encode_error,
+    encode_push_dialogue,
+    encode_push_signal,
+    encode_response,
+)
+
+__all__ = [
+    "BadFrame",
+    "Code",
+    "CreateAccount",
+    "Dialogue",
+    "DialogueAck",
+    "FrameParser",
+    "History",
+    "Leave",
+    "Logout",
+    "Match",
+    "Ping",
+    "ProtocolError",
+    "Reconnect",
+    "Request",
+    "SignalAck",
+    "Typing",
+    "ViewedAck",
+    "encode_error",
+    "encode_push_dialogue",
+    "encode_push_signal",
+    "encode_response",
+]

@@ -1,0 +1,1 @@
+"""Storage and routing backends behind small typed interfaces."""
