@@ -1,0 +1,134 @@
+// What survives a page refresh, in sessionStorage (per browser tab, so two tabs are two people):
+// the credentials to RECONNECT with, and own messages not yet confirmed by the server, so a
+// refresh in the middle of sending neither loses them nor stores them twice (same requestId).
+import type { AccountId, SessionId } from '../protocol/types';
+
+/** The subset of the Web Storage API used here (tests pass a Map-backed fake). */
+export interface KeyValueStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export interface Credentials {
+  accountId: AccountId;
+  token: string;
+  nickName: string;
+}
+
+export interface OutboxEntry {
+  requestId: string;
+  sessionId: SessionId;
+  content: string;
+  createdAt: number;
+}
+
+const KEYS = {
+  accountId: 'pairchat.accountId',
+  token: 'pairchat.token',
+  nickName: 'pairchat.nickName',
+  outbox: 'pairchat.outbox',
+  viewed: 'pairchat.viewed',
+} as const;
+
+export class ClientPersistence {
+  constructor(private readonly storage: KeyValueStorage) {}
+
+  loadCredentials(): Credentials | null {
+    const accountId = Number(this.read(KEYS.accountId));
+    const token = this.read(KEYS.token);
+    const nickName = this.read(KEYS.nickName) ?? '';
+    if (!Number.isSafeInteger(accountId) || accountId <= 0 || !token) return null;
+    return { accountId, token, nickName };
+  }
+
+  saveCredentials(credentials: Credentials): void {
+    this.write(KEYS.accountId, String(credentials.accountId));
+    this.write(KEYS.token, credentials.token);
+    this.write(KEYS.nickName, credentials.nickName);
+  }
+
+  /** Forget the account and everything tied to it. */
+  clear(): void {
+    for (const key of Object.values(KEYS)) {
+      try {
+        this.storage.removeItem(key);
+      } catch {
+        // Storage disabled: nothing was saved either.
+      }
+    }
+  }
+
+  loadOutbox(): OutboxEntry[] {
+    const raw = this.read(KEYS.outbox);
+    if (!raw) return [];
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      return Array.isArray(parsed) ? parsed.filter(isOutboxEntry) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  saveOutbox(entries: OutboxEntry[]): void {
+    if (entries.length === 0) this.remove(KEYS.outbox);
+    else this.write(KEYS.outbox, JSON.stringify(entries));
+  }
+
+  /** Highest partner msgId seen per session key, so a refresh does not resurrect unread counts. */
+  loadViewed(): Map<string, number> {
+    const raw = this.read(KEYS.viewed);
+    const viewed = new Map<string, number>();
+    if (!raw) return viewed;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed === 'object' && parsed !== null) {
+        for (const [key, value] of Object.entries(parsed)) {
+          if (typeof value === 'number' && Number.isFinite(value)) viewed.set(key, value);
+        }
+      }
+    } catch {
+      // Unreadable: start with everything unread, which is the safe side.
+    }
+    return viewed;
+  }
+
+  saveViewed(viewed: Map<string, number>): void {
+    this.write(KEYS.viewed, JSON.stringify(Object.fromEntries(viewed)));
+  }
+
+  private read(key: string): string | null {
+    try {
+      return this.storage.getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  private write(key: string, value: string): void {
+    try {
+      this.storage.setItem(key, value);
+    } catch {
+      // Quota or privacy mode: the app still works, only a refresh will not restore it.
+    }
+  }
+
+  private remove(key: string): void {
+    try {
+      this.storage.removeItem(key);
+    } catch {
+      // See write().
+    }
+  }
+}
+
+function isOutboxEntry(value: unknown): value is OutboxEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const entry = value as Record<string, unknown>;
+  return (
+    typeof entry.requestId === 'string' &&
+    (typeof entry.sessionId === 'string' || typeof entry.sessionId === 'number') &&
+    typeof entry.content === 'string' &&
+    typeof entry.createdAt === 'number'
+  );
+}
