@@ -1,0 +1,390 @@
+// The application rules end to end over a fake socket: accounts, refresh and reconnect, history,
+// acks, viewed and typing, leaving and logging out.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  ChatController,
+  HISTORY_PAGE,
+  TYPING_SHOWN_MS,
+  TYPING_THROTTLE_MS,
+} from '../src/app/controller';
+import { DEFAULT_BACKOFF } from '../src/protocol/backoff';
+import { canSend } from '../src/store/chat';
+import { FakeNetwork, flush, MemoryStorage, type FakeSocket, type Frame } from './fakes';
+
+const ME = 7;
+const PARTNER = 8;
+const TOKEN = 'secret-token';
+
+function createController(storage = new MemoryStorage()) {
+  const network = new FakeNetwork();
+  const controller = new ChatController({
+    url: 'ws://broker.test/ws',
+    socketFactory: network.factory,
+    storage,
+    random: () => 0,
+    heartbeatIdleMs: 0,
+  });
+  return { network, controller, storage };
+}
+
+/** Storage as a previous page load of this tab left it. */
+function signedInStorage(extra: Record<string, string> = {}): MemoryStorage {
+  const storage = new MemoryStorage();
+  storage.setItem('pairchat.accountId', String(ME));
+  storage.setItem('pairchat.token', TOKEN);
+  storage.setItem('pairchat.nickName', 'me');
+  for (const [key, value] of Object.entries(extra)) storage.setItem(key, value);
+  return storage;
+}
+
+function history(from: number, to: number, senderId = PARTNER) {
+  const messages = [];
+  for (let id = from; id <= to; id += 1) {
+    messages.push({ msgId: id, senderId, content: `m${id}`, createdAt: 1_000 + id });
+  }
+  return messages;
+}
+
+function pushDialogue(socket: FakeSocket, msgId: number, content = `m${msgId}`, sessionId: unknown = 1) {
+  socket.receive({ cmd: 'PUSH_DIALOGUE', senderId: PARTNER, sessionId, msgId, content, createdAt: 5_000 + msgId });
+}
+
+function pushSignal(socket: FakeSocket, signalType: string, data: Frame, sessionId: unknown = 1) {
+  socket.receive({ cmd: 'PUSH_SIGNAL', signalType, senderId: PARTNER, sessionId, receiverId: ME, data });
+}
+
+/** Answer every HISTORY request on the socket with no further messages. */
+function answerEmptyHistory(socket: FakeSocket): void {
+  for (const request of socket.frames('HISTORY')) {
+    socket.receive({ cmd: 'HISTORY', requestId: request.requestId, code: 0, sessionId: request.sessionId, messages: [] });
+  }
+}
+
+/** A signed-in controller, online, with one open session (id 1) with PARTNER and no history. */
+async function signedInWithSession() {
+  const ctx = createController(signedInStorage());
+  ctx.controller.start();
+  const socket = ctx.network.current;
+  socket.open();
+  await flush();
+  socket.answer('RECONNECT', {
+    accountId: ME, nickName: 'me', sessions: [{ sessionId: 1, partnerId: PARTNER, partnerName: 'them' }],
+  });
+  await flush();
+  answerEmptyHistory(socket);
+  await flush();
+  return { ...ctx, socket };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('account', () => {
+  it('creates an account with CRT_ACCOUNT and keeps its credentials for a refresh', async () => {
+    const { network, controller, storage } = createController();
+    controller.start();
+    network.current.open();
+    await flush();
+    expect(controller.state.account).toBeNull();
+    const created = controller.createAccount('  Ada  ');
+    expect(network.current.last('CRT_ACCOUNT')).toMatchObject({ nickName: 'Ada' });
+    network.current.answer('CRT_ACCOUNT', { accountId: ME, nickName: 'Ada', token: TOKEN });
+    expect(await created).toBe(true);
+    expect(controller.state.account).toEqual({ accountId: ME, nickName: 'Ada' });
+    expect(storage.getItem('pairchat.accountId')).toBe(String(ME));
+    expect(storage.getItem('pairchat.token')).toBe(TOKEN);
+    expect(storage.getItem('pairchat.nickName')).toBe('Ada');
+  });
+
+  it('refuses an empty or over-long nickname without asking the server', async () => {
+    const { network, controller } = createController();
+    controller.start();
+    network.current.open();
+    await flush();
+    expect(await controller.createAccount('   ')).toBe(false);
+    expect(await controller.createAccount('x'.repeat(33))).toBe(false);
+    expect(network.current.frames('CRT_ACCOUNT')).toHaveLength(0);
+    expect(controller.notices.notices.length).toBeGreaterThan(0);
+  });
+
+  it('logs out with LOGOUT, forgets the credentials and starts over on a fresh connection', async () => {
+    const { controller, socket, storage, network } = await signedInWithSession();
+    const done = controller.logout();
+    expect(socket.last('LOGOUT')).toMatchObject({ accountId: ME });
+    socket.answer('LOGOUT');
+    await done;
+    expect(controller.state.account).toBeNull();
+    expect(controller.state.sessions).toHaveLength(0);
+    expect(storage.data.size).toBe(0);
+    expect(socket.closed).toBe(true);
+    expect(network.sockets).toHaveLength(2);
+    network.current.open();
+    await flush();
+    expect(network.current.frames('RECONNECT')).toHaveLength(0);
+  });
+});
+
+describe('refresh and reconnect', () => {
+  it('reconnects with the stored token and restores every conversation with its history, paging until a short page', async () => {
+    const { network, controller } = createController(signedInStorage());
+    expect(controller.state.account).toEqual({ accountId: ME, nickName: 'me' });
+    controller.start();
+    const socket = network.current;
+    socket.open();
+    await flush();
+    expect(socket.last('RECONNECT')).toMatchObject({ accountId: ME, token: TOKEN });
+    socket.answer('RECONNECT', {
+      accountId: ME,
+      nickName: 'me',
+      sessions: [
+        { sessionId: 1, partnerId: PARTNER, partnerName: 'them' },
+        { sessionId: 2, partnerId: 9, partnerName: 'other' },
+      ],
+    });
+    await flush();
+    expect(controller.state.sessions.map((s) => s.partnerName)).toEqual(['them', 'other']);
+    const [first, second] = socket.frames('HISTORY');
+    expect(first).toMatchObject({ sessionId: 1, afterMsgId: 0, limit: HISTORY_PAGE });
+    expect(second).toMatchObject({ sessionId: 2, afterMsgId: 0, limit: HISTORY_PAGE });
+
+    // Session 1 has 250 messages: a full page, then the rest.
+    socket.answer('HISTORY', { sessionId: 1, messages: history(1, 200) }, first);
+    socket.answer('HISTORY', { sessionId: 2, messages: history(1, 3, 9) }, second);
+    await flush();
+    const next = socket.frames('HISTORY')[2]!;
+    expect(next).toMatchObject({ sessionId: 1, afterMsgId: 200, limit: HISTORY_PAGE });
+    // A push overlapping the history arrives meanwhile.
+    pushDialogue(socket, 201);
+    socket.answer('HISTORY', { sessionId: 1, messages: history(195, 250) }, next);
+    await flush();
+    expect(socket.frames('HISTORY')).toHaveLength(3);
+    const ids = controller.state.sessions[0]!.messages.map((m) => m.msgId);
+    expect(ids).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    expect(controller.state.sessions[1]!.messages).toHaveLength(3);
+  });
+
+  it('returns to the nickname screen with a notice when RECONNECT answers code 5', async () => {
+    const storage = signedInStorage();
+    const { network, controller } = createController(storage);
+    controller.start();
+    network.current.open();
+    await flush();
+    network.current.fail('RECONNECT', 5, 'unknown account or wrong token');
+    await flush();
+    expect(controller.state.account).toBeNull();
+    expect(storage.data.size).toBe(0);
+    expect(controller.notices.notices.map((n) => n.text).join(' ')).toMatch(/expired/);
+    expect(controller.state.connection).toBe('online');
+  });
+
+  it('after a drop, reconnects, RECONNECTs and re-sends an unanswered message with the same requestId, showing it once', async () => {
+    const { controller, socket, network } = await signedInWithSession();
+    expect(controller.send('1', 'hello')).toBe(true);
+    const original = socket.last('DIALOGUE');
+    expect(controller.state.sessions[0]!.messages[0]).toMatchObject({ status: 'pending', content: 'hello' });
+    socket.drop();
+    expect(controller.state.connection).toBe('reconnecting');
+    vi.advanceTimersByTime(DEFAULT_BACKOFF.initialMs);
+    const next = network.current;
+    expect(next).not.toBe(socket);
+    next.open();
+    await flush();
+    expect(next.last('RECONNECT')).toMatchObject({ accountId: ME, token: TOKEN });
+    next.answer('RECONNECT', {
+      accountId: ME, nickName: 'me', sessions: [{ sessionId: 1, partnerId: PARTNER, partnerName: 'them' }],
+    });
+    await flush();
+    const replayed = next.last('DIALOGUE');
+    expect(replayed).toMatchObject({ requestId: original.requestId, content: 'hello', senderId: ME, sessionId: 1 });
+    // The message was in fact stored before the drop: the server answers with its first msgId,
+    // and history (requested after the re-send) brings it too.
+    next.answer('DIALOGUE', { sessionId: 1, msgId: 1 });
+    await flush();
+    next.answer('HISTORY', { sessionId: 1, messages: [{ msgId: 1, senderId: ME, content: 'hello', createdAt: 1 }] });
+    await flush();
+    const messages = controller.state.sessions[0]!.messages;
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ msgId: 1, status: 'sent', own: true });
+  });
+
+  it('re-sends a message left unconfirmed by a page refresh under its original requestId', async () => {
+    const outbox = JSON.stringify([{ requestId: 'old-page-1', sessionId: 1, content: 'in flight', createdAt: 42 }]);
+    const { network, controller } = createController(signedInStorage({ 'pairchat.outbox': outbox }));
+    controller.start();
+    const socket = network.current;
+    socket.open();
+    await flush();
+    socket.answer('RECONNECT', {
+      accountId: ME, nickName: 'me', sessions: [{ sessionId: 1, partnerId: PARTNER, partnerName: 'them' }],
+    });
+    await flush();
+    expect(socket.sent.filter((f) => f.code === undefined).map((f) => f.cmd)).toEqual(['RECONNECT', 'DIALOGUE', 'HISTORY']);
+    expect(socket.last('DIALOGUE')).toMatchObject({ requestId: 'old-page-1', content: 'in flight' });
+    expect(controller.state.sessions[0]!.messages[0]).toMatchObject({ status: 'pending', content: 'in flight' });
+    socket.answer('DIALOGUE', { sessionId: 1, msgId: 3 });
+    await flush();
+    expect(controller.state.sessions[0]!.messages[0]).toMatchObject({ msgId: 3, status: 'sent' });
+  });
+
+  it('marks a window ended when the server no longer lists its session after a reconnect', async () => {
+    const { controller, socket, network } = await signedInWithSession();
+    socket.drop();
+    vi.advanceTimersByTime(DEFAULT_BACKOFF.initialMs);
+    network.current.open();
+    await flush();
+    network.current.answer('RECONNECT', { accountId: ME, nickName: 'me', sessions: [] });
+    await flush();
+    expect(controller.state.sessions[0]!.ended).toBe('closed');
+    expect(canSend(controller.state.sessions[0]!)).toBe(false);
+  });
+});
+
+describe('pushes', () => {
+  it('acknowledges every push, including duplicates, and shows each message once', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushDialogue(socket, 1, 'first');
+    pushDialogue(socket, 1, 'first');
+    pushDialogue(socket, 2, 'second');
+    expect(controller.state.sessions[0]!.messages.map((m) => m.content)).toEqual(['first', 'second']);
+    expect(socket.frames('PUSH_DIALOGUE')).toEqual([
+      { cmd: 'PUSH_DIALOGUE', code: 0, sessionId: 1, msgId: 1 },
+      { cmd: 'PUSH_DIALOGUE', code: 0, sessionId: 1, msgId: 1 },
+      { cmd: 'PUSH_DIALOGUE', code: 0, sessionId: 1, msgId: 2 },
+    ]);
+  });
+
+  it('opens a window for a NewSession push', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushSignal(socket, 'NewSession', { accountId: 9, nickName: 'newcomer' }, 5);
+    expect(controller.state.sessions.map((s) => s.partnerName)).toEqual(['them', 'newcomer']);
+    expect(socket.frames('PUSH_SIGNAL')).toContainEqual({
+      cmd: 'PUSH_SIGNAL', code: 0, sessionId: 5, signalType: 'NewSession',
+    });
+  });
+
+  it('disables the input when the partner exits, keeping the conversation readable', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushDialogue(socket, 1, 'bye');
+    pushSignal(socket, 'PartnerExit', { accountId: PARTNER });
+    const session = controller.state.sessions[0]!;
+    expect(session.ended).toBe('partner-left');
+    expect(canSend(session)).toBe(false);
+    expect(session.messages).toHaveLength(1);
+    expect(controller.send('1', 'anyone?')).toBe(false);
+    expect(socket.frames('DIALOGUE')).toHaveLength(0);
+  });
+
+  it('keeps markup in a message as plain text', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushDialogue(socket, 1, '<img src=x onerror=alert(1)>');
+    expect(controller.state.sessions[0]!.messages[0]!.content).toBe('<img src=x onerror=alert(1)>');
+  });
+
+  it('marks own messages seen on ViewedAck', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.send('1', 'hi');
+    socket.answer('DIALOGUE', { sessionId: 1, msgId: 1 });
+    await flush();
+    pushSignal(socket, 'ViewedAck', { accountId: PARTNER, msgId: 1 });
+    expect(controller.state.sessions[0]!.partnerSeenUpTo).toBe(1);
+  });
+
+  it('shows the partner typing for a few seconds after a Typing signal', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushSignal(socket, 'Typing', { accountId: PARTNER });
+    expect(controller.state.sessions[0]!.partnerTyping).toBe(true);
+    vi.advanceTimersByTime(TYPING_SHOWN_MS - 100);
+    expect(controller.state.sessions[0]!.partnerTyping).toBe(true);
+    vi.advanceTimersByTime(100);
+    expect(controller.state.sessions[0]!.partnerTyping).toBe(false);
+  });
+});
+
+describe('viewed and typing', () => {
+  it('sends VIEWED_ACK with the highest partner msgId only while the window is in view and the page visible', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushDialogue(socket, 1);
+    pushDialogue(socket, 2);
+    expect(socket.frames('VIEWED_ACK')).toHaveLength(0);
+    expect(controller.state.sessions[0]!.viewedUpTo).toBe(0);
+
+    controller.setWindowInView('1', true);
+    expect(socket.last('VIEWED_ACK')).toMatchObject({ sessionId: 1, msgId: 2 });
+    pushDialogue(socket, 3);
+    expect(socket.last('VIEWED_ACK')).toMatchObject({ msgId: 3 });
+
+    controller.setDocumentVisible(false);
+    pushDialogue(socket, 4);
+    expect(socket.frames('VIEWED_ACK')).toHaveLength(2);
+    controller.setDocumentVisible(true);
+    expect(socket.last('VIEWED_ACK')).toMatchObject({ msgId: 4 });
+    expect(socket.frames('VIEWED_ACK')).toHaveLength(3);
+  });
+
+  it('sends TYPING at most once per throttle interval', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.typing('1', 'h');
+    controller.typing('1', 'he');
+    controller.typing('1', 'hel');
+    expect(socket.frames('TYPING')).toHaveLength(1);
+    vi.advanceTimersByTime(TYPING_THROTTLE_MS);
+    controller.typing('1', 'hell');
+    expect(socket.frames('TYPING')).toHaveLength(2);
+  });
+});
+
+describe('conversations', () => {
+  it('opens a window per MATCH and focuses it', async () => {
+    const { controller, socket } = await signedInWithSession();
+    const match = controller.match();
+    expect(controller.state.matchesInFlight).toBe(1);
+    socket.answer('MATCH', { sessionId: 2, partnerId: 9, partnerName: 'new' });
+    await match;
+    expect(controller.state.sessions.map((s) => s.key)).toEqual(['1', '2']);
+    expect(controller.state.activeKey).toBe('2');
+    expect(controller.state.focusKey).toBe('2');
+    expect(controller.state.matchesInFlight).toBe(0);
+  });
+
+  it('tells the person when nobody is available (code 4)', async () => {
+    const { controller, socket } = await signedInWithSession();
+    const match = controller.match();
+    socket.fail('MATCH', 4, 'no partner');
+    await match;
+    expect(controller.notices.notices.map((n) => n.text)).toEqual([
+      'Nobody is available to chat right now. Try again in a moment.',
+    ]);
+  });
+
+  it('marks a message failed with a readable reason on code 8, and retries it under the same requestId', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.send('1', 'fast');
+    const first = socket.last('DIALOGUE');
+    socket.fail('DIALOGUE', 8, 'rate limited');
+    await flush();
+    const message = controller.state.sessions[0]!.messages[0]!;
+    expect(message.status).toBe('failed');
+    expect(controller.notices.notices[0]!.text).toMatch(/too many requests/);
+    controller.retry('1', message.requestId!);
+    expect(socket.last('DIALOGUE').requestId).toBe(first.requestId);
+    socket.answer('DIALOGUE', { sessionId: 1, msgId: 1 });
+    await flush();
+    expect(controller.state.sessions[0]!.messages[0]).toMatchObject({ status: 'sent', msgId: 1 });
+  });
+
+  it('leaves with LEAVE, closes the window, and ignores late pushes for it', async () => {
+    const { controller, socket } = await signedInWithSession();
+    const leaving = controller.leave('1');
+    expect(socket.last('LEAVE')).toMatchObject({ sessionId: 1 });
+    socket.answer('LEAVE');
+    await leaving;
+    expect(controller.state.sessions).toHaveLength(0);
+    pushDialogue(socket, 1, 'too late');
+    expect(controller.state.sessions).toHaveLength(0);
+    expect(socket.frames('PUSH_DIALOGUE')).toHaveLength(1); // still acknowledged
+  });
+});
