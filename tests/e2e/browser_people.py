@@ -1,0 +1,72 @@
+"""A person using the pairchat page, in the words of the web client contract (data-testid hooks).
+
+Every wait is a Playwright expectation (default timeout from conftest.TIMEOUT_S): no sleeps.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Locator, Page, expect
+
+
+def exactly(text: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")
+
+
+class Person:
+    def __init__(self, page: Page, nick: str) -> None:
+        self.page = page
+        self.nick = nick
+
+    # ---- account --------------------------------------------------------------------------
+
+    def start(self) -> Person:
+        """Create the account and wait until the chat screen is online."""
+        self.page.get_by_test_id("nickname-input").fill(self.nick)
+        self.page.get_by_test_id("start-button").click()
+        expect(self.page.get_by_test_id("match-button")).to_be_visible()
+        self.expect_online()
+        return self
+
+    def expect_online(self) -> None:
+        expect(self.page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
+
+    def logout(self) -> None:
+        self.page.get_by_test_id("logout-button").click()
+        expect(self.page.get_by_test_id("nickname-input")).to_be_visible()
+
+    # ---- conversations --------------------------------------------------------------------
+
+    @property
+    def windows(self) -> Locator:
+        return self.page.get_by_test_id("session-window")
+
+    def window_with(self, partner: str) -> Locator:
+        return self.windows.filter(
+            has=self.page.get_by_test_id("partner-name").filter(has_text=exactly(partner))
+        )
+
+    def match(self) -> None:
+        """Press "New chat" and wait for the new window."""
+        before = self.windows.count()
+        self.page.get_by_test_id("match-button").click()
+        expect(self.windows).to_have_count(before + 1)
+
+    def send(self, partner: str, text: str) -> None:
+        """Type into the window with `partner` and press Enter; wait until the server stored it."""
+        window = self.window_with(partner)
+        own_before = window.locator('[data-testid="message"][data-own="true"]').count()
+        box = window.get_by_test_id("message-input")
+        box.fill(text)
+        box.press("Enter")
+        expect(box).to_have_value("")
+        last_own = window.locator('[data-testid="message"][data-own="true"]').nth(own_before)
+        expect(last_own.get_by_test_id("message-text")).to_have_text(text)
+        expect(last_own).not_to_have_attribute("data-status", re.compile("pending|failed"))
+
+    def texts(self, partner: str) -> list[str]:
+        return self.window_with(partner).get_by_test_id("message-text").all_inner_texts()
+
+    def expect_texts(self, partner: str, texts: list[str]) -> None:
+        expect(self.window_with(partner).get_by_test_id("message-text")).to_have_text(texts)

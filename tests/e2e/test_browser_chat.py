@@ -1,0 +1,233 @@
+"""The web client against a real `pairchat up`, in Debian's chromium: what a person can do."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser_people import Person, exactly
+from conftest import TIMEOUT_MS, PageProblems
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+XSS = "<img src=x onerror=alert(1)>"
+PHONE = {"width": 390, "height": 800}
+
+
+def assert_clean(*problems: PageProblems) -> None:
+    found = [problem for p in problems for problem in p.all()]
+    assert found == [], found
+
+
+def paired(open_page, first: str, second: str, **page_options):
+    """Two people with accounts; `first` matched `second` (the only other one online)."""
+    page_a, problems_a = open_page(**page_options)
+    page_b, problems_b = open_page(**page_options)
+    a = Person(page_a, first).start()
+    b = Person(page_b, second).start()
+    a.match()
+    expect(a.window_with(second)).to_have_count(1)
+    # The partner's window opens from the NewSession push, with the same session id.
+    expect(b.window_with(first)).to_have_count(1)
+    session_id = a.window_with(second).get_attribute("data-session-id")
+    expect(b.window_with(first)).to_have_attribute("data-session-id", session_id or "")
+    return a, b, problems_a, problems_b
+
+
+def test_two_people_match_and_chat_both_ways(open_page, artifact) -> None:
+    first_page, _ = open_page()
+    artifact(first_page, "01-nickname-screen")
+    first_page.close()
+
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    expect(alice.page.get_by_test_id("own-name")).to_have_text("alice")
+
+    alice.send("bob", "hi bob")
+    bob.expect_texts("alice", ["hi bob"])
+    bob.send("alice", "hello alice, how are you?")
+    alice.expect_texts("bob", ["hi bob", "hello alice, how are you?"])
+    alice.send("bob", "fine, thanks\nand you?")
+    bob.expect_texts("alice", ["hi bob", "hello alice, how are you?", "fine, thanks\nand you?"])
+
+    # Bob's window is on screen, so alice's messages turn "seen" (VIEWED_ACK -> ViewedAck).
+    alice_own = alice.window_with("bob").locator('[data-testid="message"][data-own="true"]')
+    expect(alice_own.last).to_have_attribute("data-status", "seen")
+
+    # Typing in one window shows the indicator in the other.
+    bob.window_with("alice").get_by_test_id("message-input").press_sequentially("typing…")
+    expect(alice.window_with("bob").get_by_test_id("typing-indicator")).to_contain_text("bob is typing")
+    artifact(alice.page, "02-conversation")
+    assert_clean(pa, pb)
+
+
+def test_third_person_gets_a_second_window_side_by_side(open_page, artifact) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    alice.send("bob", "first conversation")
+    bob.expect_texts("alice", ["first conversation"])
+
+    page_c, pc = open_page()
+    carol = Person(page_c, "carol").start()
+    carol.match()
+    partner_name = carol.windows.get_by_test_id("partner-name").inner_text().strip()
+    assert partner_name in {"alice", "bob"}
+    busy = alice if partner_name == "alice" else bob
+    other = bob if busy is alice else alice
+    expect(busy.windows).to_have_count(2)
+    expect(busy.window_with("carol")).to_have_count(1)
+
+    # Both windows are usable at the same time: visible, side by side, each with its own input.
+    first_box = busy.window_with(other.nick).bounding_box()
+    second_box = busy.window_with("carol").bounding_box()
+    assert first_box and second_box
+    assert first_box["x"] + first_box["width"] <= second_box["x"], (first_box, second_box)
+    expect(busy.window_with(other.nick)).to_be_in_viewport()
+    expect(busy.window_with("carol")).to_be_in_viewport()
+
+    busy.send("carol", f"hi carol, {busy.nick} here")
+    carol.expect_texts(busy.nick, [f"hi carol, {busy.nick} here"])
+    carol.send(busy.nick, "hello from carol")
+    busy.send(other.nick, "still here for you too")
+    other.expect_texts(busy.nick, ["first conversation", "still here for you too"])
+    busy.expect_texts("carol", [f"hi carol, {busy.nick} here", "hello from carol"])
+    # Nothing crossed between the conversations.
+    expect(other.windows).to_have_count(1)
+    artifact(busy.page, "03-two-windows")
+    assert_clean(pa, pb, pc)
+
+
+def test_leave_shows_partner_exit_and_offers_a_new_chat(open_page, artifact) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    alice.send("bob", "I have to go")
+    bob.expect_texts("alice", ["I have to go"])
+
+    alice.window_with("bob").get_by_test_id("leave-button").click()
+    expect(alice.windows).to_have_count(0)
+
+    window = bob.window_with("alice")
+    expect(window.get_by_test_id("partner-exit")).to_be_visible()
+    expect(window.get_by_test_id("partner-exit")).to_contain_text("alice left")
+    expect(window.get_by_test_id("message-input")).to_be_disabled()
+    expect(window.get_by_test_id("send-button")).to_be_disabled()
+    # The conversation stays readable.
+    bob.expect_texts("alice", ["I have to go"])
+    artifact(bob.page, "04-partner-left")
+
+    # One click starts a new chat from the ended window (alice is the one online with capacity).
+    window.get_by_test_id("window-new-chat").click()
+    expect(bob.windows).to_have_count(2)
+    expect(alice.window_with("bob")).to_have_count(1)
+    expect(alice.window_with("bob").get_by_test_id("message-input")).to_be_enabled()
+    assert_clean(pa, pb)
+
+
+def test_logout_shows_partner_exit_on_the_other_side(open_page) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    bob.send("alice", "bye for now")
+    alice.expect_texts("bob", ["bye for now"])
+
+    bob.logout()
+    expect(bob.page.get_by_test_id("session-window")).to_have_count(0)
+    window = alice.window_with("bob")
+    expect(window.get_by_test_id("partner-exit")).to_be_visible()
+    expect(window.get_by_test_id("message-input")).to_be_disabled()
+
+    # A refresh after logging out stays logged out: the token was forgotten.
+    bob.page.reload()
+    expect(bob.page.get_by_test_id("nickname-input")).to_be_visible()
+    assert_clean(pa, pb)
+
+
+def test_refresh_restores_conversations_and_history_without_duplicates(open_page, artifact) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    expected: list[str] = []
+    for i in range(3):
+        alice.send("bob", f"alice says {i}")
+        expected.append(f"alice says {i}")
+        bob.send("alice", f"bob says {i}")
+        expected.append(f"bob says {i}")
+    alice.expect_texts("bob", expected)
+    session_id = alice.window_with("bob").get_attribute("data-session-id")
+
+    alice.page.reload()
+    alice.expect_online()
+    expect(alice.page.get_by_test_id("own-name")).to_have_text("alice")
+    expect(alice.windows).to_have_count(1)
+    expect(alice.window_with("bob")).to_have_attribute("data-session-id", session_id or "")
+    alice.expect_texts("bob", expected)
+    own = alice.window_with("bob").locator('[data-testid="message"][data-own="true"]')
+    expect(own).to_have_count(3)
+
+    # The conversation goes on in both directions after the refresh.
+    bob.send("alice", "still there?")
+    alice.expect_texts("bob", [*expected, "still there?"])
+    alice.send("bob", "yes, back again")
+    bob.expect_texts("alice", [*expected, "still there?", "yes, back again"])
+
+    # A second refresh, with bob writing while alice is away, still shows everything once.
+    alice.page.reload()
+    bob.send("alice", "written during the refresh")
+    alice.expect_online()
+    alice.expect_texts("bob", [*expected, "still there?", "yes, back again", "written during the refresh"])
+    artifact(alice.page, "05-after-refresh")
+    assert_clean(pa, pb)
+
+
+def test_markup_is_shown_as_text_and_never_runs(open_page) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    alice.send("bob", XSS)
+    bob.expect_texts("alice", [XSS])
+    for person in (alice, bob):
+        messages = person.page.get_by_test_id("message")
+        expect(messages.locator("img")).to_have_count(0)
+        text = person.page.get_by_test_id("message-text").first
+        expect(text).to_have_text(XSS)
+        assert "&lt;img" in text.inner_html()
+    assert pa.dialogs == [] and pb.dialogs == []
+    assert_clean(pa, pb)
+
+
+def test_phone_layout_switches_conversations_with_tabs(open_page, artifact) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob", viewport=PHONE)
+    page_c, pc = open_page(viewport=PHONE)
+    carol = Person(page_c, "carol").start()
+    carol.match()
+    partner = carol.windows.get_by_test_id("partner-name").inner_text().strip()
+    busy = alice if partner == "alice" else bob
+    other = "bob" if busy is alice else "alice"
+    expect(busy.windows).to_have_count(2)
+
+    tabs = busy.page.get_by_role("tab")
+    expect(tabs).to_have_count(2)
+    # One window at a time on a narrow screen.
+    expect(busy.windows.locator("visible=true")).to_have_count(1)
+    busy.page.get_by_role("tab", name=re.compile(other)).click()
+    expect(busy.window_with(other)).to_be_visible()
+    expect(busy.window_with("carol")).to_be_hidden()
+
+    # A message in the hidden conversation shows as unread on its tab.
+    carol.send(busy.nick, "are you there?")
+    carol_tab = busy.page.get_by_role("tab", name=re.compile("carol"))
+    expect(carol_tab.locator(".badge")).to_have_text(exactly("1"))
+    artifact(busy.page, "06-phone-tabs")
+    carol_tab.click()
+    expect(busy.window_with("carol")).to_be_visible()
+    expect(carol_tab.locator(".badge")).to_have_count(0, timeout=TIMEOUT_MS)
+    busy.expect_texts("carol", ["are you there?"])
+    assert_clean(pa, pb, pc)
+
+
+def test_dark_mode_is_readable(open_page, artifact) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob", color_scheme="dark")
+    alice.send("bob", "dark mode check")
+    bob.expect_texts("alice", ["dark mode check"])
+    background = bob.page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    text_color = bob.page.evaluate("getComputedStyle(document.documentElement).color")
+    assert background != text_color
+    # A dark page: the body background is darker than its text.
+    def luminance(css: str) -> float:
+        r, g, b = (int(x) for x in re.findall(r"\d+", css)[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    assert luminance(background) < 60 < luminance(text_color), (background, text_color)
+    artifact(bob.page, "07-dark-mode")
+    assert_clean(pa, pb)
