@@ -1,0 +1,247 @@
+"""Runs a real `pairchat up` as a subprocess for the integration tests.
+
+TIMEOUT is the one constant every wait of the suite derives from. A system is
+started on free ports with its own data dir, is ready once every broker answers
+GET /healthz with 200, and must stop on SIGTERM with exit code 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+import pytest
+
+TIMEOUT: Final = 10.0
+"""The longest any single expected event may take; every wait derives from it."""
+
+QUIET_WAIT: Final = TIMEOUT / 20
+"""A bounded wait for something that must NOT arrive, where no round trip proves it."""
+
+POLL_INTERVAL: Final = TIMEOUT / 200
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+_LOGIC_LINE = re.compile(r'event="logic listening".*\bhttp_port=(\d+)')
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The `pairchat up` flags a test system is started with."""
+
+    brokers: int = 1
+    offline_grace: float = 20.0
+    match_wait: float = TIMEOUT
+    max_content: int = 4096
+    max_frame_bytes: int = 65536
+    rate_limit: float = 200.0
+    rate_burst: float = 400.0
+    heartbeat: float = 15.0
+
+    def argv(self) -> list[str]:
+        return [
+            "--brokers", str(self.brokers),
+            "--offline-grace", str(self.offline_grace),
+            "--match-wait", str(self.match_wait),
+            "--max-content", str(self.max_content),
+            "--max-frame-bytes", str(self.max_frame_bytes),
+            "--rate-limit", str(self.rate_limit),
+            "--rate-burst", str(self.rate_burst),
+            "--heartbeat", str(self.heartbeat),
+        ]
+
+
+@dataclass
+class System:
+    """One running `pairchat up`: its brokers' URLs and the logic's ops port."""
+
+    flags: Flags
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    logic_http_port: int = 0
+    log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def broker_count(self) -> int:
+        return self.flags.brokers
+
+    def ws_url(self, broker: int) -> str:
+        """The WebSocket URL of broker `broker % broker_count`."""
+        return f"ws://127.0.0.1:{self.port + broker % self.broker_count}/ws"
+
+    def broker_http(self, broker: int) -> str:
+        return f"http://127.0.0.1:{self.port + broker % self.broker_count}"
+
+    @property
+    def logic_http(self) -> str:
+        return f"http://127.0.0.1:{self.logic_http_port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def http_get(url: str, timeout: float = TIMEOUT) -> tuple[int, str]:
+    """GET a URL without any proxy: (status, body); status 0 if nothing answered."""
+    try:
+        with _NO_PROXY.open(url, timeout=timeout) as resp:
+            return int(resp.status), resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+    except OSError:
+        return 0, ""
+
+
+def _free_port_range(count: int) -> int:
+    """A first port such that port..port+count-1 are free right now."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = int(probe.getsockname()[1])
+        if first + count > 65535:
+            continue
+        held: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def start_system(flags: Flags, data_dir: Path) -> System:
+    """Start `pairchat up` and wait until the logic and every broker are healthy."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = _free_port_range(flags.brokers)
+    log_path = data_dir.parent / f"{data_dir.name}-up-{port}.log"
+    log_file = log_path.open("wb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRCHAT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pairchat", "up", "--host", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(data_dir), *flags.argv()],
+        cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    system = System(flags, data_dir, port, proc, log_path, log_file=log_file)
+    try:
+        _wait_ready(system)
+    except BaseException:
+        _kill(system)
+        raise
+    return system
+
+
+def _wait_ready(system: System) -> None:
+    # Starting is a few process launches in a row: allow it three times the timeout.
+    deadline = time.monotonic() + 3 * TIMEOUT
+    pending = [system.broker_http(i) + "/healthz" for i in range(system.broker_count)]
+    while pending or not system.logic_http_port:
+        if system.proc.poll() is not None:
+            raise RuntimeError(
+                f"pairchat up exited with {system.proc.returncode} while starting:\n"
+                + system.output()
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError("pairchat up not healthy in time:\n" + system.output())
+        if not system.logic_http_port and (m := _LOGIC_LINE.search(system.output())):
+            system.logic_http_port = int(m.group(1))
+        pending = [url for url in pending if http_get(url, timeout=TIMEOUT / 10)[0] != 200]
+        if pending or not system.logic_http_port:
+            time.sleep(POLL_INTERVAL)
+
+
+def stop_system(system: System) -> None:
+    """SIGTERM, then assert `pairchat up` exits with 0 within the timeout."""
+    if system.proc.poll() is None:
+        system.proc.send_signal(signal.SIGTERM)
+    try:
+        code = system.proc.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill(system)
+        raise AssertionError(
+            f"pairchat up did not stop within {TIMEOUT}s of SIGTERM:\n{system.output()}"
+        ) from None
+    finally:
+        _close_log(system)
+    assert code == 0, f"pairchat up exited with {code}:\n{system.output()}"
+
+
+def _kill(system: System) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(system.proc.pid, signal.SIGKILL)
+    system.proc.wait()
+    _close_log(system)
+
+
+def _close_log(system: System) -> None:
+    if system.log_file is not None:
+        system.log_file.close()
+        system.log_file = None
+
+
+@contextlib.contextmanager
+def running_system(flags: Flags, data_dir: Path) -> Iterator[System]:
+    system = start_system(flags, data_dir)
+    try:
+        yield system
+    finally:
+        if system.log_file is not None:  # not stopped by the test itself
+            stop_system(system)
+
+
+def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float | None:
+    """The value of one sample in Prometheus text format, None if absent."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        sample, _, value = line.rpartition(" ")
+        metric, _, label_text = sample.partition("{")
+        if metric != name:
+            continue
+        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', label_text))
+        if labels is None and found:
+            continue
+        if labels is not None and any(found.get(k) != v for k, v in labels.items()):
+            continue
+        return float(value)
+    return None
+
+
+BROKER_COUNTS: Final = (1, 2)
+
+
+def system_fixture(
+    make_flags: Callable[[int], Flags], broker_counts: tuple[int, ...] = BROKER_COUNTS,
+    scope: Any = "module",
+) -> Any:
+    """A `system` fixture running `make_flags(brokers)` once per broker count:
+    one broker (all in one) and two (the users of a pair on different brokers)."""
+
+    @pytest.fixture(scope=scope, params=broker_counts,
+                    ids=[f"{n}-broker{'s' if n > 1 else ''}" for n in broker_counts])
+    def system(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+        brokers: int = request.param
+        with running_system(make_flags(brokers), tmp_path_factory.mktemp("data")) as running:
+            yield running
+
+    return system
