@@ -81,11 +81,45 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@dataclass
 class Server:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    """`pairchat up` as a subprocess, on a fixed port and data dir so it can be restarted."""
+
+    def __init__(self, port: int, data_dir: Path, log_path: Path) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "pairchat", "up",
+            "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
+            "--offline-grace", "20", "--match-wait", "3",
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not _healthy(f"{self.base_url}/healthz"):
+            if self.process.poll() is not None:
+                pytest.fail(f"pairchat up exited with {self.process.returncode}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"pairchat up not healthy in {SERVER_START_TIMEOUT_S} s:\n{self.log_tail()}")
+            time.sleep(POLL_INTERVAL_S)
+
+    def stop(self) -> None:
+        """SIGTERM, then wait; SIGKILL the whole process group only if it does not exit."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=SERVER_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=SERVER_STOP_TIMEOUT_S)
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -95,37 +129,14 @@ class Server:
 @pytest.fixture
 def server(tmp_path: Path, built_client: Path) -> Iterator[Server]:
     """A whole pairchat system (`pairchat up`) on a free port with its own data dir."""
-    port = _free_port()
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    log_path = tmp_path / "server.log"
-    command = [
-        sys.executable, "-m", "pairchat", "up",
-        "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
-        "--offline-grace", "20", "--match-wait", "3",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    srv = Server(f"http://127.0.0.1:{port}", process, log_path)
+    srv = Server(_free_port(), data_dir, tmp_path / "server.log")
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(f"{srv.base_url}/healthz"):
-            if process.poll() is not None:
-                pytest.fail(f"pairchat up exited with {process.returncode}:\n{srv.log_tail()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"pairchat up not healthy in {SERVER_START_TIMEOUT_S} s:\n{srv.log_tail()}")
-            time.sleep(POLL_INTERVAL_S)
+        srv.start()
         yield srv
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=SERVER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=SERVER_STOP_TIMEOUT_S)
+        srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -231,3 +231,51 @@ def test_dark_mode_is_readable(open_page, artifact) -> None:
     assert luminance(background) < 60 < luminance(text_color), (background, text_color)
     artifact(bob.page, "07-dark-mode")
     assert_clean(pa, pb)
+
+
+def test_lost_connection_reconnects_and_delivers_everything_once(open_page) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    alice.send("bob", "before the drop")
+    bob.expect_texts("alice", ["before the drop"])
+
+    bob.page.context.set_offline(True)
+    status = bob.page.get_by_test_id("connection-status")
+    expect(status).to_have_attribute("data-state", re.compile("reconnecting|offline"))
+    alice.send("bob", "while you were away")
+    box = bob.window_with("alice").get_by_test_id("message-input")
+    box.fill("written while offline")
+    box.press("Enter")
+    pending = bob.window_with("alice").locator('[data-testid="message"][data-own="true"]')
+    expect(pending).to_have_attribute("data-status", "pending")
+
+    bob.page.context.set_offline(False)
+    bob.expect_online()
+    everything = ["before the drop", "while you were away", "written while offline"]
+    bob.expect_texts("alice", everything)
+    expect(pending).not_to_have_attribute("data-status", re.compile("pending|failed"))
+    alice.expect_texts("bob", everything)
+    assert_clean(pa, pb)
+
+
+def test_reconnects_by_itself_after_a_broker_restart(open_page, server) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    alice.send("bob", "before the restart")
+    bob.expect_texts("alice", ["before the restart"])
+
+    server.stop()
+    for person in (alice, bob):
+        expect(person.page.get_by_test_id("connection-status")).to_have_attribute(
+            "data-state", "reconnecting"
+        )
+    server.start()
+    alice.expect_online()
+    bob.expect_online()
+    alice.send("bob", "after the restart")
+    bob.expect_texts("alice", ["before the restart", "after the restart"])
+    bob.send("alice", "got it")
+    alice.expect_texts("bob", ["before the restart", "after the restart", "got it"])
+    # Failed connection attempts while the broker was down are logged by chromium itself.
+    ignore = re.compile(r"WebSocket connection to .* failed")
+    for problems in (pa, pb):
+        problems.console_errors[:] = [m for m in problems.console_errors if not ignore.search(m)]
+    assert_clean(pa, pb)

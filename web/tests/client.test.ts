@@ -309,6 +309,23 @@ describe('reconnection', () => {
     expect(client.state).toBe('reconnecting');
   });
 
+  it('closes an open connection when the browser goes offline and resumes it when back', async () => {
+    const { network, client } = await onlineWithHandshake();
+    const message = client.request('DIALOGUE', { senderId: 3, sessionId: 's', content: 'x' }, { replay: true });
+    const sent = network.current.last('DIALOGUE');
+    client.setNetworkAvailable(false);
+    expect(network.sockets[0]!.closed).toBe(true);
+    expect(client.state).toBe('offline');
+    client.setNetworkAvailable(true);
+    network.current.open();
+    await flush();
+    network.current.answer('RECONNECT', { accountId: 3, nickName: 'c', sessions: [] });
+    await flush();
+    expect(network.current.last('DIALOGUE').requestId).toBe(sent.requestId);
+    network.current.answer('DIALOGUE', { sessionId: 's', msgId: 1 });
+    await expect(message).resolves.toMatchObject({ msgId: 1 });
+  });
+
   it('drops a silent connection when its heartbeat PING goes unanswered', async () => {
     const { network, client } = setup({ heartbeatIdleMs: 1_000, heartbeatTimeoutMs: 500 });
     client.start();

@@ -179,10 +179,16 @@ export class ProtocolClient {
     if (this.networkAvailable === available) return;
     this.networkAvailable = available;
     if (!this.running) return;
-    if (!available && this.socket === null) {
+    if (!available) {
+      // An open socket is as good as dead without a network, but may take the heartbeat's full
+      // timeout to notice; closing it now shows "offline" at once and resumes cleanly later.
       this.cancelRetry();
+      if (this.socket !== null) {
+        this.dropSocket();
+        this.lost();
+      }
       this.setState('offline');
-    } else if (available && this.socket === null) {
+    } else if (this.socket === null) {
       this.setState(this.everOnline ? 'reconnecting' : 'connecting');
       this.reconnectNow();
     }
