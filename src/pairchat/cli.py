@@ -53,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure messages per second through a running system")
     f = Flags(bench)
     f.add("--url", default="ws://127.0.0.1:8080/ws",
-          help="broker WebSocket URL; several comma-separated spread the users")
+          help="broker WebSocket URL(s), comma-separated, with --no-spawn")
+    bench.add_argument("--no-spawn", dest="spawn", action="store_false",
+                       help="drive the running system at --url instead of starting one "
+                            "(it should run with --max-sessions 1 so MATCH pairs users exactly)")
     f.add("--pairs", type=int, default=100, help="sessions, each between two users")
     f.add("--duration", type=float, default=10.0, help="seconds of sending")
     f.add("--window", type=int, default=8, help="unanswered DIALOGUEs each user keeps in flight")

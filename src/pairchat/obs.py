@@ -107,7 +107,8 @@ def ops_routes(app: web.Application, healthy: Any) -> None:
 
     async def healthz(_: web.Request) -> web.Response:
         ok = bool(healthy())
-        return web.json_response({"status": "ok" if ok else "unavailable"}, status=200 if ok else 503)
+        status = 200 if ok else 503
+        return web.json_response({"status": "ok" if ok else "unavailable"}, status=status)
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler)

@@ -16,6 +16,7 @@ import time
 from aiohttp import web
 
 from pairchat.obs import SLOW_CLIENTS
+from pairchat.tasks import spawn
 
 _TEXT = 0x81  # FIN + text opcode
 
@@ -98,4 +99,4 @@ class Connection:
 
     def close_soon(self, code: int, reason: str) -> None:
         self.closed = True
-        asyncio.ensure_future(self.ws.close(code=code, message=reason.encode()))
+        spawn(self.ws.close(code=code, message=reason.encode()))

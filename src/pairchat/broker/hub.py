@@ -38,7 +38,7 @@ from pairchat.protocol import (
     encode_error,
     encode_response,
 )
-from pairchat.protocol.frames import Request
+from pairchat.protocol.frames import CMD_OF, Request
 
 log = logging.getLogger("pairchat.broker")
 
@@ -111,7 +111,7 @@ class Hub:
             self._reply(conn, encode_error(req.cmd, req.requestId, req.code, req.msg),
                         req.cmd if req.code != Code.UNKNOWN_CMD else "UNKNOWN", req.code)
             return
-        cmd = type(req).__struct_config__.tag  # type: ignore[attr-defined]
+        cmd = CMD_OF[type(req)]
         if not conn.bucket.take():
             self._error(conn, cmd, req.requestId, Code.RATE_LIMITED, "too many requests")
             return
@@ -168,7 +168,8 @@ class Hub:
                 session_id=req.sessionId, after_msg_id=req.afterMsgId, limit=req.limit))
         raise AssertionError(f"unhandled request {t.__name__}")
 
-    def _forbidden(self, conn: Connection, cmd: str, request_id: str | None) -> None:
+    def _forbidden(self, conn: Connection, cmd: str, request_id: str | None) -> lpb.Call | None:
+        """Answer code 6; returns None, the call _to_call does not make."""
         self._error(conn, cmd, request_id, Code.FORBIDDEN,
                     "accountId/senderId is not the account of this connection")
         return None

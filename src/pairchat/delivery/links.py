@@ -18,6 +18,7 @@ import grpc
 from pairchat.api.v1 import push_pb2 as pb
 from pairchat.api.v1 import push_pb2_grpc
 from pairchat.obs import event
+from pairchat.tasks import spawn
 
 log = logging.getLogger("pairchat.delivery")
 
@@ -84,13 +85,13 @@ class PushLinks:
         if link is not None and link.target == target:
             return
         if link is not None:
-            asyncio.ensure_future(link.close())
+            spawn(link.close())
         self._links[broker_id] = PushLink(broker_id, target)
 
     def unregister(self, broker_id: str) -> None:
         link = self._links.pop(broker_id, None)
         if link is not None:
-            asyncio.ensure_future(link.close())
+            spawn(link.close())
 
     def send(self, broker_id: str, items: list[pb.PushItem]) -> bool:
         link = self._links.get(broker_id)

@@ -187,7 +187,7 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
         except ProtocolError as exc:
             out.error(cid, exc.code, exc.msg)
         except NotInRouting:
-            session_id = getattr(getattr(call, kind), "session_id", 0)
+            session_id = getattr(getattr(call, kind or ""), "session_id", 0)
             self._spawn(cid, out, svc.explain(acct, session_id, "session has ended"),
                         lambda _: pb.Reply(call_id=cid))
         except Exception as exc:

@@ -31,7 +31,7 @@ RequestId = Annotated[str, Meta(max_length=64)]
 SIGNAL_TYPES: Final = frozenset({"NewSession", "PartnerExit", "ViewedAck", "Typing"})
 
 
-class _Request(Struct, tag_field="cmd", kw_only=True, frozen=True):
+class _Request(Struct, tag_field="cmd", kw_only=True):
     requestId: RequestId | None = None
 
 
@@ -112,13 +112,12 @@ Request = (
     | SignalAck
 )
 
-COMMANDS: Final = frozenset(
-    t.__struct_config__.tag  # type: ignore[attr-defined]
-    for t in (
-        CreateAccount, Reconnect, Match, Dialogue, Leave, Logout, History,
-        ViewedAck, Typing, Ping, DialogueAck, SignalAck,
-    )
+_REQUEST_TYPES: Final = (
+    CreateAccount, Reconnect, Match, Dialogue, Leave, Logout, History,
+    ViewedAck, Typing, Ping, DialogueAck, SignalAck,
 )
+CMD_OF: Final[dict[type, str]] = {t: str(t.__struct_config__.tag) for t in _REQUEST_TYPES}
+COMMANDS: Final = frozenset(CMD_OF.values())
 
 
 class BadFrame(Struct, frozen=True):
@@ -140,7 +139,7 @@ class FrameParser:
 
     def parse(self, frame: str | bytes) -> Request | BadFrame:
         try:
-            req = self._typed.decode(frame)
+            req: Request = self._typed.decode(frame)
         except msgspec.MsgspecError:
             return self._explain(frame)
         if isinstance(req, Dialogue):
@@ -195,7 +194,7 @@ class FrameParser:
         if cmd not in COMMANDS:
             return BadFrame(cmd[:64], request_id, Code.UNKNOWN_CMD, "unknown cmd")
         try:
-            req = msgspec.convert(obj, Request, strict=True)
+            req: Request = msgspec.convert(obj, Request, strict=True)
         except msgspec.ValidationError as exc:
             return BadFrame(cmd, request_id, Code.PARAM_ERR, _reason(exc))
         # Decoding the frame typed failed but converting its object did not: only
@@ -215,7 +214,9 @@ def _reason(exc: msgspec.ValidationError) -> str:
 _encode = msgspec.json.Encoder().encode
 
 
-def encode_response(cmd: str, request_id: str | None, fields: dict[str, Any] | None = None) -> bytes:
+def encode_response(
+    cmd: str, request_id: str | None, fields: dict[str, Any] | None = None
+) -> bytes:
     """A success response (code 0) to a request."""
     out: dict[str, Any] = {"cmd": cmd}
     if request_id is not None:

@@ -5,6 +5,7 @@ logic's event loop), which is what makes each step atomic."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -152,10 +153,8 @@ class MatchQueue:
         self._queue.append(waiter)
 
     def remove(self, waiter: Waiter) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             self._queue.remove(waiter)
-        except ValueError:
-            pass
 
     def take_first(self, acceptable: Callable[[int], bool]) -> Waiter | None:
         """Remove and return the first live waiter for which acceptable(account_id)
