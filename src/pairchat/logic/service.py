@@ -30,6 +30,7 @@ from pairchat.storage.memory import Inbox, MatchQueue, Route, Routing, Waiter
 log = logging.getLogger("pairchat.logic")
 
 DURABLE_SIGNALS = frozenset({"NewSession", "PartnerExit", "ViewedAck"})
+CLOSED_SESSION_TTL = 60.0  # seconds a closed session stays in routing
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +331,11 @@ class LogicService:
             return
         SESSIONS_OPEN.dec()
         await self.store.close_session(session_id, leaver, now_ms())
+        # Once the store has it closed, routing need not remember it: requests on it
+        # then ask the store (`_stored_session`), and memory stays bounded.
+        asyncio.get_running_loop().call_later(
+            CLOSED_SESSION_TTL, self.routing.forget_session, session_id
+        )
         await self._signal(Signal(
             session.partner_of(leaver), session_id, "PartnerExit", leaver, {"accountId": leaver}
         ))
@@ -395,9 +401,21 @@ class LogicService:
 
     # --- acknowledgements ---
     def ack_message(self, account_id: int, route: Route, session_id: int, msg_id: int) -> None:
-        """Record a PUSH_DIALOGUE ack; written in batches, never lowering the mark."""
+        """Record a PUSH_DIALOGUE ack; written in batches, never lowering the mark.
+        Raises NotInRouting for a session routing has forgotten (`ack_message_late`)."""
         self._check_bound(account_id, route)
         self._member_session(account_id, session_id)
+        self._queue_ack(account_id, session_id, msg_id)
+
+    async def ack_message_late(
+        self, account_id: int, route: Route, session_id: int, msg_id: int
+    ) -> None:
+        """An ack for a session that ended a while ago (replayed after a restart)."""
+        self._check_bound(account_id, route)
+        await self._stored_session(account_id, session_id)
+        self._queue_ack(account_id, session_id, msg_id)
+
+    def _queue_ack(self, account_id: int, session_id: int, msg_id: int) -> None:
         key = (session_id, account_id)
         if self._acks.get(key, 0) < msg_id:
             self._acks[key] = msg_id

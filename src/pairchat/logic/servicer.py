@@ -188,8 +188,11 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
             out.error(cid, exc.code, exc.msg)
         except NotInRouting:
             session_id = getattr(getattr(call, kind or ""), "session_id", 0)
-            self._spawn(cid, out, svc.explain(acct, session_id, "session has ended"),
-                        lambda _: pb.Reply(call_id=cid))
+            if kind == "ack":
+                late = svc.ack_message_late(acct, route, session_id, call.ack.msg_id)
+            else:
+                late = svc.explain(acct, session_id, "session has ended")
+            self._spawn(cid, out, late, lambda _: pb.Reply(call_id=cid))
         except Exception as exc:
             event(log, "request failed", logging.ERROR, call=kind, error=repr(exc))
             out.error(cid, Code.INTERNAL_ERR, "internal error")

@@ -120,6 +120,12 @@ class Routing:
                 presence.sessions.add(session.id)
                 presence.partners.add(session.partner_of(member))
 
+    def forget_session(self, session_id: int) -> None:
+        """Drop a closed session (the store still has it)."""
+        session = self.sessions.get(session_id)
+        if session is not None and session.closed:
+            del self.sessions[session_id]
+
     def close_session(self, session_id: int) -> SessionRecord | None:
         """Mark a session closed; None if unknown or closed already."""
         session = self.sessions.get(session_id)
