@@ -9,6 +9,7 @@ Nothing here sleeps: every wait is for a frame, bounded by the timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections import deque
@@ -66,6 +67,7 @@ class ChatClient:
         self.token = ""
         self.nick = ""
         self.received: list[Frame] = []  # every frame that was not a response, in order
+        self.arrivals: list[Frame] = []  # every frame, responses included, in order
         self._unclaimed: list[Frame] = []
         self._waiting: dict[str, deque[asyncio.Future[Frame]]] = {}
         self._arrival = asyncio.Event()
@@ -104,6 +106,7 @@ class ChatClient:
             self._arrival.set()
 
     def _on_frame(self, frame: Frame) -> None:
+        self.arrivals.append(frame)
         request_id = frame.get("requestId")
         queue = self._waiting.get(request_id) if isinstance(request_id, str) else None
         if queue:
@@ -152,10 +155,10 @@ class ChatClient:
         return await asyncio.wait_for(future, TIMEOUT)
 
     # --- waiting for frames ---
-    async def expect(self, predicate: Predicate, timeout: float = TIMEOUT) -> Frame:
+    async def expect(self, predicate: Predicate, within: float = TIMEOUT) -> Frame:
         """Take the first unclaimed frame that matches, waiting for it if needed."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
             for i, frame in enumerate(self._unclaimed):
                 if predicate(frame):
@@ -166,16 +169,14 @@ class ChatClient:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise AssertionError(
-                    f"{self}: no expected frame within {timeout}s; got {self._unclaimed}"
+                    f"{self}: no expected frame within {within}s; got {self._unclaimed}"
                 )
             self._arrival.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrival.wait(), remaining)
-            except TimeoutError:
-                pass
 
-    async def expect_push(self, predicate: Predicate, timeout: float = TIMEOUT) -> Frame:
-        return await self.expect(lambda f: is_push(f) and predicate(f), timeout)
+    async def expect_push(self, predicate: Predicate, within: float = TIMEOUT) -> Frame:
+        return await self.expect(lambda f: is_push(f) and predicate(f), within)
 
     async def expect_dialogues(self, session_id: int, count: int) -> list[Frame]:
         """The next `count` PUSH_DIALOGUEs of a session, in arrival order."""
@@ -199,7 +200,7 @@ class ChatClient:
     async def assert_quiet(self, predicate: Predicate, wait: float) -> None:
         """Nothing matching arrives within `wait` seconds (no barrier available)."""
         try:
-            frame = await self.expect(predicate, timeout=wait)
+            frame = await self.expect(predicate, within=wait)
         except AssertionError:
             return
         raise AssertionError(f"{self}: unexpected frame {frame}")
@@ -231,7 +232,8 @@ class ChatClient:
         return msg_id
 
     async def history(self, session_id: int, **paging: int) -> list[Frame]:
-        response = await self.call("HISTORY", sessionId=session_id, **paging)
+        fields: dict[str, Any] = {"sessionId": session_id, **paging}
+        response = await self.call("HISTORY", **fields)
         assert response["sessionId"] == session_id, response
         messages: list[Frame] = response["messages"]
         return messages

@@ -7,6 +7,7 @@ GET /healthz with 200, and must stop on SIGTERM with exit code 0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -24,8 +25,9 @@ from typing import IO, Any, Final
 
 import pytest
 
-TIMEOUT: Final = 10.0
-"""The longest any single expected event may take; every wait derives from it."""
+TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
+"""The longest any single expected event may take; every wait derives from it
+(a slow machine raises this one knob)."""
 
 QUIET_WAIT: Final = TIMEOUT / 20
 """A bounded wait for something that must NOT arrive, where no round trip proves it."""
@@ -208,6 +210,28 @@ def running_system(flags: Flags, data_dir: Path) -> Iterator[System]:
             stop_system(system)
 
 
+async def fetch(url: str) -> tuple[int, str]:
+    """`http_get` off the event loop."""
+    return await asyncio.to_thread(http_get, url)
+
+
+async def wait_for_metric(
+    url: str, name: str, accept: Callable[[float | None], bool],
+    labels: dict[str, str] | None = None,
+) -> float | None:
+    """Poll a /metrics URL until a sample satisfies `accept` (or fail at the deadline)."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        status, text = await fetch(url)
+        assert status == 200, f"GET {url}: {status}"
+        value = metric_value(text, name, labels)
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name}{labels or ''} at {url} stayed {value}")
+        await asyncio.sleep(POLL_INTERVAL)
+
+
 def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> float | None:
     """The value of one sample in Prometheus text format, None if absent."""
     for line in text.splitlines():
@@ -229,6 +253,10 @@ def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> 
 BROKER_COUNTS: Final = (1, 2)
 
 
+def broker_ids(counts: tuple[int, ...] = BROKER_COUNTS) -> list[str]:
+    return [f"{n}-broker{'s' if n > 1 else ''}" for n in counts]
+
+
 def system_fixture(
     make_flags: Callable[[int], Flags], broker_counts: tuple[int, ...] = BROKER_COUNTS,
     scope: Any = "module",
@@ -237,7 +265,7 @@ def system_fixture(
     one broker (all in one) and two (the users of a pair on different brokers)."""
 
     @pytest.fixture(scope=scope, params=broker_counts,
-                    ids=[f"{n}-broker{'s' if n > 1 else ''}" for n in broker_counts])
+                    ids=broker_ids(broker_counts))
     def system(request: pytest.FixtureRequest,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         brokers: int = request.param

@@ -1,0 +1,82 @@
+"""MATCH on the shared system (match wait = TIMEOUT): waiting users first, in
+arrival order; the waiter's pending MATCH is answered with the new partner."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .client import ChatClient, is_signal
+from .harness import TIMEOUT, System, wait_for_metric
+from .users import Users
+
+QUEUE_LENGTH = "pairchat_match_queue_length"
+
+
+async def wait_until_waiting(system: System, count: int) -> None:
+    """Until logic reports `count` accounts waiting in MATCH."""
+    await wait_for_metric(system.logic_http + "/metrics", QUEUE_LENGTH, lambda v: v == count)
+
+
+async def answered(pending: asyncio.Future[dict[str, object]]) -> dict[str, object]:
+    return await asyncio.wait_for(pending, TIMEOUT)
+
+
+async def assert_matched(
+    response: dict[str, object], partner: ChatClient, session_id: object = None
+) -> None:
+    assert response["code"] == 0, response
+    assert response["partnerId"] == partner.account_id, response
+    assert response["partnerName"] == partner.nick, response
+    if session_id is not None:
+        assert response["sessionId"] == session_id, response
+
+
+async def test_waiting_user_is_preferred_and_gets_its_answer(
+    users: Users, system: System
+) -> None:
+    waiter = await users.new("waiter")
+    pending = await waiter.submit("MATCH", accountId=waiter.account_id)
+    await wait_until_waiting(system, 1)
+    # Online users who are not waiting must not be chosen over the waiter.
+    for _ in range(3):
+        await users.new("idle")
+    newcomer = await users.new("newcomer")
+
+    matched = await newcomer.match()
+    await assert_matched(matched, waiter)
+    session_id = matched["sessionId"]
+    await assert_matched(await answered(pending), newcomer, session_id)
+    signal = await waiter.expect_push(is_signal("NewSession", session_id))
+    assert signal["data"] == {"accountId": newcomer.account_id, "nickName": "newcomer"}
+    await wait_until_waiting(system, 0)
+
+
+async def test_waiters_are_served_first_come_first_served(
+    users: Users, system: System
+) -> None:
+    # Two partners cannot be matched with each other, so both wait in line.
+    first = await users.new("first")
+    second = await users.new("second")
+    await users.match(first, second)
+    first_pending = await first.submit("MATCH", accountId=first.account_id)
+    await wait_until_waiting(system, 1)
+    second_pending = await second.submit("MATCH", accountId=second.account_id)
+    await wait_until_waiting(system, 2)
+
+    x = await users.new("x")
+    await assert_matched(await x.match(), first)
+    await assert_matched(await answered(first_pending), x)
+    y = await users.new("y")
+    await assert_matched(await y.match(), second)
+    await assert_matched(await answered(second_pending), y)
+
+
+async def test_partners_can_match_again_after_leaving(users: Users) -> None:
+    a = await users.new()
+    b = await users.new()
+    old = await users.match(a, b)
+    await a.call("LEAVE", sessionId=old)
+    await b.expect_push(is_signal("PartnerExit", old))
+    new = await users.match(a, b)
+    assert new != old
+    assert await b.send(new, "again") == 1

@@ -1,0 +1,86 @@
+"""Restart persistence: stop a system with SIGTERM, start it again on the same
+data dir, and within the grace period everyone resumes where they were."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .client import ChatClient, is_dialogue, is_signal
+from .harness import BROKER_COUNTS, TIMEOUT, Flags, broker_ids, running_system, stop_system
+from .users import Users
+
+# Long enough to span a restart; nothing in these tests waits for it to pass.
+GRACE = 3 * TIMEOUT
+
+
+@pytest.mark.parametrize("brokers", BROKER_COUNTS, ids=broker_ids())
+async def test_restart_resumes_sessions_history_and_msg_ids(
+    tmp_path: Path, brokers: int
+) -> None:
+    flags = Flags(brokers=brokers, offline_grace=GRACE)
+    data_dir = tmp_path / "data"
+
+    with running_system(flags, data_dir) as first:
+        users = Users(first)
+        a = await users.new("Ada")
+        b = await users.new("Bob")
+        session_id = await users.match(a, b)
+        await b.ack(b.pushes(is_signal("NewSession", session_id))[0])
+        assert await a.send(session_id, "one") == 1
+        await b.ack(await b.expect_push(is_dialogue(session_id, 1)))
+        assert await b.send(session_id, "two") == 2  # after b's ack on b's connection
+        await a.expect_push(is_dialogue(session_id, 2))
+        assert await a.send(session_id, "three") == 3
+        await b.expect_push(is_dialogue(session_id, 3))  # seen, never acknowledged
+        history_before = await a.history(session_id)
+        for client in (a, b):
+            await client.close()
+        stop_system(first)
+
+    with running_system(flags, data_dir) as second:
+        users = Users(second)
+        try:
+            a2 = await users.connect(name="Ada-again")
+            b2 = await users.connect(name="Bob-again")
+            resumed_a = await a2.reconnect(a.account_id, a.token)
+            resumed_b = await b2.reconnect(b.account_id, b.token)
+            assert resumed_a["nickName"] == "Ada"
+            assert resumed_a["sessions"] == [
+                {"sessionId": session_id, "partnerId": b.account_id, "partnerName": "Bob"}]
+            assert resumed_b["sessions"] == [
+                {"sessionId": session_id, "partnerId": a.account_id, "partnerName": "Ada"}]
+
+            assert await a2.history(session_id) == history_before
+            assert [m["content"] for m in history_before] == ["one", "two", "three"]
+            # What b saw but did not acknowledge comes again; what it acknowledged does not.
+            replayed = await b2.expect_push(is_dialogue(session_id))
+            assert (replayed["msgId"], replayed["content"]) == (3, "three")
+
+            assert await a2.send(session_id, "four") == 4
+            assert (await b2.expect_push(is_dialogue(session_id)))["msgId"] == 4
+            assert await b2.send(session_id, "five") == 5
+            await a2.expect_push(is_dialogue(session_id, 5))
+            assert b2.pushes(is_dialogue(session_id, 1)) == []
+            assert b2.pushes(is_signal("NewSession")) == []
+        finally:
+            await users.close_all()
+
+
+async def test_logged_out_account_stays_logged_out_after_restart(tmp_path: Path) -> None:
+    flags = Flags(offline_grace=GRACE)
+    data_dir = tmp_path / "data"
+    with running_system(flags, data_dir) as first:
+        users = Users(first)
+        gone = await users.new("gone")
+        await gone.call("LOGOUT", accountId=gone.account_id)
+        await gone.close()
+    with running_system(flags, data_dir) as second:
+        client = await ChatClient.connect(second.ws_url(0))
+        try:
+            refused = await client.request("RECONNECT", accountId=gone.account_id,
+                                           token=gone.token)
+            assert refused["code"] == 5, refused
+        finally:
+            await client.close()
