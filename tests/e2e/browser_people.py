@@ -1,13 +1,49 @@
 """A person using the pairchat page, in the words of the web client contract (data-testid hooks).
 
-Every wait is a Playwright expectation (default timeout from conftest.TIMEOUT_S): no sleeps.
+Every wait is a Playwright expectation whose default timeout derives from TIMEOUT_S: no sleeps.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
+
+# The one timeout everything else derives from, in seconds.
+TIMEOUT_S = float(os.environ.get("PAIRCHAT_E2E_TIMEOUT", "15"))
+TIMEOUT_MS = TIMEOUT_S * 1000
+SERVER_START_TIMEOUT_S = 2 * TIMEOUT_S
+SERVER_STOP_TIMEOUT_S = TIMEOUT_S
+POLL_INTERVAL_S = TIMEOUT_S / 150  # health-check polling cadence, not a synchronisation sleep
+# Server settings the tests rely on (the brief's command line): how long an account survives
+# without a connection, and how long MATCH waits for a partner.
+OFFLINE_GRACE_S = 20
+MATCH_WAIT_S = 3
+
+
+@dataclass
+class PageProblems:
+    """Console errors, uncaught exceptions and dialogs seen on one page."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def all(self) -> list[str]:
+        return (
+            [f"console error: {m}" for m in self.console_errors]
+            + [f"uncaught: {m}" for m in self.page_errors]
+            + [f"dialog: {m}" for m in self.dialogs]
+        )
+
+
+# What the fixtures hand to tests: open the client as a new person; save a screenshot.
+OpenPage = Callable[..., tuple[Page, PageProblems]]
+Artifact = Callable[[Page, str], Path]
 
 
 def exactly(text: str) -> re.Pattern[str]:
@@ -30,7 +66,9 @@ class Person:
         return self
 
     def expect_online(self) -> None:
-        expect(self.page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
+        expect(self.page.get_by_test_id("connection-status")).to_have_attribute(
+            "data-state", "online"
+        )
 
     def logout(self) -> None:
         self.page.get_by_test_id("logout-button").click()

@@ -5,8 +5,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_people import Person, exactly
-from conftest import TIMEOUT_MS, PageProblems
+from browser_people import (
+    MATCH_WAIT_S,
+    OFFLINE_GRACE_S,
+    TIMEOUT_MS,
+    Artifact,
+    OpenPage,
+    PageProblems,
+    Person,
+    exactly,
+)
+from pairchat_process import Server
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -20,7 +29,9 @@ def assert_clean(*problems: PageProblems) -> None:
     assert found == [], found
 
 
-def paired(open_page, first: str, second: str, **page_options):
+def paired(
+    open_page: OpenPage, first: str, second: str, **page_options: object
+) -> tuple[Person, Person, PageProblems, PageProblems]:
     """Two people with accounts; `first` matched `second` (the only other one online)."""
     page_a, problems_a = open_page(**page_options)
     page_b, problems_b = open_page(**page_options)
@@ -35,7 +46,7 @@ def paired(open_page, first: str, second: str, **page_options):
     return a, b, problems_a, problems_b
 
 
-def test_two_people_match_and_chat_both_ways(open_page, artifact) -> None:
+def test_two_people_match_and_chat_both_ways(open_page: OpenPage, artifact: Artifact) -> None:
     first_page, _ = open_page()
     artifact(first_page, "01-nickname-screen")
     first_page.close()
@@ -56,12 +67,16 @@ def test_two_people_match_and_chat_both_ways(open_page, artifact) -> None:
 
     # Typing in one window shows the indicator in the other.
     bob.window_with("alice").get_by_test_id("message-input").press_sequentially("typing…")
-    expect(alice.window_with("bob").get_by_test_id("typing-indicator")).to_contain_text("bob is typing")
+    expect(alice.window_with("bob").get_by_test_id("typing-indicator")).to_contain_text(
+        "bob is typing"
+    )
     artifact(alice.page, "02-conversation")
     assert_clean(pa, pb)
 
 
-def test_third_person_gets_a_second_window_side_by_side(open_page, artifact) -> None:
+def test_third_person_gets_a_second_window_side_by_side(
+    open_page: OpenPage, artifact: Artifact
+) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob")
     alice.send("bob", "first conversation")
     bob.expect_texts("alice", ["first conversation"])
@@ -96,7 +111,9 @@ def test_third_person_gets_a_second_window_side_by_side(open_page, artifact) -> 
     assert_clean(pa, pb, pc)
 
 
-def test_leave_shows_partner_exit_and_offers_a_new_chat(open_page, artifact) -> None:
+def test_leave_shows_partner_exit_and_offers_a_new_chat(
+    open_page: OpenPage, artifact: Artifact
+) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob")
     alice.send("bob", "I have to go")
     bob.expect_texts("alice", ["I have to go"])
@@ -121,7 +138,7 @@ def test_leave_shows_partner_exit_and_offers_a_new_chat(open_page, artifact) -> 
     assert_clean(pa, pb)
 
 
-def test_logout_shows_partner_exit_on_the_other_side(open_page) -> None:
+def test_logout_shows_partner_exit_on_the_other_side(open_page: OpenPage) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob")
     bob.send("alice", "bye for now")
     alice.expect_texts("bob", ["bye for now"])
@@ -138,7 +155,9 @@ def test_logout_shows_partner_exit_on_the_other_side(open_page) -> None:
     assert_clean(pa, pb)
 
 
-def test_refresh_restores_conversations_and_history_without_duplicates(open_page, artifact) -> None:
+def test_refresh_restores_conversations_and_history_without_duplicates(
+    open_page: OpenPage, artifact: Artifact
+) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob")
     expected: list[str] = []
     for i in range(3):
@@ -148,6 +167,8 @@ def test_refresh_restores_conversations_and_history_without_duplicates(open_page
         expected.append(f"bob says {i}")
     alice.expect_texts("bob", expected)
     session_id = alice.window_with("bob").get_attribute("data-session-id")
+    own = alice.window_with("bob").locator('[data-testid="message"][data-own="true"]')
+    expect(own.last).to_have_attribute("data-status", "seen")
 
     alice.page.reload()
     alice.expect_online()
@@ -155,8 +176,9 @@ def test_refresh_restores_conversations_and_history_without_duplicates(open_page
     expect(alice.windows).to_have_count(1)
     expect(alice.window_with("bob")).to_have_attribute("data-session-id", session_id or "")
     alice.expect_texts("bob", expected)
-    own = alice.window_with("bob").locator('[data-testid="message"][data-own="true"]')
     expect(own).to_have_count(3)
+    # Seen marks survive the refresh too.
+    expect(own.last).to_have_attribute("data-status", "seen")
 
     # The conversation goes on in both directions after the refresh.
     bob.send("alice", "still there?")
@@ -168,12 +190,14 @@ def test_refresh_restores_conversations_and_history_without_duplicates(open_page
     alice.page.reload()
     bob.send("alice", "written during the refresh")
     alice.expect_online()
-    alice.expect_texts("bob", [*expected, "still there?", "yes, back again", "written during the refresh"])
+    alice.expect_texts(
+        "bob", [*expected, "still there?", "yes, back again", "written during the refresh"]
+    )
     artifact(alice.page, "05-after-refresh")
     assert_clean(pa, pb)
 
 
-def test_markup_is_shown_as_text_and_never_runs(open_page) -> None:
+def test_markup_is_shown_as_text_and_never_runs(open_page: OpenPage) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob")
     alice.send("bob", XSS)
     bob.expect_texts("alice", [XSS])
@@ -187,7 +211,9 @@ def test_markup_is_shown_as_text_and_never_runs(open_page) -> None:
     assert_clean(pa, pb)
 
 
-def test_phone_layout_switches_conversations_with_tabs(open_page, artifact) -> None:
+def test_phone_layout_switches_conversations_with_tabs(
+    open_page: OpenPage, artifact: Artifact
+) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob", viewport=PHONE)
     page_c, pc = open_page(viewport=PHONE)
     carol = Person(page_c, "carol").start()
@@ -217,23 +243,25 @@ def test_phone_layout_switches_conversations_with_tabs(open_page, artifact) -> N
     assert_clean(pa, pb, pc)
 
 
-def test_dark_mode_is_readable(open_page, artifact) -> None:
+def test_dark_mode_is_readable(open_page: OpenPage, artifact: Artifact) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob", color_scheme="dark")
     alice.send("bob", "dark mode check")
     bob.expect_texts("alice", ["dark mode check"])
     background = bob.page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
     text_color = bob.page.evaluate("getComputedStyle(document.documentElement).color")
     assert background != text_color
+
     # A dark page: the body background is darker than its text.
     def luminance(css: str) -> float:
         r, g, b = (int(x) for x in re.findall(r"\d+", css)[:3])
         return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
     assert luminance(background) < 60 < luminance(text_color), (background, text_color)
     artifact(bob.page, "07-dark-mode")
     assert_clean(pa, pb)
 
 
-def test_lost_connection_reconnects_and_delivers_everything_once(open_page) -> None:
+def test_lost_connection_reconnects_and_delivers_everything_once(open_page: OpenPage) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob")
     alice.send("bob", "before the drop")
     bob.expect_texts("alice", ["before the drop"])
@@ -257,7 +285,7 @@ def test_lost_connection_reconnects_and_delivers_everything_once(open_page) -> N
     assert_clean(pa, pb)
 
 
-def test_reconnects_by_itself_after_a_broker_restart(open_page, server) -> None:
+def test_reconnects_by_itself_after_a_broker_restart(open_page: OpenPage, server: Server) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob")
     alice.send("bob", "before the restart")
     bob.expect_texts("alice", ["before the restart"])
@@ -278,4 +306,34 @@ def test_reconnects_by_itself_after_a_broker_restart(open_page, server) -> None:
     ignore = re.compile(r"WebSocket connection to .* failed")
     for problems in (pa, pb):
         problems.console_errors[:] = [m for m in problems.console_errors if not ignore.search(m)]
+    assert_clean(pa, pb)
+
+
+def test_errors_show_as_short_notices_that_go_away(open_page: OpenPage) -> None:
+    page, problems = open_page()
+    alone = Person(page, "alone").start()
+    alone.page.get_by_test_id("match-button").click()
+    notice = page.get_by_test_id("notice")
+    # Nobody else is online: after the server's match wait, code 4 becomes a readable notice.
+    expect(notice).to_have_text(
+        re.compile("Nobody is available"), timeout=MATCH_WAIT_S * 1000 + TIMEOUT_MS
+    )
+    expect(alone.windows).to_have_count(0)
+    expect(notice).to_have_count(0)  # dismissed by itself
+    assert_clean(problems)
+
+
+def test_expired_account_returns_to_the_nickname_screen(open_page: OpenPage) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    bob.page.context.set_offline(True)
+    # Past the offline grace the server logs bob out: alice is told, bob's token stops working.
+    expect(alice.window_with("bob").get_by_test_id("partner-exit")).to_be_visible(
+        timeout=OFFLINE_GRACE_S * 1000 + TIMEOUT_MS
+    )
+    bob.page.context.set_offline(False)
+    expect(bob.page.get_by_test_id("nickname-input")).to_be_visible()
+    expect(bob.page.get_by_test_id("notice")).to_contain_text("expired")
+    assert bob.page.evaluate("sessionStorage.getItem('pairchat.token')") is None
+    # bob can simply start again.
+    Person(bob.page, "bob again").start()
     assert_clean(pa, pb)

@@ -8,7 +8,7 @@ import {
   TYPING_THROTTLE_MS,
 } from '../src/app/controller';
 import { DEFAULT_BACKOFF } from '../src/protocol/backoff';
-import { canSend } from '../src/store/chat';
+import { canSend, unreadCount } from '../src/store/chat';
 import { FakeNetwork, flush, MemoryStorage, type FakeSocket, type Frame } from './fakes';
 
 const ME = 7;
@@ -228,6 +228,39 @@ describe('refresh and reconnect', () => {
     socket.answer('DIALOGUE', { sessionId: 1, msgId: 3 });
     await flush();
     expect(controller.state.sessions[0]!.messages[0]).toMatchObject({ msgId: 3, status: 'sent' });
+  });
+
+  it('keeps the seen marks and read state of a conversation across a refresh', async () => {
+    const first = await signedInWithSession();
+    first.controller.send('1', 'hi');
+    first.socket.answer('DIALOGUE', { sessionId: 1, msgId: 1 });
+    await flush();
+    pushDialogue(first.socket, 2);
+    first.controller.setWindowInView('1', true);
+    pushSignal(first.socket, 'ViewedAck', { accountId: PARTNER, msgId: 1 });
+
+    // The same tab loads again: a new controller on the same storage.
+    const { network, controller } = createController(first.storage);
+    controller.start();
+    const socket = network.current;
+    socket.open();
+    await flush();
+    socket.answer('RECONNECT', {
+      accountId: ME, nickName: 'me', sessions: [{ sessionId: 1, partnerId: PARTNER, partnerName: 'them' }],
+    });
+    await flush();
+    socket.answer('HISTORY', {
+      sessionId: 1,
+      messages: [
+        { msgId: 1, senderId: ME, content: 'hi', createdAt: 1 },
+        { msgId: 2, senderId: PARTNER, content: 'm2', createdAt: 2 },
+      ],
+    });
+    await flush();
+    const session = controller.state.sessions[0]!;
+    expect(session.partnerSeenUpTo).toBe(1);
+    expect(session.viewedUpTo).toBe(2);
+    expect(unreadCount(session)).toBe(0);
   });
 
   it('marks a window ended when the server no longer lists its session after a reconnect', async () => {

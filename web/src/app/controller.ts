@@ -74,6 +74,8 @@ export class ChatController {
   private restoredOutbox: OutboxEntry[];
   /** Highest partner msgId seen per session, persisted so unread counts survive a refresh. */
   private readonly viewed: Map<string, number>;
+  /** Highest own msgId the partner has seen per session (ViewedAck), persisted for refreshes. */
+  private readonly seen: Map<string, number>;
   /** Highest msgId acknowledged with VIEWED_ACK per session, to re-send what a drop swallowed. */
   private readonly viewedAcked = new Map<string, number>();
   private readonly typingSentAt = new Map<string, number>();
@@ -94,6 +96,7 @@ export class ChatController {
     this.credentials = this.persistence.loadCredentials();
     this.restoredOutbox = this.credentials ? this.persistence.loadOutbox() : [];
     this.viewed = this.credentials ? this.persistence.loadViewed() : new Map();
+    this.seen = this.credentials ? this.persistence.loadSeen() : new Map();
     if (this.credentials) {
       // Show the chat screen at once on a refresh; the conversations follow after RECONNECT.
       this.store.setAccount({
@@ -202,6 +205,7 @@ export class ChatController {
     this.outbox.clear();
     this.restoredOutbox = [];
     this.viewed.clear();
+    this.seen.clear();
     this.viewedAcked.clear();
     this.typingSentAt.clear();
     this.historyLoads.clear();
@@ -252,6 +256,7 @@ export class ChatController {
       // What was seen before a refresh was acknowledged then; do not repeat it.
       if (viewedUpTo > (this.viewedAcked.get(key) ?? 0)) this.viewedAcked.set(key, viewedUpTo);
       this.store.openSession(summary, { viewedUpTo });
+      this.store.markPartnerSeen(key, this.seen.get(key) ?? 0);
     }
     // A window the server no longer lists ended while this page was away.
     for (const session of this.state.sessions) {
@@ -364,9 +369,14 @@ export class ChatController {
         }
         return;
       }
-      case 'ViewedAck':
-        if (typeof data.msgId === 'number') this.store.markPartnerSeen(key, data.msgId);
+      case 'ViewedAck': {
+        const msgId = data.msgId;
+        if (typeof msgId !== 'number' || msgId <= (this.seen.get(key) ?? 0)) return;
+        this.store.markPartnerSeen(key, msgId);
+        this.seen.set(key, msgId);
+        this.persistence.saveSeen(this.seen);
         return;
+      }
       case 'Typing':
         this.showPartnerTyping(key);
         return;
@@ -546,9 +556,11 @@ export class ChatController {
     this.left.add(key);
     this.store.removeSession(key);
     this.viewed.delete(key);
+    this.seen.delete(key);
     this.viewedAcked.delete(key);
     this.typingSentAt.delete(key);
     this.persistence.saveViewed(this.viewed);
+    this.persistence.saveSeen(this.seen);
     for (const [requestId, entry] of this.outbox) {
       if (sessionKey(entry.sessionId) === key) this.outbox.delete(requestId);
     }

@@ -29,6 +29,7 @@ const KEYS = {
   nickName: 'pairchat.nickName',
   outbox: 'pairchat.outbox',
   viewed: 'pairchat.viewed',
+  seen: 'pairchat.seen',
 } as const;
 
 export class ClientPersistence {
@@ -77,24 +78,40 @@ export class ClientPersistence {
 
   /** Highest partner msgId seen per session key, so a refresh does not resurrect unread counts. */
   loadViewed(): Map<string, number> {
-    const raw = this.read(KEYS.viewed);
-    const viewed = new Map<string, number>();
-    if (!raw) return viewed;
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      if (typeof parsed === 'object' && parsed !== null) {
-        for (const [key, value] of Object.entries(parsed)) {
-          if (typeof value === 'number' && Number.isFinite(value)) viewed.set(key, value);
-        }
-      }
-    } catch {
-      // Unreadable: start with everything unread, which is the safe side.
-    }
-    return viewed;
+    return this.readNumbers(KEYS.viewed);
   }
 
   saveViewed(viewed: Map<string, number>): void {
     this.write(KEYS.viewed, JSON.stringify(Object.fromEntries(viewed)));
+  }
+
+  /**
+   * Highest own msgId the partner has seen (ViewedAck) per session key: acknowledged pushes are
+   * not sent again and HISTORY does not carry it, so without this a refresh would lose the marks.
+   */
+  loadSeen(): Map<string, number> {
+    return this.readNumbers(KEYS.seen);
+  }
+
+  saveSeen(seen: Map<string, number>): void {
+    this.write(KEYS.seen, JSON.stringify(Object.fromEntries(seen)));
+  }
+
+  private readNumbers(key: string): Map<string, number> {
+    const numbers = new Map<string, number>();
+    const raw = this.read(key);
+    if (!raw) return numbers;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed === 'object' && parsed !== null) {
+        for (const [name, value] of Object.entries(parsed)) {
+          if (typeof value === 'number' && Number.isFinite(value)) numbers.set(name, value);
+        }
+      }
+    } catch {
+      // Unreadable: start from nothing, which only costs a mark or an unread count.
+    }
+    return numbers;
   }
 
   private read(key: string): string | null {
