@@ -409,6 +409,20 @@ describe('conversations', () => {
     expect(controller.state.sessions[0]!.messages[0]).toMatchObject({ status: 'sent', msgId: 1 });
   });
 
+  it('marks a too-large message failed for good (code 9): no retry offered, nothing re-sent', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.send('1', 'x'.repeat(10_000));
+    socket.fail('DIALOGUE', 9, 'content too large');
+    await flush();
+    const message = controller.state.sessions[0]!.messages[0]!;
+    expect(message).toMatchObject({ status: 'failed', retryable: false });
+    expect(controller.notices.notices[0]!.text).toBe('That message is too long to send.');
+    controller.retry('1', message.requestId!);
+    expect(socket.frames('DIALOGUE')).toHaveLength(1);
+    controller.discard('1', message.requestId!);
+    expect(controller.state.sessions[0]!.messages).toHaveLength(0);
+  });
+
   it('leaves with LEAVE, closes the window, and ignores late pushes for it', async () => {
     const { controller, socket } = await signedInWithSession();
     const leaving = controller.leave('1');

@@ -58,6 +58,12 @@ export function nicknameProblem(raw: string): string | null {
   return null;
 }
 
+/** Whether a failed DIALOGUE may succeed if sent again unchanged. */
+function isRetryable(error: unknown): boolean {
+  if (!(error instanceof RequestError)) return true; // timeouts, lost connections
+  return error.code === Code.RATE_LIMITED || error.code === Code.INTERNAL_ERR;
+}
+
 export class ChatController {
   readonly store = new ChatStore();
   readonly notices: NoticeBoard;
@@ -461,7 +467,8 @@ export class ChatController {
   retry(key: string, requestId: string): void {
     const message = this.store.findByRequest(key, requestId);
     const session = this.store.session(key);
-    if (!message || !session || message.status !== 'failed' || !canSend(session)) return;
+    if (!message || !session || message.status !== 'failed' || !message.retryable) return;
+    if (!canSend(session)) return;
     const entry: OutboxEntry = {
       requestId,
       sessionId: session.sessionId,
@@ -503,7 +510,7 @@ export class ChatController {
           if (error instanceof RequestError && error.code === Code.SESSION_CLOSED) {
             this.store.markEnded(key, 'closed');
           }
-          this.store.markFailed(key, entry.requestId, describeError(error));
+          this.store.markFailed(key, entry.requestId, describeError(error), isRetryable(error));
           this.report(error);
         },
       );

@@ -22,6 +22,8 @@ export interface ChatMessage {
   requestId: string | null;
   /** Why a failed message failed, for the person. */
   error: string | null;
+  /** Whether sending it again can succeed (rate limited: yes; too large: no). */
+  retryable: boolean;
 }
 
 /** Why a conversation can no longer be written to. */
@@ -209,6 +211,7 @@ export class ChatStore {
       status: 'sent',
       requestId: null,
       error: null,
+      retryable: false,
     });
     if (!own) session.partnerTyping = false;
     return true;
@@ -230,6 +233,7 @@ export class ChatStore {
       status: 'pending',
       requestId,
       error: null,
+      retryable: false,
     });
     return session.messages[session.messages.length - 1]!;
   }
@@ -247,11 +251,12 @@ export class ChatStore {
     insertConfirmed(session.messages, { ...message, msgId, status: 'sent', error: null });
   }
 
-  markFailed(key: string, requestId: string, error: string): void {
+  markFailed(key: string, requestId: string, error: string, retryable: boolean): void {
     const message = this.findByRequest(key, requestId);
     if (message && message.msgId === null) {
       message.status = 'failed';
       message.error = error;
+      message.retryable = retryable;
     }
   }
 
