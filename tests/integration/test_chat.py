@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .client import is_dialogue, is_signal
+from .client import ChatClient, Frame, is_dialogue, is_signal
 from .users import Pair, Users
 
 BURST = 50
@@ -97,6 +97,12 @@ async def test_history_pages_with_after_msg_id_and_limit(pair: Pair) -> None:
     whole = await pair.a.history(pair.session_id)
     assert [(m["msgId"], m["senderId"], m["content"]) for m in whole] == sent
     assert all(isinstance(m["createdAt"], int) for m in whole)
+    # HISTORY and the pushes agree on every field.
+    pushed = await pair.b.expect_dialogues(pair.session_id, 3)  # a sent texts 0, 2, 4
+    pushed += await pair.a.expect_dialogues(pair.session_id, 2)  # b sent texts 1, 3
+    assert sorted(
+        ({k: p[k] for k in ("msgId", "senderId", "content", "createdAt")} for p in pushed),
+        key=lambda m: m["msgId"]) == whole
     assert await pair.b.history(pair.session_id) == whole
 
     page = await pair.a.history(pair.session_id, afterMsgId=2, limit=2)
@@ -186,6 +192,44 @@ async def test_burst_arrives_complete_and_in_order(pair: Pair) -> None:
     pushes = await pair.b.expect_dialogues(pair.session_id, BURST)
     assert [p["msgId"] for p in pushes] == list(range(1, BURST + 1))
     assert all(p["content"] == content_of[p["msgId"]] for p in pushes)
+
+
+async def test_bursts_both_ways_at_once(pair: Pair) -> None:
+    async def burst(sender: ChatClient) -> list[Frame]:
+        futures = [await sender.submit("DIALOGUE", senderId=sender.account_id,
+                                       sessionId=pair.session_id, content=f"{sender.name} {i}")
+                   for i in range(BURST)]
+        return list(await asyncio.gather(*futures))
+
+    from_a, from_b = await asyncio.gather(burst(pair.a), burst(pair.b))
+    ids_a = [r["msgId"] for r in from_a]
+    ids_b = [r["msgId"] for r in from_b]
+    assert sorted(ids_a + ids_b) == list(range(1, 2 * BURST + 1))
+    at_b = await pair.b.expect_dialogues(pair.session_id, BURST)
+    at_a = await pair.a.expect_dialogues(pair.session_id, BURST)
+    assert [p["msgId"] for p in at_b] == sorted(ids_a)
+    assert [p["msgId"] for p in at_a] == sorted(ids_b)
+
+
+async def test_pushes_of_two_sessions_each_keep_their_order(users: Users) -> None:
+    hub = await users.new()
+    left = await users.new()
+    with_left = await users.match(hub, left)
+    right = await users.new()
+    with_right = await users.match(hub, right)
+
+    async def burst(sender: ChatClient, session_id: int) -> None:
+        futures = [await sender.submit("DIALOGUE", senderId=sender.account_id,
+                                       sessionId=session_id, content=str(i))
+                   for i in range(BURST)]
+        assert all(r["code"] == 0 for r in await asyncio.gather(*futures))
+
+    await asyncio.gather(burst(left, with_left), burst(right, with_right))
+    pushes = await hub.expect_dialogues(with_left, BURST)
+    pushes += await hub.expect_dialogues(with_right, BURST)
+    for session_id in (with_left, with_right):
+        ids = [p["msgId"] for p in hub.pushes(is_dialogue(session_id))]
+        assert ids == list(range(1, BURST + 1)), (session_id, ids)
 
 
 async def test_viewed_ack_is_pushed_to_partner(pair: Pair) -> None:

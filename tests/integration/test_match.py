@@ -80,3 +80,14 @@ async def test_partners_can_match_again_after_leaving(users: Users) -> None:
     new = await users.match(a, b)
     assert new != old
     assert await b.send(new, "again") == 1
+
+
+async def test_two_matches_at_once_get_two_different_partners(users: Users) -> None:
+    a = await users.new()
+    b = await users.new()
+    c = await users.new()
+    futures = [await a.submit("MATCH", accountId=a.account_id) for _ in range(2)]
+    responses = await asyncio.gather(*futures)
+    assert all(r["code"] == 0 for r in responses), responses
+    assert {r["partnerId"] for r in responses} == {b.account_id, c.account_id}
+    assert responses[0]["sessionId"] != responses[1]["sessionId"]

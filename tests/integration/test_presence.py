@@ -176,13 +176,19 @@ async def test_signals_sent_while_away_are_delivered_after_reconnect(users: User
     await b.close()
 
     await a.call("VIEWED_ACK", sessionId=viewed, msgId=1)
+    assert await c.send(left, "last words") == 1
     await c.call("LEAVE", sessionId=left)
     b2, resumed = await come_back(users, b)
     assert [s["sessionId"] for s in resumed["sessions"]] == [viewed], resumed
     seen = await b2.expect_push(is_signal("ViewedAck", viewed))
     assert seen["data"] == {"accountId": a.account_id, "msgId": 1}
+    # Nothing is lost: the message sent before leaving, then the exit.
+    last_words = await b2.expect_push(is_dialogue(left, 1))
+    assert last_words["content"] == "last words"
     exit_signal = await b2.expect_push(is_signal("PartnerExit", left))
     assert exit_signal["data"] == {"accountId": c.account_id}
+    order = b2.received.index(last_words) < b2.received.index(exit_signal)
+    assert order, "the exit was pushed before the message that preceded it"
 
 
 async def test_request_id_repeated_after_reconnect_stores_one_message(users: Users) -> None:

@@ -54,3 +54,15 @@ async def test_rate_limited_dialogue_is_not_stored(users: Users) -> None:
     history = await pair.b.history(pair.session_id, limit=200)
     assert [m["msgId"] for m in history] == stored
     assert pair.b.pushes(is_dialogue(pair.session_id)) == pushes
+
+
+async def test_invalid_frames_count_against_the_rate(users: Users) -> None:
+    """Frames that fail validation cost the server as much as valid ones: they
+    must not let a connection bypass the limit."""
+    client = await users.connect()
+    attempts = 3 * BURST
+    for _ in range(attempts):
+        await client.send_raw("not json")
+    answers = [await client.expect(lambda f: "code" in f) for _ in range(attempts)]
+    codes = [a["code"] for a in answers]
+    assert codes.count(8) >= attempts - BURST - 1, answers
