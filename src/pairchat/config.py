@@ -62,7 +62,8 @@ def broker_flags(f: Flags) -> None:
     f.add("--send-buffer", type=int, default=1 << 20,
           help="bytes queued to a client that does not read before it is disconnected")
     f.add("--heartbeat", type=float, default=15.0,
-          help="seconds between WebSocket pings; a client silent for half of it is dropped")
+          help="seconds of silence before the broker pings a client; a client that does not "
+               "answer within half of it more is dropped")
     f.add("--max-conns-per-ip", type=int, default=4096, help="WebSocket connections per address")
     f.add("--allowed-origins", default="",
           help="comma-separated browser origins allowed besides the page's own ('*' for any)")

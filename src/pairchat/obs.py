@@ -40,6 +40,10 @@ COMMIT_BATCH = Histogram(
     "Messages per group commit",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
+PUSHES_MISSED = Counter(
+    "pairchat_pushes_missed_total",
+    "Pushes a broker could not deliver because the connection was gone (replayed on RECONNECT)",
+)
 SLOW_CLIENTS = Counter(
     "pairchat_slow_clients_dropped_total", "Connections closed because their send buffer filled"
 )

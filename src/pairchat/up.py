@@ -124,16 +124,19 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    # Brokers first, so their clients are closed before logic goes away.
-    for _, proc in reversed(children):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+    """Brokers first (they close their clients with 1001, "going away"), then logic."""
+    brokers = [c for c in children if c[0] != "logic"]
+    logic = [c for c in children if c[0] == "logic"]
     deadline = time.monotonic() + STOP_TIMEOUT
-    for name, proc in reversed(children):
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            event(log, "child killed", logging.WARNING, child=name)
-            proc.kill()
-            proc.wait()
+    for group in (brokers, logic):
+        for _, proc in group:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in group:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                event(log, "child killed", logging.WARNING, child=name)
+                proc.kill()
+                proc.wait()
     event(log, "pairchat stopped")

@@ -101,18 +101,24 @@ class Hub:
             conn.close_soon(1012, "service restart")
 
     # --- frames from clients ---
-    def on_frame(self, conn: Connection, data: str | bytes) -> None:
-        if len(data) > self.limits.max_frame_bytes:
+    def on_frame(self, conn: Connection, data: str) -> None:
+        limit = self.limits.max_frame_bytes
+        # A character is at most 4 UTF-8 bytes: encode only when it could matter.
+        if len(data) * 4 > limit and (len(data) > limit or len(data.encode()) > limit):
             self._reply(conn, encode_error("ERROR", None, Code.TOO_LARGE, "frame too large"),
                         "ERROR", Code.TOO_LARGE)
             return
+        allowed = conn.bucket.take()  # bad frames count too: they cost work to answer
         req = self.parser.parse(data)
         if isinstance(req, BadFrame):
-            self._reply(conn, encode_error(req.cmd, req.requestId, req.code, req.msg),
-                        req.cmd if req.code != Code.UNKNOWN_CMD else "UNKNOWN", req.code)
+            if allowed:
+                self._reply(conn, encode_error(req.cmd, req.requestId, req.code, req.msg),
+                            req.cmd if req.code != Code.UNKNOWN_CMD else "UNKNOWN", req.code)
+            else:
+                self._error(conn, req.cmd, req.requestId, Code.RATE_LIMITED, "too many requests")
             return
         cmd = CMD_OF[type(req)]
-        if not conn.bucket.take():
+        if not allowed:
             self._error(conn, cmd, req.requestId, Code.RATE_LIMITED, "too many requests")
             return
         if type(req) is Ping:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import grpc
 
@@ -59,15 +59,18 @@ class LogicLink:
         self._ready.set()
         return True
 
-    async def _batches(self) -> AsyncIterator[pb.Calls]:
-        yield pb.Calls(calls=[pb.Call(hello=self.hello)])
+    async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
+        """Write queued calls to one stream until it is cancelled. Each stream has
+        its own writer, cancelled with the stream, so a dead stream never takes
+        calls meant for its successor."""
+        await call.write(pb.Calls(calls=[pb.Call(hello=self.hello)]))
         while True:
             if not self._pending:
                 self._ready.clear()
                 await self._ready.wait()
             calls = self._pending[:MAX_BATCH]
             del self._pending[:MAX_BATCH]
-            yield pb.Calls(calls=calls)
+            await call.write(pb.Calls(calls=calls))
 
     async def _run(self) -> None:
         delay = RETRY_MIN
@@ -79,14 +82,19 @@ class LogicLink:
                 async with grpc.aio.insecure_channel(target) as channel:
                     await asyncio.wait_for(channel.channel_ready(), timeout=RETRY_MAX)
                     stub = logic_pb2_grpc.LogicStub(channel)
-                    call = stub.Exchange(self._batches())
-                    await call.wait_for_connection()
-                    self.connected = True
-                    delay = RETRY_MIN
-                    event(log, "logic connected", target=target)
-                    async for replies in call:
-                        for reply in replies.replies:
-                            self._on_reply(reply)
+                    call = stub.Exchange()
+                    writer = asyncio.create_task(self._write(call))
+                    try:
+                        await call.wait_for_connection()
+                        self.connected = True
+                        delay = RETRY_MIN
+                        event(log, "logic connected", target=target)
+                        async for replies in call:
+                            for reply in replies.replies:
+                                self._on_reply(reply)
+                    finally:
+                        writer.cancel()
+                        call.cancel()
                     raise ConnectionError("logic closed the stream")
             except asyncio.CancelledError:
                 raise

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 import grpc
 
 from pairchat.api.v1 import push_pb2 as pb
 from pairchat.api.v1 import push_pb2_grpc
-from pairchat.obs import event
+from pairchat.obs import PUSHES_MISSED, event
 from pairchat.tasks import spawn
 
 log = logging.getLogger("pairchat.delivery")
@@ -33,7 +32,6 @@ class PushLink:
         self._pending: list[pb.PushItem] = []
         self._ready = asyncio.Event()
         self._batch_id = 0
-        self.missing = 0
         self._channel = grpc.aio.insecure_channel(target)
         self._task = asyncio.create_task(self._run())
 
@@ -47,7 +45,9 @@ class PushLink:
             await self._task
         await self._channel.close()
 
-    async def _batches(self) -> AsyncIterator[pb.PushBatch]:
+    async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
+        """Write queued pushes to one stream until it is cancelled (one writer per
+        stream, so a broken stream never swallows pushes meant for the next)."""
         while True:
             if not self._pending:
                 self._ready.clear()
@@ -55,15 +55,20 @@ class PushLink:
             items = self._pending[:MAX_BATCH]
             del self._pending[:MAX_BATCH]
             self._batch_id += 1
-            yield pb.PushBatch(batch_id=self._batch_id, items=items)
+            await call.write(pb.PushBatch(batch_id=self._batch_id, items=items))
 
     async def _run(self) -> None:
         stub = push_pb2_grpc.PushStub(self._channel)
         while True:
             try:
-                call = stub.Deliver(self._batches())
-                async for delivered in call:
-                    self.missing += len(delivered.missing)
+                call = stub.Deliver()
+                writer = asyncio.create_task(self._write(call))
+                try:
+                    async for delivered in call:
+                        PUSHES_MISSED.inc(len(delivered.missing))
+                finally:
+                    writer.cancel()
+                    call.cancel()
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:

@@ -225,7 +225,8 @@ class LogicService:
             route = self.routing.route_of(account_id)
             if route is not None:
                 self.connection_closed(account_id, route)
-        event(log, "broker gone", broker=broker_id, accounts=len(accounts))
+        if accounts:
+            event(log, "broker gone", broker=broker_id, accounts=len(accounts))
 
     def _start_grace(self, account_id: int) -> None:
         loop = asyncio.get_running_loop()

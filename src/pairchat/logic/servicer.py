@@ -93,6 +93,7 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
     def __init__(self, service: LogicService, brokers: BrokerRegistry) -> None:
         self.service = service
         self.brokers = brokers
+        self._streams: dict[str, _Outbox] = {}  # broker id -> its current stream
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def Exchange(
@@ -106,7 +107,10 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
                 yield pb.Replies(replies=batch)
         finally:
             reader.cancel()
-            if broker:
+            # A broker that restarted may have said hello on a new stream before
+            # this one ended: then the new stream owns the id and nothing is gone.
+            if broker and self._streams.get(broker[0]) is out:
+                del self._streams[broker[0]]
                 self.service.broker_gone(broker[0])
                 self.brokers.on_gone(broker[0])
                 event(log, "broker disconnected", broker=broker[0])
@@ -119,6 +123,10 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
                 for call in batch.calls:
                     if call.WhichOneof("body") == "hello":
                         broker[:] = [call.hello.broker_id]
+                        # Connections routed to this id belong to an earlier stream,
+                        # whose broker closed them all when it lost logic.
+                        self.service.broker_gone(call.hello.broker_id)
+                        self._streams[call.hello.broker_id] = out
                         self.brokers.on_hello(call.hello.broker_id, call.hello.push_target)
                         event(log, "broker connected", broker=call.hello.broker_id)
                     elif not broker:

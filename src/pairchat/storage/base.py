@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+class StoreUnavailable(RuntimeError):
+    """The store's engine cannot be reached (or refuses the connection). The
+    message names where it was looked for, never a password."""
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     id: int
