@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     broker_flags(f)
     logging_flags(f)
 
+    migrate = sub.add_parser("migrate", help="create or upgrade the PostgreSQL schema")
+    f = Flags(migrate)
+    f.add("--database-url", default="", help="PostgreSQL URL (postgresql://user@host:5432/db)")
+    f.add("--schema", default="public", help="PostgreSQL schema holding pairchat's tables")
+    logging_flags(f)
+
     bench = sub.add_parser("bench", help="measure messages per second through a running system")
     f = Flags(bench)
     f.add("--url", default="ws://127.0.0.1:8080/ws",
@@ -91,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_bench(args)
     setup_logging(args.log_format, args.log_level, role=args.command)
+    if args.command == "migrate":
+        from pairchat.storage.migrate import migrate_command
+
+        return migrate_command(args.database_url, args.schema)
     if args.command == "logic":
         from pairchat.logic.main import LogicProcessConfig, serve_logic
         from pairchat.logic.service import LogicConfig

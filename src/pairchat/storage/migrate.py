@@ -69,7 +69,8 @@ def migrations() -> tuple[Migration, ...]:
         key=lambda m: m.version,
     )
     if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"PostgreSQL migrations are not numbered 1..N: {[m.name for m in found]}")
+        names = [m.name for m in found]
+        raise RuntimeError(f"PostgreSQL migrations are not numbered 1..N: {names}")
     return tuple(found)
 
 
