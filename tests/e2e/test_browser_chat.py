@@ -22,6 +22,7 @@ pytestmark = pytest.mark.browser
 
 XSS = "<img src=x onerror=alert(1)>"
 PHONE = {"width": 390, "height": 800}
+HISTORY_PAGE = 200  # the largest HISTORY page the protocol allows
 
 
 def assert_clean(*problems: PageProblems) -> None:
@@ -336,4 +337,24 @@ def test_expired_account_returns_to_the_nickname_screen(open_page: OpenPage) -> 
     assert bob.page.evaluate("sessionStorage.getItem('pairchat.token')") is None
     # bob can simply start again.
     Person(bob.page, "bob again").start()
+    assert_clean(pa, pb)
+
+
+def test_a_history_longer_than_one_page_comes_back_whole(open_page: OpenPage) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    total = HISTORY_PAGE + 5  # the client pages HISTORY 200 at a time
+    box = alice.window_with("bob").get_by_test_id("message-input")
+    for i in range(total):
+        box.fill(f"line {i}")
+        box.press("Enter")
+    own = alice.window_with("bob").locator('[data-testid="message"][data-own="true"]')
+    expect(own).to_have_count(total)
+    expect(alice.window_with("bob").locator('[data-status="pending"]')).to_have_count(0)
+    expect(bob.window_with("alice").get_by_test_id("message")).to_have_count(total)
+
+    bob.page.reload()
+    bob.expect_online()
+    texts = bob.window_with("alice").get_by_test_id("message-text")
+    expect(texts).to_have_count(total)
+    assert texts.all_inner_texts() == [f"line {i}" for i in range(total)]
     assert_clean(pa, pb)
