@@ -96,11 +96,15 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def server_settings(schema: str) -> dict[str, str]:
+def server_settings(url: str, schema: str) -> dict[str, str]:
     """Startup parameters of every connection. search_path is one of them rather
     than a SET because a pooled connection's reset (RESET ALL) returns to the
-    startup values, so no connection ever leaves the schema."""
-    return {"search_path": quote_ident(schema), "application_name": "pairchat"}
+    startup values, so no connection ever leaves the schema. application_name
+    defaults to "pairchat" unless the URL names the process itself."""
+    settings = {"search_path": quote_ident(schema)}
+    if "application_name" not in dict(parse_qsl(urlsplit(url).query)):
+        settings["application_name"] = "pairchat"
+    return settings
 
 
 def unavailable(url: str, exc: BaseException) -> StoreUnavailable:
@@ -123,7 +127,7 @@ async def connect(url: str, schema: str) -> Any:
     """
     try:
         return await asyncpg.connect(
-            url, timeout=CONNECT_TIMEOUT, server_settings=server_settings(schema)
+            url, timeout=CONNECT_TIMEOUT, server_settings=server_settings(url, schema)
         )
     except CONNECT_ERRORS as exc:
         raise unavailable(url, exc) from exc

@@ -1,0 +1,364 @@
+"""The scaled durable store: PostgreSQL through a pool of asyncpg connections.
+
+Each method runs on a pooled connection and commits before it returns, with the
+server's synchronous commit (open() refuses a database where it is off), so a
+returned append is durable. Many logic processes may share the database:
+- msgIds come from the session row's `last_msg_id`, read and advanced while the
+  row is locked, in the transaction that inserts the messages; a concurrent
+  writer of the same session waits for the lock, so ids stay gap-free. Rows are
+  locked in session-id order so two batches never deadlock;
+- requestIds are claimed through the primary key of `request_ids` (INSERT ...
+  ON CONFLICT DO NOTHING): of two transactions storing the same one, the second
+  finds the claim taken, rolls back and retries, and then returns the first
+  transaction's message as a duplicate.
+The schema is created and upgraded by `pairchat migrate` (storage/migrate.py);
+open() only checks its version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from pairchat.storage.base import (
+    Account,
+    NewMessage,
+    SessionRecord,
+    Signal,
+    Snapshot,
+    StoredMessage,
+)
+from pairchat.storage.migrate import (
+    CONNECT_ERRORS,
+    CONNECT_TIMEOUT,
+    check_version,
+    safe_url,
+    server_settings,
+    unavailable,
+)
+
+# A batch retries only when another process committed one of its requestIds
+# between its look-up and its claim; the retry sees that claim, so a second
+# retry needs yet another concurrent repeat of the same requestIds.
+APPEND_ATTEMPTS = 5
+
+_LOCK_SESSIONS = """
+SELECT id, last_msg_id FROM sessions WHERE id = ANY($1::bigint[])
+ORDER BY id FOR NO KEY UPDATE
+"""
+_STORED_REQUESTS = """
+SELECT r.sender_id, r.request_id, r.session_id, r.msg_id, m.content, m.created_at
+FROM unnest($1::bigint[], $2::text[]) AS k (sender_id, request_id)
+JOIN request_ids r ON r.sender_id = k.sender_id AND r.request_id = k.request_id
+JOIN messages m ON m.session_id = r.session_id AND m.msg_id = r.msg_id
+"""
+_CLAIM_REQUESTS = """
+INSERT INTO request_ids (sender_id, request_id, session_id, msg_id)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
+ON CONFLICT DO NOTHING
+"""
+_ADVANCE_SESSIONS = """
+UPDATE sessions SET last_msg_id = n.last_msg_id
+FROM unnest($1::bigint[], $2::bigint[]) AS n (id, last_msg_id)
+WHERE sessions.id = n.id
+"""
+_MESSAGE_COLUMNS = ("session_id", "msg_id", "sender_id", "content", "created_at")
+
+
+class _RequestIdTaken(Exception):
+    """A requestId of the batch was committed by another transaction after this
+    one looked it up: roll back and plan the batch again."""
+
+
+class PostgresStore:
+    """`Store` on a PostgreSQL schema (see the module docstring for concurrency).
+
+    Args:
+        url: a `postgresql://` URL; its password never appears in errors.
+        schema: the schema holding the tables, as given to `pairchat migrate`.
+        pool_min, pool_max: connections kept open / opened at most.
+        command_timeout: seconds before a statement is abandoned (None: never).
+    """
+
+    def __init__(self, url: str, schema: str = "public", pool_min: int = 2,
+                 pool_max: int = 10, command_timeout: float | None = 30.0) -> None:
+        if not 1 <= pool_min <= pool_max:
+            raise ValueError(f"need 1 <= pool_min <= pool_max, got {pool_min}, {pool_max}")
+        self.url = url
+        self.schema = schema
+        self._pool_min = pool_min
+        self._pool_max = pool_max
+        self._command_timeout = command_timeout
+        self._pool: Any = None
+
+    # --- lifecycle ---
+    async def open(self) -> None:
+        """Connect and check the schema; never migrates.
+
+        Raises:
+            StoreUnavailable: PostgreSQL cannot be reached or refuses the connection.
+            SchemaVersionError: the schema is older or newer than this pairchat.
+            RuntimeError: synchronous_commit is off.
+        """
+        try:
+            # min_size >= 1 makes create_pool connect now, so errors surface here.
+            pool = await asyncpg.create_pool(
+                self.url, min_size=self._pool_min, max_size=self._pool_max,
+                timeout=CONNECT_TIMEOUT, command_timeout=self._command_timeout,
+                server_settings=server_settings(self.url, self.schema),
+            )
+        except CONNECT_ERRORS as exc:
+            raise unavailable(self.url, exc) from exc
+        try:
+            async with pool.acquire() as conn:
+                await check_version(conn, self.url, self.schema)
+                if await conn.fetchval("SELECT current_setting('synchronous_commit')") == "off":
+                    raise RuntimeError(
+                        f"synchronous_commit is off at {safe_url(self.url)}: pairchat answers "
+                        "a message only once it is durable; turn it on for pairchat's role "
+                        "(ALTER ROLE ... SET synchronous_commit = on)"
+                    )
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    def _opened(self) -> Any:
+        if self._pool is None:
+            raise RuntimeError("PostgresStore is not open")
+        return self._pool
+
+    # --- accounts and sessions ---
+    async def snapshot(self) -> Snapshot:
+        # One repeatable-read transaction: no session refers to an account the
+        # snapshot missed because it was created between the two reads.
+        async with self._opened().acquire() as conn, conn.transaction(
+            isolation="repeatable_read", readonly=True
+        ):
+            accounts = await conn.fetch(
+                "SELECT id, nick, token_hash FROM accounts WHERE logged_out_at IS NULL "
+                "ORDER BY id"
+            )
+            sessions = await conn.fetch(
+                "SELECT id, member_a, member_b FROM sessions WHERE closed_at IS NULL ORDER BY id"
+            )
+        return Snapshot(
+            [Account(r[0], r[1], bytes(r[2]), False) for r in accounts],
+            [SessionRecord(r[0], (r[1], r[2])) for r in sessions],
+        )
+
+    async def create_account(self, nick: str, token_hash: bytes, now_ms: int) -> int:
+        return int(await self._opened().fetchval(
+            "INSERT INTO accounts (nick, token_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+            nick, token_hash, now_ms,
+        ))
+
+    async def get_account(self, account_id: int) -> Account | None:
+        row = await self._opened().fetchrow(
+            "SELECT nick, token_hash, logged_out_at FROM accounts WHERE id = $1", account_id
+        )
+        return None if row is None else Account(
+            account_id, row[0], bytes(row[1]), row[2] is not None
+        )
+
+    async def logout_account(self, account_id: int, now_ms: int) -> None:
+        await self._opened().execute(
+            "UPDATE accounts SET logged_out_at = $2 WHERE id = $1 AND logged_out_at IS NULL",
+            account_id, now_ms,
+        )
+
+    async def create_session(self, a: int, b: int, now_ms: int) -> int:
+        # One statement, hence one implicit transaction: the session and its
+        # two members appear together or not at all.
+        return int(await self._opened().fetchval(
+            "WITH s AS (INSERT INTO sessions (member_a, member_b, created_at) "
+            "VALUES ($1, $2, $3) RETURNING id) "
+            "INSERT INTO members (session_id, account_id) "
+            "SELECT s.id, m FROM s, unnest(ARRAY[$1, $2]::bigint[]) AS m RETURNING session_id",
+            a, b, now_ms,
+        ))
+
+    async def get_session(self, session_id: int) -> SessionRecord | None:
+        row = await self._opened().fetchrow(
+            "SELECT member_a, member_b, closed_at FROM sessions WHERE id = $1", session_id
+        )
+        return None if row is None else SessionRecord(
+            session_id, (row[0], row[1]), row[2] is not None
+        )
+
+    async def close_session(self, session_id: int, closed_by: int, now_ms: int) -> bool:
+        closed = await self._opened().fetchval(
+            "UPDATE sessions SET closed_at = $2, closed_by = $3 "
+            "WHERE id = $1 AND closed_at IS NULL RETURNING id",
+            session_id, now_ms, closed_by,
+        )
+        return closed is not None
+
+    # --- messages ---
+    async def append_messages(
+        self, batch: Sequence[NewMessage], now_ms: int
+    ) -> list[StoredMessage]:
+        """See `Store.append_messages`.
+
+        Raises:
+            LookupError: a message names a session that does not exist (nothing
+                of the batch is stored).
+        """
+        if not batch:
+            return []
+        pool = self._opened()
+        for _ in range(APPEND_ATTEMPTS):
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    return await _append(conn, batch, now_ms)
+            except _RequestIdTaken:
+                continue
+        raise RuntimeError(
+            f"requestIds of a batch kept being stored concurrently; gave up after "
+            f"{APPEND_ATTEMPTS} attempts"
+        )
+
+    async def history(self, session_id: int, after_msg_id: int, limit: int) -> list[StoredMessage]:
+        rows = await self._opened().fetch(
+            "SELECT msg_id, sender_id, content, created_at FROM messages "
+            "WHERE session_id = $1 AND msg_id > $2 ORDER BY msg_id LIMIT $3",
+            session_id, after_msg_id, limit,
+        )
+        return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def unacked(self, session_id: int, account_id: int) -> list[StoredMessage]:
+        rows = await self._opened().fetch(
+            "SELECT m.msg_id, m.sender_id, m.content, m.created_at FROM messages m "
+            "JOIN members k ON k.session_id = m.session_id AND k.account_id = $2 "
+            "WHERE m.session_id = $1 AND m.msg_id > k.acked_msg_id AND m.sender_id <> $2 "
+            "ORDER BY m.msg_id",
+            session_id, account_id,
+        )
+        return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def record_acks(self, acks: Sequence[tuple[int, int, int]]) -> None:
+        # The highest ack per member, applied in key order: one row update per
+        # member, and two processes acking the same members never deadlock.
+        highest: dict[tuple[int, int], int] = {}
+        for session_id, account_id, msg_id in acks:
+            key = (session_id, account_id)
+            highest[key] = max(msg_id, highest.get(key, msg_id))
+        if not highest:
+            return
+        async with self._opened().acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "UPDATE members SET acked_msg_id = $3 "
+                "WHERE session_id = $1 AND account_id = $2 AND acked_msg_id < $3",
+                [(s, a, m) for (s, a), m in sorted(highest.items())],
+            )
+
+    # --- signals ---
+    async def put_signals(self, signals: Sequence[Signal]) -> None:
+        # The last of a key wins, as if stored one after the other; keys in
+        # order so concurrent writers of the same keys never deadlock.
+        latest = {(s.receiver_id, s.session_id, s.signal_type): s for s in signals}
+        if not latest:
+            return
+        async with self._opened().acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "INSERT INTO signals (receiver_id, session_id, signal_type, sender_id, data) "
+                "VALUES ($1, $2, $3, $4, $5::jsonb) "
+                "ON CONFLICT (receiver_id, session_id, signal_type) "
+                "DO UPDATE SET sender_id = EXCLUDED.sender_id, data = EXCLUDED.data",
+                [(*key, s.sender_id, json.dumps(s.data)) for key, s in sorted(latest.items())],
+            )
+
+    async def ack_signal(self, receiver_id: int, session_id: int, signal_type: str) -> None:
+        await self._opened().execute(
+            "DELETE FROM signals WHERE receiver_id = $1 AND session_id = $2 AND signal_type = $3",
+            receiver_id, session_id, signal_type,
+        )
+
+    async def pending_signals(self, receiver_id: int) -> list[Signal]:
+        rows = await self._opened().fetch(
+            "SELECT session_id, signal_type, sender_id, data FROM signals "
+            "WHERE receiver_id = $1 ORDER BY session_id, signal_type",
+            receiver_id,
+        )
+        return [Signal(receiver_id, r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+
+# --- one group commit ---
+@dataclasses.dataclass(slots=True)
+class _Plan:
+    """A batch with its msgIds assigned: what to return and what to write."""
+
+    results: list[StoredMessage] = dataclasses.field(default_factory=list)
+    new: list[StoredMessage] = dataclasses.field(default_factory=list)
+    claims: list[tuple[int, str, int, int]] = dataclasses.field(default_factory=list)
+    last_msg_ids: dict[int, int] = dataclasses.field(default_factory=dict)
+
+
+def _plan(
+    batch: Sequence[NewMessage],
+    now_ms: int,
+    last_msg_ids: dict[int, int],
+    stored: dict[tuple[int, str], StoredMessage],
+) -> _Plan:
+    """Number the batch after each session's last msgId; a (sender, requestId)
+    in `stored` or earlier in the batch yields its first message as a duplicate."""
+    plan = _Plan()
+    firsts = dict(stored)
+    for m in batch:
+        key = None if m.request_id is None else (m.sender_id, m.request_id)
+        if key is not None and key in firsts:
+            plan.results.append(dataclasses.replace(firsts[key], duplicate=True))
+            continue
+        msg_id = plan.last_msg_ids.get(m.session_id, last_msg_ids[m.session_id]) + 1
+        plan.last_msg_ids[m.session_id] = msg_id
+        message = StoredMessage(m.session_id, msg_id, m.sender_id, m.content, now_ms)
+        plan.results.append(message)
+        plan.new.append(message)
+        if key is not None:
+            firsts[key] = message
+            plan.claims.append((*key, m.session_id, msg_id))
+    # Claimed in key order: two batches repeating each other's requestIds then
+    # wait on the first contested key instead of on each other.
+    plan.claims.sort()
+    return plan
+
+
+async def _append(conn: Any, batch: Sequence[NewMessage], now_ms: int) -> list[StoredMessage]:
+    """One group commit inside the caller's transaction (see the module docstring)."""
+    session_ids = sorted({m.session_id for m in batch})
+    last_msg_ids = {r[0]: r[1] for r in await conn.fetch(_LOCK_SESSIONS, session_ids)}
+    if len(last_msg_ids) != len(session_ids):
+        missing = sorted(set(session_ids) - last_msg_ids.keys())
+        raise LookupError(f"no such sessions: {missing}")
+    # Looked up after the locks: a repeat that committed to one of these
+    # sessions while this batch waited is seen here, not as a lost claim.
+    keys = sorted({(m.sender_id, m.request_id) for m in batch if m.request_id is not None})
+    stored: dict[tuple[int, str], StoredMessage] = {}
+    if keys:
+        for r in await conn.fetch(_STORED_REQUESTS, [k[0] for k in keys], [k[1] for k in keys]):
+            stored[(r[0], r[1])] = StoredMessage(r[2], r[3], r[0], r[4], r[5])
+    plan = _plan(batch, now_ms, last_msg_ids, stored)
+    if plan.claims:
+        status = await conn.execute(_CLAIM_REQUESTS, *map(list, zip(*plan.claims, strict=True)))
+        if int(status.rsplit(" ", 1)[1]) != len(plan.claims):
+            raise _RequestIdTaken
+    if plan.new:
+        await conn.execute(
+            _ADVANCE_SESSIONS, list(plan.last_msg_ids), list(plan.last_msg_ids.values())
+        )
+        await conn.copy_records_to_table(
+            "messages",
+            records=[(m.session_id, m.msg_id, m.sender_id, m.content, m.created_at)
+                     for m in plan.new],
+            columns=_MESSAGE_COLUMNS,
+        )
+    return plan.results
