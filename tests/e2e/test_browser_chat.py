@@ -358,3 +358,40 @@ def test_a_history_longer_than_one_page_comes_back_whole(open_page: OpenPage) ->
     expect(texts).to_have_count(total)
     assert texts.all_inner_texts() == [f"line {i}" for i in range(total)]
     assert_clean(pa, pb)
+
+
+def test_a_second_tab_takes_over_without_a_tug_of_war(open_page: OpenPage) -> None:
+    alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    bob.send("alice", "one")
+    alice.expect_texts("bob", ["one"])
+
+    # A duplicated tab: the same sessionStorage (credentials) in another page.
+    stored = alice.page.evaluate("JSON.stringify(Object.entries(sessionStorage))")
+    page2, p2 = open_page()
+    page2.evaluate(
+        "(e) => { for (const [k, v] of JSON.parse(e)) sessionStorage.setItem(k, v) }", stored
+    )
+    page2.reload()
+    twin = Person(page2, "alice")
+    twin.expect_online()
+    twin.expect_texts("bob", ["one"])
+
+    # The first tab was closed by the server (4000) and waits instead of taking the account back.
+    expect(alice.page.get_by_test_id("superseded-banner")).to_be_visible()
+    expect(alice.page.get_by_test_id("connection-status")).to_have_attribute(
+        "data-state", "offline"
+    )
+    bob.send("alice", "two")
+    twin.expect_texts("bob", ["one", "two"])
+    expect(alice.page.get_by_test_id("superseded-banner")).to_be_visible()
+    twin.expect_online()
+
+    # "Use here" moves the account back; now the twin waits.
+    alice.page.get_by_test_id("resume-button").click()
+    alice.expect_online()
+    expect(page2.get_by_test_id("superseded-banner")).to_be_visible()
+    bob.send("alice", "three")
+    alice.expect_texts("bob", ["one", "two", "three"])
+    alice.send("bob", "back here")
+    bob.expect_texts("alice", ["one", "two", "three", "back here"])
+    assert_clean(pa, pb, p2)

@@ -326,6 +326,52 @@ describe('reconnection', () => {
     await expect(message).resolves.toMatchObject({ msgId: 1 });
   });
 
+  it('does not reconnect by itself after a 4000 close (another tab took the account), only when asked', async () => {
+    const onSuperseded = vi.fn();
+    const { network, client } = setup({ onSuperseded });
+    client.start();
+    network.current.open();
+    await flush();
+    const message = client.request('DIALOGUE', { senderId: 3, sessionId: 's', content: 'x' }, { replay: true });
+    const sent = network.current.last('DIALOGUE');
+    network.current.drop(4000, 'account connected elsewhere');
+    expect(onSuperseded).toHaveBeenCalledWith(4000, 'account connected elsewhere');
+    expect(client.state).toBe('offline');
+    expect(client.isSuperseded).toBe(true);
+    vi.advanceTimersByTime(60_000);
+    client.setNetworkAvailable(false);
+    client.setNetworkAvailable(true);
+    expect(network.sockets).toHaveLength(1);
+
+    client.reconnectNow();
+    expect(network.sockets).toHaveLength(2);
+    expect(client.isSuperseded).toBe(false);
+    network.current.open();
+    await flush();
+    expect(network.current.last('DIALOGUE').requestId).toBe(sent.requestId);
+    network.current.answer('DIALOGUE', { sessionId: 's', msgId: 1 });
+    await expect(message).resolves.toMatchObject({ msgId: 1 });
+  });
+
+  it('replaces a connection on which a replayable request got no answer in time, and re-sends it', async () => {
+    const { network, client } = setup();
+    client.start();
+    network.current.open();
+    await flush();
+    const message = client.request(
+      'DIALOGUE', { senderId: 3, sessionId: 's', content: 'x' }, { replay: true, timeoutMs: 1_000 },
+    );
+    const sent = network.current.last('DIALOGUE');
+    vi.advanceTimersByTime(1_000);
+    expect(network.sockets[0]!.closed).toBe(true);
+    vi.advanceTimersByTime(DEFAULT_BACKOFF.initialMs);
+    network.current.open();
+    await flush();
+    expect(network.current.last('DIALOGUE').requestId).toBe(sent.requestId);
+    network.current.answer('DIALOGUE', { sessionId: 's', msgId: 2 });
+    await expect(message).resolves.toMatchObject({ msgId: 2 });
+  });
+
   it('drops a silent connection when its heartbeat PING goes unanswered', async () => {
     const { network, client } = setup({ heartbeatIdleMs: 1_000, heartbeatTimeoutMs: 500 });
     client.start();

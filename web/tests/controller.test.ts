@@ -4,6 +4,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ChatController,
   HISTORY_PAGE,
+  nicknameProblem,
+  REBIND_DELAY_MS,
   TYPING_SHOWN_MS,
   TYPING_THROTTLE_MS,
 } from '../src/app/controller';
@@ -109,6 +111,15 @@ describe('account', () => {
     expect(await controller.createAccount('x'.repeat(33))).toBe(false);
     expect(network.current.frames('CRT_ACCOUNT')).toHaveLength(0);
     expect(controller.notices.notices.length).toBeGreaterThan(0);
+  });
+
+  it('checks nicknames by the server\'s rules: 1-32 characters after trimming, no control or format characters', () => {
+    expect(nicknameProblem('  ada  ')).toBeNull();
+    expect(nicknameProblem('😀'.repeat(32))).toBeNull(); // counted in code points, like the server
+    expect(nicknameProblem('😀'.repeat(33))).not.toBeNull();
+    for (const bad of ['a\u0007b', 'a\u200bb', 'a\u2028b', 'a\u0085b', '\t\n']) {
+      expect(nicknameProblem(bad)).not.toBeNull();
+    }
   });
 
   it('logs out with LOGOUT, forgets the credentials and starts over on a fresh connection', async () => {
@@ -421,6 +432,47 @@ describe('conversations', () => {
     expect(socket.frames('DIALOGUE')).toHaveLength(1);
     controller.discard('1', message.requestId!);
     expect(controller.state.sessions[0]!.messages).toHaveLength(0);
+  });
+
+  it('keeps a message refused with code 5 pending while another tab holds the account, and sends it on resume', async () => {
+    const { controller, socket, network } = await signedInWithSession();
+    controller.send('1', 'are you there?');
+    const first = socket.last('DIALOGUE');
+    socket.fail('DIALOGUE', 5, 'not logged in');
+    socket.drop(4000, 'account connected elsewhere');
+    await flush();
+    expect(controller.state.superseded).toBe(true);
+    expect(controller.state.connection).toBe('offline');
+    expect(controller.state.sessions[0]!.messages[0]!.status).toBe('pending');
+    vi.advanceTimersByTime(30_000);
+    expect(network.sockets).toHaveLength(1);
+    expect(controller.notices.notices).toHaveLength(0);
+
+    controller.resume();
+    const next = network.current;
+    next.open();
+    await flush();
+    next.answer('RECONNECT', {
+      accountId: ME, nickName: 'me', sessions: [{ sessionId: 1, partnerId: PARTNER, partnerName: 'them' }],
+    });
+    await flush();
+    expect(next.last('DIALOGUE').requestId).toBe(first.requestId);
+    next.answer('DIALOGUE', { sessionId: 1, msgId: 1 });
+    await flush();
+    expect(controller.state.sessions[0]!.messages[0]).toMatchObject({ status: 'sent', msgId: 1 });
+    expect(controller.state.superseded).toBe(false);
+  });
+
+  it('reconnects when code 5 says the binding was lost and no takeover close follows', async () => {
+    const { controller, socket, network } = await signedInWithSession();
+    const match = controller.match();
+    socket.fail('MATCH', 5, 'not logged in');
+    await match;
+    expect(network.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(REBIND_DELAY_MS);
+    expect(socket.closed).toBe(true);
+    vi.advanceTimersByTime(DEFAULT_BACKOFF.initialMs);
+    expect(network.sockets).toHaveLength(2);
   });
 
   it('leaves with LEAVE, closes the window, and ignores late pushes for it', async () => {

@@ -35,10 +35,10 @@ export class FakeSocket implements SocketLike {
     this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
   }
 
-  /** The connection dies (network loss, server restart). */
-  drop(): void {
+  /** The connection dies (network loss, server restart), or the server closes it with a code. */
+  drop(code = 1006, reason = ''): void {
     this.closed = true;
-    this.onclose?.({ code: 1006, reason: '' });
+    this.onclose?.({ code, reason });
   }
 
   /** Frames sent with this cmd (requests and acks). */

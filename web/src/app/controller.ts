@@ -30,6 +30,16 @@ export const TYPING_SHOWN_MS = 3_000;
 export const MATCH_TIMEOUT_MS = 60_000;
 export const ACCOUNT_TIMEOUT_MS = 15_000;
 export const LOGOUT_TIMEOUT_MS = 5_000;
+/**
+ * DIALOGUE, HISTORY and LEAVE unanswered this long mean a stuck connection: it is replaced and
+ * they are re-sent with the same requestId (the server's advice for lost requests).
+ */
+export const REPLAY_TIMEOUT_MS = 15_000;
+/**
+ * After a code 5 on a bound connection, wait this long for the close that usually follows (4000:
+ * another tab took the account) before concluding the binding was lost and reconnecting.
+ */
+export const REBIND_DELAY_MS = 1_000;
 export const NICKNAME_MAX = 32;
 /** Shown for a conversation whose partner name this page never learned (a push before NewSession). */
 const UNKNOWN_PARTNER = 'Stranger';
@@ -53,8 +63,8 @@ export function nicknameProblem(raw: string): string | null {
   const nick = raw.trim();
   if (nick.length === 0) return 'Please enter a nickname.';
   if ([...nick].length > NICKNAME_MAX) return `A nickname has at most ${NICKNAME_MAX} characters.`;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(nick)) return 'A nickname cannot contain control characters.';
+  // The server refuses control, format and line/paragraph separator characters.
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(nick)) return 'A nickname cannot contain control characters.';
   return null;
 }
 
@@ -89,6 +99,9 @@ export class ChatController {
   private readonly historyLoads = new Map<string, Promise<void>>();
   /** Sessions this person left: late pushes for them must not reopen a window. */
   private readonly left = new Set<string>();
+  /** Messages refused with code 5 (the binding was lost): sent again once the account is bound. */
+  private rebindQueue: OutboxEntry[] = [];
+  private rebindTimer: unknown = null;
 
   constructor(options: ControllerOptions) {
     this.timers = options.timers ?? {
@@ -124,7 +137,10 @@ export class ChatController {
       onPush: (push) => this.onPush(push),
       onStateChange: (state) => {
         this.store.setConnection(state);
-        if (state === 'online') this.resendViewedAcks();
+        if (state === 'online') this.onBound();
+      },
+      onSuperseded: () => {
+        this.state.superseded = true;
       },
       onUnexpectedFrame: (frame) => this.log('unexpected frame from the server', frame),
       onPushError: (error, push) => this.log('failed to handle a push', { error, push }),
@@ -137,6 +153,23 @@ export class ChatController {
 
   start(): void {
     this.client.start();
+  }
+
+  /** Take the account back after another tab or window took it over. */
+  resume(): void {
+    if (!this.state.superseded) return;
+    this.state.superseded = false;
+    this.client.reconnectNow();
+  }
+
+  /** The connection is online and bound again: re-send what it could not carry before. */
+  private onBound(): void {
+    const queued = this.rebindQueue;
+    this.rebindQueue = [];
+    for (const entry of queued) {
+      if (this.outbox.has(entry.requestId)) this.dispatch(entry);
+    }
+    this.resendViewedAcks();
   }
 
   stop(): void {
@@ -216,6 +249,7 @@ export class ChatController {
     this.typingSentAt.clear();
     this.historyLoads.clear();
     this.left.clear();
+    this.rebindQueue = [];
     for (const handle of this.typingTimers.values()) this.timers.clearTimeout(handle);
     this.typingTimers.clear();
     this.persistence.clear();
@@ -306,7 +340,7 @@ export class ChatController {
         const page = await this.client.request(
           'HISTORY',
           { sessionId, afterMsgId: after, limit: HISTORY_PAGE },
-          { replay: true },
+          { replay: true, timeoutMs: REPLAY_TIMEOUT_MS },
         );
         const messages = Array.isArray(page.messages) ? page.messages : [];
         for (const message of messages) this.store.addStored(key, message);
@@ -446,8 +480,9 @@ export class ChatController {
   send(key: string, text: string): boolean {
     const session = this.store.session(key);
     const credentials = this.credentials;
-    const content = text.trim();
-    if (!session || !credentials || !content || !canSend(session)) return false;
+    // Drop blank lines around the text and trailing spaces, but keep a first line's indentation.
+    const content = text.replace(/^(?:[ \t]*\r?\n)+/, '').trimEnd();
+    if (!session || !credentials || content.trim() === '' || !canSend(session)) return false;
     const entry: OutboxEntry = {
       requestId: this.client.newRequestId(),
       sessionId: session.sessionId,
@@ -495,7 +530,7 @@ export class ChatController {
       .request(
         'DIALOGUE',
         { senderId: credentials.accountId, sessionId: entry.sessionId, content: entry.content },
-        { replay: true, requestId: entry.requestId },
+        { replay: true, requestId: entry.requestId, timeoutMs: REPLAY_TIMEOUT_MS },
       )
       .then(
         (response) => {
@@ -505,6 +540,12 @@ export class ChatController {
         },
         (error: unknown) => {
           if (error instanceof ClientStoppedError) return; // logged out: nothing left to show
+          if (error instanceof RequestError && error.code === Code.UNAUTHORIZED) {
+            // Not refused, just not bound right now (another tab took over): keep it pending.
+            this.rebindQueue.push(entry);
+            this.report(error);
+            return;
+          }
           this.outbox.delete(entry.requestId);
           this.saveOutbox();
           if (error instanceof RequestError && error.code === Code.SESSION_CLOSED) {
@@ -545,7 +586,11 @@ export class ChatController {
     session.leaving = true;
     this.left.add(key);
     try {
-      await this.client.request('LEAVE', { sessionId: session.sessionId }, { replay: true });
+      await this.client.request(
+        'LEAVE',
+        { sessionId: session.sessionId },
+        { replay: true, timeoutMs: REPLAY_TIMEOUT_MS },
+      );
     } catch (error) {
       const alreadyOver = error instanceof RequestError && error.code === Code.SESSION_CLOSED;
       if (!alreadyOver && !(error instanceof ClientStoppedError)) {
@@ -629,13 +674,28 @@ export class ChatController {
     this.persistence.saveOutbox([...this.outbox.values()]);
   }
 
-  /** Tell the person what went wrong; a lost binding (code 5) also triggers a fresh RECONNECT. */
+  /** Tell the person what went wrong; a lost binding (code 5) is repaired instead. */
   private report(error: unknown): void {
     if (error instanceof ClientStoppedError) return;
     if (error instanceof RequestError && error.code === Code.UNAUTHORIZED && this.credentials) {
-      this.client.forceReconnect();
+      this.scheduleRebind();
       return;
     }
     this.notices.show(describeError(error));
+  }
+
+  /**
+   * Code 5 on a bound connection usually means another tab took the account and a 4000 close is
+   * on its way; reconnecting at once would take it back. Wait, and reconnect only if no such close
+   * came (the binding was lost some other way).
+   */
+  private scheduleRebind(): void {
+    if (this.rebindTimer !== null) return;
+    this.rebindTimer = this.timers.setTimeout(() => {
+      this.rebindTimer = null;
+      if (this.credentials && !this.client.isSuperseded && this.client.state === 'online') {
+        this.client.forceReconnect();
+      }
+    }, REBIND_DELAY_MS);
   }
 }

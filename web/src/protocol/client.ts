@@ -44,7 +44,11 @@ export interface RequestOptions {
   replay?: boolean;
   /** Best effort (TYPING, VIEWED_ACK): fail at once instead of waiting for a connection. */
   volatile?: boolean;
-  /** Reject if unanswered this long after sending; default: wait as long as the connection lives. */
+  /**
+   * Give up on an answer this long after sending. A non-replayable request is rejected; a
+   * replayable one is taken as a sign of a stuck connection: the socket is replaced and the request
+   * re-sent after the next handshake. Default: wait as long as the connection lives.
+   */
   timeoutMs?: number;
   /** Use this requestId (re-sending a message restored after a page reload). */
   requestId?: string;
@@ -79,7 +83,18 @@ export interface ProtocolClientOptions {
   heartbeatTimeoutMs?: number;
   /** Prefix of generated requestIds; unique per page load so restored ids never collide. */
   requestIdPrefix?: string;
+  /**
+   * Close codes after which the client must not reconnect by itself: the broker closes with 4000
+   * when another connection (another tab) took the account over, and reconnecting would take it
+   * back, forever. The client waits for reconnectNow() instead.
+   */
+  supersededCloseCodes?: readonly number[];
+  /** The connection was closed with one of supersededCloseCodes. */
+  onSuperseded?: (code: number, reason: string) => void;
 }
+
+/** See ProtocolClientOptions.supersededCloseCodes; 4000 = "account connected elsewhere". */
+export const DEFAULT_SUPERSEDED_CLOSE_CODES: readonly number[] = [4000];
 
 interface PendingRequest {
   cmd: Command;
@@ -115,6 +130,8 @@ export class ProtocolClient {
   private currentState: ConnectionState = 'offline';
   private running = false;
   private networkAvailable = true;
+  /** Closed because another connection took the account: no automatic reconnection. */
+  private superseded = false;
   private everOnline = false;
   private attempt = 0;
   private retryTimer: unknown = null;
@@ -139,6 +156,7 @@ export class ProtocolClient {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.superseded = false;
     this.everOnline = false;
     this.attempt = 0;
     this.setState('connecting');
@@ -157,11 +175,21 @@ export class ProtocolClient {
     this.setState('offline');
   }
 
-  /** Skip the remaining backoff wait (the browser regained network, the user asked). */
+  /**
+   * Skip the remaining backoff wait (the browser regained network), or resume after the account
+   * was taken over by another connection (the person asked to continue here).
+   */
   reconnectNow(): void {
     if (!this.running || this.socket !== null || !this.networkAvailable) return;
+    this.superseded = false;
     this.cancelRetry();
+    this.setState(this.everOnline ? 'reconnecting' : 'connecting');
     this.connect();
+  }
+
+  /** Whether the connection was taken over by another one and waits for reconnectNow(). */
+  get isSuperseded(): boolean {
+    return this.superseded;
   }
 
   /**
@@ -188,8 +216,7 @@ export class ProtocolClient {
         this.lost();
       }
       this.setState('offline');
-    } else if (this.socket === null) {
-      this.setState(this.everOnline ? 'reconnecting' : 'connecting');
+    } else if (this.socket === null && !this.superseded) {
       this.reconnectNow();
     }
   }
@@ -268,12 +295,19 @@ export class ProtocolClient {
       return;
     }
     request.sent = true;
-    if (request.timeoutMs !== undefined && request.timer === null) {
-      const timeoutMs = request.timeoutMs;
-      request.timer = this.timers.setTimeout(() => {
+    if (request.timeoutMs === undefined) return;
+    const timeoutMs = request.timeoutMs;
+    if (request.timer !== null) this.timers.clearTimeout(request.timer);
+    request.timer = this.timers.setTimeout(() => {
+      request.timer = null;
+      if (!request.replay) {
         this.settle(request.requestId)?.reject(new RequestTimeoutError(request.cmd, timeoutMs));
-      }, timeoutMs);
-    }
+      } else if (this.socket === socket && this.pending.get(request.requestId) === request) {
+        // A replayable request without an answer: the connection is presumed stuck. Replace it;
+        // the request goes out again, same requestId, after the next handshake.
+        this.forceReconnect();
+      }
+    }, timeoutMs);
   }
 
   /** Remove a pending request (clearing its timer) and return it, or undefined if already gone. */
@@ -303,8 +337,16 @@ export class ProtocolClient {
     socket.onmessage = (event) => {
       if (this.socket === socket) this.receive(event.data);
     };
-    socket.onclose = () => {
-      if (this.socket === socket) this.lost();
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      const supersededCodes = this.options.supersededCloseCodes ?? DEFAULT_SUPERSEDED_CLOSE_CODES;
+      if (supersededCodes.includes(event.code)) {
+        this.superseded = true;
+        this.lost();
+        this.options.onSuperseded?.(event.code, event.reason);
+      } else {
+        this.lost();
+      }
     };
     // A failed connection also fires close; nothing more to do on error.
     socket.onerror = () => undefined;
@@ -402,7 +444,8 @@ export class ProtocolClient {
 
   private scheduleRetry(): void {
     this.socket = null;
-    if (!this.networkAvailable) {
+    if (!this.networkAvailable || this.superseded) {
+      this.cancelRetry();
       this.setState('offline');
       return;
     }

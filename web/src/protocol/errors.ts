@@ -65,6 +65,10 @@ export function describeError(error: unknown): string {
     if (error.cmd === 'MATCH' && error.code === Code.NOT_FOUND) {
       return 'Nobody is available to chat right now. Try again in a moment.';
     }
+    if (error.cmd === 'MATCH' && error.code === Code.RATE_LIMITED) {
+      // MATCH answers 8 both for the per-account session cap and for plain rate limiting.
+      return 'Too many conversations open, or too many requests: leave a conversation or wait a moment.';
+    }
     if (error.code === Code.PARAM_ERR && error.serverMsg) {
       return `Rejected: ${error.serverMsg}`;
     }

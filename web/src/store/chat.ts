@@ -66,6 +66,8 @@ export interface ChatState {
   creatingAccount: boolean;
   /** Ask the view to put keyboard focus into this window's input (after the person's own MATCH). */
   focusKey: string | null;
+  /** Another tab or window took this account over; this one waits until the person resumes. */
+  superseded: boolean;
 }
 
 /** Map key of a session: the server's sessionId as a string, whatever its JSON type. */
@@ -88,6 +90,7 @@ export class ChatStore {
       documentVisible: true,
       creatingAccount: false,
       focusKey: null,
+      superseded: false,
     });
   }
 
@@ -100,6 +103,7 @@ export class ChatStore {
       this.state.activeKey = null;
       this.state.matchesInFlight = 0;
       this.state.focusKey = null;
+      this.state.superseded = false;
       this.known.clear();
     }
   }
