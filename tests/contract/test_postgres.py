@@ -5,6 +5,7 @@ requestId race between processes driven step by step."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 import pairchat.storage.migrate as migrate_module
-from pairchat.storage.base import NewMessage, StoredMessage, StoreUnavailable
+from pairchat.storage.base import NewMessage, StoreUnavailable
 from pairchat.storage.migrate import (
     Migration,
     SchemaVersionError,
@@ -187,10 +188,10 @@ async def test_the_store_reconnects_after_the_server_dropped_its_connections(
 async def test_a_request_id_claimed_by_another_process_meanwhile_returns_its_message(
     pg_schema: tuple[str, str], sql: Any
 ) -> None:
-    """Process one claims requestId k for session s1 and is held before its
-    commit; process two, sending k to session s2, looks k up (not committed
-    yet), then waits on the claim. Once one commits, two must roll back and
-    return one's message as a duplicate, storing nothing in s2."""
+    """Two processes send requestId k, to sessions s1 and s2; both look k up
+    before either commits (a table lock holds their writes back). The one that
+    claims k second must roll back and return the other's message as a
+    duplicate, leaving no message and no gap in its session."""
     url, schema = pg_schema
     await migrate(url, schema)
     one, two = await opened(url, schema), await opened(url, schema)
@@ -199,25 +200,33 @@ async def test_a_request_id_claimed_by_another_process_meanwhile_returns_its_mes
         b = await one.create_account("b", b"h", 1)
         s1, s2 = await one.create_session(a, b, 1), await one.create_session(a, b, 1)
 
+        def writers_waiting(n: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return bool(await sql.fetchval(
+                    "SELECT count(*) >= $1 FROM pg_locks "
+                    "WHERE NOT granted AND relation = 'messages'::regclass", n))
+            return check
+
         hold = sql.transaction()
         await hold.start()
-        await sql.execute("LOCK TABLE messages IN SHARE MODE")  # blocks inserts, not reads
-        first = asyncio.create_task(one.append_messages([NewMessage(s1, a, "one", "k")], 5))
-        one_pid = await until(lambda: sql.fetchval(
-            "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-            "WHERE NOT l.granted AND c.oid = 'messages'::regclass"))
-        second = asyncio.create_task(two.append_messages([NewMessage(s2, a, "two", "k")], 6))
-        await until(lambda: sql.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted "
-            "AND $1 = ANY(pg_blocking_pids(pid))", one_pid))
+        await sql.execute("LOCK TABLE messages IN SHARE MODE")  # blocks writes, not reads
+        sends = []
+        for store, session, content in ((one, s1, "one"), (two, s2, "two")):
+            sends.append(asyncio.create_task(
+                store.append_messages([NewMessage(session, a, content, "k")], 5)))
+            await until(writers_waiting(len(sends)))  # it looked k up, now it waits
         await hold.commit()
 
-        stored = await asyncio.wait_for(asyncio.gather(first, second), DEADLINE)
-        kept = StoredMessage(s1, 1, a, "one", 5)
-        assert stored == [[kept], [StoredMessage(s1, 1, a, "one", 5, duplicate=True)]]
-        assert await two.history(s2, 0, 10) == []
-        [next_in_s2] = await two.append_messages([NewMessage(s2, b, "after", None)], 7)
-        assert next_in_s2.msg_id == 1  # the rolled-back attempt left no gap
+        [[x], [y]] = await asyncio.wait_for(asyncio.gather(*sends), DEADLINE)
+        kept, repeat = (y, x) if x.duplicate else (x, y)
+        assert not kept.duplicate and repeat.duplicate
+        assert dataclasses.replace(repeat, duplicate=False) == kept
+        assert (kept.msg_id, kept.sender_id, kept.created_at) == (1, a, 5)
+        lost = s2 if kept.session_id == s1 else s1
+        assert [m.content for m in await two.history(kept.session_id, 0, 10)] == [kept.content]
+        assert await two.history(lost, 0, 10) == []
+        [next_message] = await two.append_messages([NewMessage(lost, b, "after", None)], 7)
+        assert next_message.msg_id == 1  # the rolled-back attempt left no gap
     finally:
         await one.close()
         await two.close()

@@ -50,23 +50,51 @@ _LOCK_SESSIONS = """
 SELECT id, last_msg_id FROM sessions WHERE id = ANY($1::bigint[])
 ORDER BY id FOR NO KEY UPDATE
 """
+# One primary-key probe per requestId of the batch: LIMIT keeps the planner from
+# flattening the lateral subquery into a join, which it may then run as a scan
+# of the whole (ever-growing) request_ids table.
 _STORED_REQUESTS = """
-SELECT r.sender_id, r.request_id, r.session_id, r.msg_id, m.content, m.created_at
+SELECT k.sender_id, k.request_id, found.*
 FROM unnest($1::bigint[], $2::text[]) AS k (sender_id, request_id)
-JOIN request_ids r ON r.sender_id = k.sender_id AND r.request_id = k.request_id
-JOIN messages m ON m.session_id = r.session_id AND m.msg_id = r.msg_id
+CROSS JOIN LATERAL (
+    SELECT r.session_id, r.msg_id, m.content, m.created_at
+    FROM request_ids r
+    JOIN messages m ON m.session_id = r.session_id AND m.msg_id = r.msg_id
+    WHERE r.sender_id = k.sender_id AND r.request_id = k.request_id
+    LIMIT 1
+) AS found
 """
-_CLAIM_REQUESTS = """
-INSERT INTO request_ids (sender_id, request_id, session_id, msg_id)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
-ON CONFLICT DO NOTHING
+_MESSAGE_FIELDS = ("session_id", "msg_id", "sender_id", "content", "created_at")
+# The writes of a batch in one statement (one round trip): claim the requestIds,
+# advance the sessions' counters (rows already locked) and insert the messages.
+# It returns how many claims succeeded; fewer than planned means another
+# transaction holds one, and the caller rolls everything back. The claims are
+# given in key order, in which INSERT ... SELECT FROM unnest() takes them.
+# `sessions.id = ANY($5)` gives the planner an index condition on sessions:
+# joined only to the unnest() it may scan the whole table.
+_WRITE_BATCH = """
+WITH claimed AS (
+    INSERT INTO request_ids (sender_id, request_id, session_id, msg_id)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), advanced AS (
+    UPDATE sessions SET last_msg_id = n.last_msg_id
+    FROM unnest($5::bigint[], $6::bigint[]) AS n (id, last_msg_id)
+    WHERE sessions.id = n.id AND sessions.id = ANY($5::bigint[])
+), inserted AS (
+    INSERT INTO messages (session_id, msg_id, sender_id, content, created_at)
+    SELECT * FROM unnest($7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::bigint[])
+)
+SELECT count(*) FROM claimed
 """
-_ADVANCE_SESSIONS = """
-UPDATE sessions SET last_msg_id = n.last_msg_id
-FROM unnest($1::bigint[], $2::bigint[]) AS n (id, last_msg_id)
-WHERE sessions.id = n.id
-"""
-_MESSAGE_COLUMNS = ("session_id", "msg_id", "sender_id", "content", "created_at")
+
+
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release. asyncpg still rolls back an unfinished
+    transaction; its default reset also sends RESET ALL, UNLISTEN, CLOSE ALL and
+    unlocks advisory locks, one more round trip per call for state this store
+    never creates (it sets nothing: search_path is a startup parameter)."""
 
 
 class _RequestIdTaken(Exception):
@@ -110,6 +138,7 @@ class PostgresStore:
                 self.url, min_size=self._pool_min, max_size=self._pool_max,
                 timeout=CONNECT_TIMEOUT, command_timeout=self._command_timeout,
                 server_settings=server_settings(self.url, self.schema),
+                reset=_keep_session,
             )
         except CONNECT_ERRORS as exc:
             raise unavailable(self.url, exc) from exc
@@ -347,18 +376,14 @@ async def _append(conn: Any, batch: Sequence[NewMessage], now_ms: int) -> list[S
         for r in await conn.fetch(_STORED_REQUESTS, [k[0] for k in keys], [k[1] for k in keys]):
             stored[(r[0], r[1])] = StoredMessage(r[2], r[3], r[0], r[4], r[5])
     plan = _plan(batch, now_ms, last_msg_ids, stored)
-    if plan.claims:
-        status = await conn.execute(_CLAIM_REQUESTS, *map(list, zip(*plan.claims, strict=True)))
-        if int(status.rsplit(" ", 1)[1]) != len(plan.claims):
-            raise _RequestIdTaken
-    if plan.new:
-        await conn.execute(
-            _ADVANCE_SESSIONS, list(plan.last_msg_ids), list(plan.last_msg_ids.values())
-        )
-        await conn.copy_records_to_table(
-            "messages",
-            records=[(m.session_id, m.msg_id, m.sender_id, m.content, m.created_at)
-                     for m in plan.new],
-            columns=_MESSAGE_COLUMNS,
-        )
+    if not plan.new:
+        return plan.results
+    claims = [[c[i] for c in plan.claims] for i in range(4)]
+    messages = [[getattr(m, f) for m in plan.new] for f in _MESSAGE_FIELDS]
+    claimed = await conn.fetchval(
+        _WRITE_BATCH, *claims, list(plan.last_msg_ids), list(plan.last_msg_ids.values()),
+        *messages,
+    )
+    if claimed != len(plan.claims):
+        raise _RequestIdTaken
     return plan.results
