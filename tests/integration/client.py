@@ -72,6 +72,7 @@ class ChatClient:
         self._waiting: dict[str, deque[asyncio.Future[Frame]]] = {}
         self._arrival = asyncio.Event()
         self.closed = False
+        self.silent = False
         self._reader = asyncio.create_task(self._read(), name=f"reader-{name}")
 
     @classmethod
@@ -247,6 +248,19 @@ class ChatClient:
             frame["signalType"] = push["signalType"]
         await self.ws.send(json.dumps(frame))
 
+    async def wait_closed(self) -> None:
+        """Until the server has closed this connection."""
+        await asyncio.wait_for(asyncio.shield(self._reader), TIMEOUT)
+
+    def go_silent(self) -> None:
+        """Stop reading the socket, as a dead peer would: the server's heartbeat
+        pings go unanswered (the connection itself stays open)."""
+        self.silent = True
+        self.ws.transport.pause_reading()
+
     async def close(self) -> None:
-        await self.ws.close()
+        if self.silent:
+            self.ws.transport.abort()  # a dead peer does not say goodbye
+        else:
+            await self.ws.close()
         await asyncio.wait_for(self._reader, TIMEOUT)

@@ -289,6 +289,14 @@ async def test_dialogue_on_a_closed_session_is_code_7(pair: Pair) -> None:
     assert [m["content"] for m in history] == ["bye"]
 
 
+@pytest.mark.parametrize("cmd", ["VIEWED_ACK", "TYPING"])
+async def test_signal_on_a_closed_session_is_code_7(pair: Pair, cmd: str) -> None:
+    await pair.b.call("LEAVE", sessionId=pair.session_id)
+    response = await pair.a.request(cmd, **session_request(pair.a, cmd, pair.session_id))
+    assert_error(response, 7, cmd)
+    await pair.a.ping()
+
+
 async def test_leave_twice_is_code_7(pair: Pair) -> None:
     await pair.a.call("LEAVE", sessionId=pair.session_id)
     assert_error(await pair.a.request("LEAVE", sessionId=pair.session_id), 7, "LEAVE")

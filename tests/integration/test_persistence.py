@@ -32,12 +32,12 @@ async def test_restart_resumes_sessions_history_and_msg_ids(
         await b.ack(await b.expect_push(is_dialogue(session_id, 1)))
         assert await b.send(session_id, "two") == 2  # after b's ack on b's connection
         await a.expect_push(is_dialogue(session_id, 2))
-        assert await a.send(session_id, "three") == 3
+        assert await a.send(session_id, "three", request_id="rid-three") == 3
         await b.expect_push(is_dialogue(session_id, 3))  # seen, never acknowledged
         history_before = await a.history(session_id)
+        stop_system(first)  # with both clients still connected
         for client in (a, b):
-            await client.close()
-        stop_system(first)
+            await client.wait_closed()
 
     with running_system(flags, data_dir) as second:
         users = Users(second)
@@ -58,6 +58,8 @@ async def test_restart_resumes_sessions_history_and_msg_ids(
             replayed = await b2.expect_push(is_dialogue(session_id))
             assert (replayed["msgId"], replayed["content"]) == (3, "three")
 
+            # A retry of a request answered before the restart stores nothing new.
+            assert await a2.send(session_id, "three", request_id="rid-three") == 3
             assert await a2.send(session_id, "four") == 4
             assert (await b2.expect_push(is_dialogue(session_id)))["msgId"] == 4
             assert await b2.send(session_id, "five") == 5

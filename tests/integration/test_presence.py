@@ -12,10 +12,11 @@ from .users import Users
 
 GRACE = TIMEOUT / 5
 MATCH_WAIT = TIMEOUT / 20
+HEARTBEAT = TIMEOUT / 10
 PAST_GRACE = GRACE + TIMEOUT / 10  # the grace period plus room for its timer to act
 
-system = system_fixture(
-    lambda brokers: Flags(brokers=brokers, offline_grace=GRACE, match_wait=MATCH_WAIT))
+system = system_fixture(lambda brokers: Flags(
+    brokers=brokers, offline_grace=GRACE, match_wait=MATCH_WAIT, heartbeat=HEARTBEAT))
 
 
 async def come_back(users: Users, gone: ChatClient) -> tuple[ChatClient, Frame]:
@@ -203,3 +204,28 @@ async def test_request_id_repeated_after_reconnect_stores_one_message(users: Use
     assert await a2.send(session_id, "next") == 2
     pushes = await b.expect_dialogues(session_id, 2)
     assert [p["msgId"] for p in pushes] == [1, 2]
+
+
+async def test_dead_connection_is_found_by_heartbeat(users: Users) -> None:
+    a = await users.new()
+    b = await users.new()
+    session_id = await users.match(a, b)
+    b.go_silent()
+    # Unanswered pings drop b's connection; its grace period then runs out.
+    signal = await a.expect_push(is_signal("PartnerExit", session_id),
+                                 within=2 * HEARTBEAT + GRACE + TIMEOUT)
+    assert signal["data"] == {"accountId": b.account_id}
+
+
+async def test_reconnect_from_a_second_connection_takes_over(users: Users) -> None:
+    a = await users.new()
+    b = await users.new()
+    session_id = await users.match(a, b)
+    b2, resumed = await come_back(users, b)  # b's first connection is still open
+    assert [s["sessionId"] for s in resumed["sessions"]] == [session_id]
+    assert await a.send(session_id, "which one?") == 1
+    assert (await b2.expect_push(is_dialogue(session_id, 1)))["content"] == "which one?"
+    assert await b2.send(session_id, "the new one") == 2
+    await a.expect_push(is_dialogue(session_id, 2))
+    assert b.pushes(is_dialogue(session_id)) == []
+    assert a.pushes(is_signal("PartnerExit")) == []

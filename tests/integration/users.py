@@ -66,7 +66,7 @@ class Users:
         for client in self.clients:
             if client.closed:
                 continue
-            if client.account_id:
+            if client.account_id and not client.silent:
                 with contextlib.suppress(Exception):
                     await client.request("LOGOUT", accountId=client.account_id)
             await client.close()
