@@ -176,8 +176,11 @@ async def test_the_store_reconnects_after_the_server_dropped_its_connections(
         async def served() -> bool:
             try:
                 return await store.get_account(account) is not None
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                return False  # a request on a dropped connection fails; callers answer code 2
+            # A request on a dropped connection fails (callers answer code 2);
+            # asyncpg raises InternalClientError if it sees the drop mid-request.
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                    OSError):
+                return False
 
         assert await until(served)
     finally:
