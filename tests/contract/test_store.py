@@ -128,7 +128,8 @@ async def test_request_ids_racing_from_two_stores_are_stored_once(backend: Backe
         assert sorted([x.duplicate, y.duplicate]) == [False, True], key
         kept = y if x.duplicate else x
         assert (x.session_id, x.msg_id, x.content) == (y.session_id, y.msg_id, y.content)
-        assert history[kept.content].msg_id == kept.msg_id
+        assert (history[kept.content].session_id, history[kept.content].msg_id) == (
+            kept.session_id, kept.msg_id)
         assert kept.content.endswith(key)
     for sid in (s1, s2):
         ids = [m.msg_id for m in await two.history(sid, 0, 1000)]

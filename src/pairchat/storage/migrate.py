@@ -2,7 +2,9 @@
 
 Migrations are the files `migrations/postgres/NNNN_name.sql`, numbered 1..N and
 applied in order by `pairchat migrate`, each in its own transaction that also
-records it in the `schema_version` table. The store never migrates by itself:
+records it in the `schema_version` table (migrate's own bookkeeping, created
+before the first file so that every file, the first included, is recorded the
+same way). The store never migrates by itself:
 many logic processes start at once and an operator decides when a shared
 schema changes, so `PostgresStore.open()` only checks that the schema's version
 is this code's (`code_version()`) and refuses to run otherwise.
