@@ -30,6 +30,15 @@ async def no_partner(svc: LogicService, who: tuple[int, Route]) -> None:
     assert err.value.code == Code.NOT_FOUND
 
 
+async def queued(svc: LogicService, n: int) -> None:
+    """Let the MATCH tasks run until n accounts wait (they only need loop turns)."""
+    for _ in range(1000):
+        if len(svc.queue) >= n:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(svc.queue)} waiting, expected {n}")
+
+
 def signals(svc: LogicService, kind: str) -> list[dict[str, object]]:
     frames = [json.loads(e.frame) for e in svc.inbox._items if isinstance(e, Push)]
     return [f for f in frames if f.get("signalType") == kind]
@@ -62,8 +71,7 @@ async def test_never_self_nor_an_existing_partner(service: LogicService) -> None
 async def test_a_waiting_user_is_paired_first(service: LogicService) -> None:
     a = await online(service, "ann")
     waiting = asyncio.create_task(match(service, a))
-    while len(service.queue) == 0:
-        await asyncio.sleep(0)
+    await queued(service, 1)
     b = await online(service, "bob")
     c = await online(service, "cy")
     mb = await match(service, b)
@@ -78,11 +86,9 @@ async def test_waiters_are_served_first_come_first_served(service: LogicService)
     w1, w2 = await online(service, "w1"), await online(service, "w2")
     await match(service, w1)  # w1 and w2 are partners: neither can take the other
     t1 = asyncio.create_task(match(service, w1))
-    while len(service.queue) < 1:
-        await asyncio.sleep(0)
+    await queued(service, 1)
     t2 = asyncio.create_task(match(service, w2))
-    while len(service.queue) < 2:
-        await asyncio.sleep(0)
+    await queued(service, 2)
     x, y = await online(service, "x"), await online(service, "y")
     assert (await match(service, x)).partner_id == w1[0]
     assert (await match(service, y)).partner_id == w2[0]
@@ -112,8 +118,7 @@ async def test_offline_and_logged_out_accounts_are_never_matched(service: LogicS
 async def test_a_waiter_that_disconnects_leaves_the_queue(service: LogicService) -> None:
     a = await online(service, "a")
     waiting = asyncio.create_task(match(service, a))
-    while len(service.queue) == 0:
-        await asyncio.sleep(0)
+    await queued(service, 1)
     service.connection_closed(*a)
     with pytest.raises(ProtocolError):
         await waiting
