@@ -1,14 +1,10 @@
 // The application rules end to end over a fake socket: accounts, refresh and reconnect, history,
 // acks, viewed and typing, leaving and logging out.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  ChatController,
-  HISTORY_PAGE,
-  nicknameProblem,
-  REBIND_DELAY_MS,
-  TYPING_SHOWN_MS,
-  TYPING_THROTTLE_MS,
-} from '../src/app/controller';
+import { ChatController, REBIND_DELAY_MS } from '../src/app/controller';
+import { HISTORY_PAGE } from '../src/app/history';
+import { nicknameProblem } from '../src/app/nickname';
+import { TYPING_SHOWN_MS, TYPING_THROTTLE_MS } from '../src/app/typing';
 import { DEFAULT_BACKOFF } from '../src/protocol/backoff';
 import { canSend, unreadCount } from '../src/store/chat';
 import { FakeNetwork, flush, MemoryStorage, type FakeSocket, type Frame } from './fakes';

@@ -2,6 +2,8 @@
 // requestId, pushes handed to the application and acknowledged, and automatic reconnection with
 // backoff. The socket comes from an injected factory, so this module runs without a browser.
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
+import { Heartbeat } from './heartbeat';
+import { SYSTEM_TIMERS, type Timers } from './timers';
 import {
   ClientStoppedError,
   ConnectionLostError,
@@ -10,6 +12,8 @@ import {
   RequestTimeoutError,
 } from './errors';
 import type { Command, Push, RequestMap, Response, ResponseEnvelope } from './types';
+
+export type { Timers } from './timers';
 
 /** The part of the browser's WebSocket this client uses. */
 export interface SocketLike {
@@ -22,11 +26,6 @@ export interface SocketLike {
 }
 
 export type SocketFactory = (url: string) => SocketLike;
-
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 /**
  * - `connecting`: first attempt, never online yet.
@@ -112,10 +111,6 @@ interface PendingRequest {
 }
 
 const PUSH_COMMANDS = new Set(['PUSH_DIALOGUE', 'PUSH_SIGNAL']);
-const DEFAULT_TIMERS: Timers = {
-  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 export class ProtocolClient {
   private readonly options: ProtocolClientOptions;
@@ -135,15 +130,21 @@ export class ProtocolClient {
   private everOnline = false;
   private attempt = 0;
   private retryTimer: unknown = null;
-  private heartbeatTimer: unknown = null;
-  private heartbeatProbe: unknown = null;
+  private readonly heartbeat: Heartbeat;
 
   constructor(options: ProtocolClientOptions) {
     this.options = options;
-    this.timers = options.timers ?? DEFAULT_TIMERS;
+    this.timers = options.timers ?? SYSTEM_TIMERS;
     this.random = options.random ?? Math.random;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.idPrefix = options.requestIdPrefix ?? randomPrefix(this.random);
+    this.heartbeat = new Heartbeat(
+      this.timers,
+      options.heartbeatIdleMs ?? 25_000,
+      options.heartbeatTimeoutMs ?? 10_000,
+      () => this.request('PING', {}, { volatile: true }),
+      () => this.forceReconnect(),
+    );
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ export class ProtocolClient {
   stop(): void {
     this.running = false;
     this.cancelRetry();
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     this.dropSocket();
     for (const request of [...this.pending.values()]) {
       this.settle(request.requestId)?.reject(new ClientStoppedError(request.cmd));
@@ -375,7 +376,7 @@ export class ProtocolClient {
     this.attempt = 0;
     this.everOnline = true;
     this.setState('online');
-    this.armHeartbeat();
+    this.heartbeat.alive();
     // Requests made while offline, and replayable ones cut off by the drop, in their original order.
     for (const request of this.pending.values()) {
       if (!request.sent && !request.handshake) this.transmit(request);
@@ -383,7 +384,7 @@ export class ProtocolClient {
   }
 
   private receive(data: unknown): void {
-    this.armHeartbeat();
+    if (this.currentState === 'online') this.heartbeat.alive();
     let frame: unknown;
     try {
       frame = typeof data === 'string' ? JSON.parse(data) : undefined;
@@ -430,7 +431,7 @@ export class ProtocolClient {
   /** The current socket is gone: requeue or fail its requests and plan the next attempt. */
   private lost(): void {
     this.socket = null;
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     for (const request of [...this.pending.values()]) {
       if (request.handshake || (request.sent && !request.replay)) {
         this.settle(request.requestId)?.reject(new ConnectionLostError(request.cmd));
@@ -472,44 +473,6 @@ export class ProtocolClient {
     } catch {
       // Already closed.
     }
-  }
-
-  // ---- heartbeat ------------------------------------------------------------------------------
-  // The broker pings at the WebSocket level, but a browser cannot see those; a PING after a quiet
-  // spell tells this side that a half-open connection (laptop sleep, NAT timeout) is dead.
-
-  private armHeartbeat(): void {
-    const idleMs = this.options.heartbeatIdleMs ?? 25_000;
-    if (idleMs <= 0 || this.currentState !== 'online') return;
-    if (this.heartbeatTimer !== null) this.timers.clearTimeout(this.heartbeatTimer);
-    this.heartbeatTimer = this.timers.setTimeout(() => this.probe(), idleMs);
-  }
-
-  private probe(): void {
-    this.heartbeatTimer = null;
-    const socket = this.socket;
-    if (socket === null) return;
-    const timeoutMs = this.options.heartbeatTimeoutMs ?? 10_000;
-    this.heartbeatProbe = this.timers.setTimeout(() => {
-      if (this.socket !== socket) return;
-      this.dropSocket();
-      this.lost();
-    }, timeoutMs);
-    this.request('PING', {}, { volatile: true }).then(
-      () => this.clearProbe(),
-      () => this.clearProbe(),
-    );
-  }
-
-  private clearProbe(): void {
-    if (this.heartbeatProbe !== null) this.timers.clearTimeout(this.heartbeatProbe);
-    this.heartbeatProbe = null;
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeatTimer !== null) this.timers.clearTimeout(this.heartbeatTimer);
-    this.heartbeatTimer = null;
-    this.clearProbe();
   }
 
   private setState(state: ConnectionState): void {

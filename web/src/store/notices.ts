@@ -1,7 +1,7 @@
 // Short notices for the person (errors, "your partner left", "session expired"), each dismissed
 // automatically after a while. Timers are injected so tests need no real clock.
 import { reactive } from 'vue';
-import type { Timers } from '../protocol/client';
+import type { Timers } from '../protocol/timers';
 
 export type NoticeKind = 'error' | 'info';
 

@@ -1,0 +1,15 @@
+// The nickname rules, checked in the page before CRT_ACCOUNT so mistakes show at once; the server
+// applies the same ones (docs/protocol.md, CRT_ACCOUNT).
+
+export const NICKNAME_MAX = 32;
+
+/** Why a nickname cannot be used, or null if it can. */
+export function nicknameProblem(raw: string): string | null {
+  const nick = raw.trim();
+  if (nick.length === 0) return 'Please enter a nickname.';
+  // Counted in code points, like the server (an emoji is one character, not two).
+  if ([...nick].length > NICKNAME_MAX) return `A nickname has at most ${NICKNAME_MAX} characters.`;
+  // The server refuses control, format and line/paragraph separator characters.
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(nick)) return 'A nickname cannot contain control characters.';
+  return null;
+}
