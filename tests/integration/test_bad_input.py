@@ -54,6 +54,22 @@ async def test_json_that_is_not_an_object_is_error_code_1(pair: Pair, text: str)
     await assert_untouched(pair)
 
 
+async def test_deeply_nested_json_is_error_code_1(pair: Pair) -> None:
+    depth = 1000  # far below the frame size limit, beyond any sensible nesting
+    await pair.a.send_raw("[" * depth + "]" * depth)
+    assert_error(await pair.a.expect(is_error_frame), 1, "ERROR")
+    await assert_untouched(pair)
+
+
+async def test_deeply_nested_field_is_refused_or_ignored(pair: Pair) -> None:
+    depth = 1000
+    nested = "[" * depth + "]" * depth
+    response = await pair.a.request_raw(
+        f'{{"cmd": "PING", "requestId": "deep", "extra": {nested}}}', "deep")
+    assert response["code"] in (0, 1), response
+    await assert_untouched(pair)
+
+
 async def test_binary_frame_is_error_code_1(pair: Pair) -> None:
     await pair.a.send_raw(json.dumps({"cmd": "PING", "requestId": "bin"}).encode())
     assert_error(await pair.a.expect(is_error_frame), 1, "ERROR")

@@ -91,3 +91,16 @@ async def test_two_matches_at_once_get_two_different_partners(users: Users) -> N
     assert all(r["code"] == 0 for r in responses), responses
     assert {r["partnerId"] for r in responses} == {b.account_id, c.account_id}
     assert responses[0]["sessionId"] != responses[1]["sessionId"]
+
+
+async def test_waiter_is_matched_with_someone_who_comes_online_during_the_wait(
+    users: Users, system: System
+) -> None:
+    """Code 4 means nobody was available *within* the match wait: a user who
+    comes online while the MATCH waits is available."""
+    waiter = await users.new("patient")
+    pending = await waiter.submit("MATCH", accountId=waiter.account_id)
+    await wait_until_waiting(system, 1)
+    newcomer = await users.new("newcomer")  # online, spare capacity, not asking
+    await assert_matched(await answered(pending), newcomer)
+    await newcomer.expect_push(is_signal("NewSession"))
