@@ -43,7 +43,6 @@ from pairchat.protocol.frames import CMD_OF, Request
 log = logging.getLogger("pairchat.broker")
 
 _DIALOGUE_PREFIX = b'{"cmd":"PUSH_DIALOGUE"'
-_ACK_CMDS = frozenset({"PUSH_DIALOGUE", "PUSH_SIGNAL"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +70,7 @@ class Hub:
         self._pending: dict[int, _Pending] = {}
         self._next_call = 0
         self._next_conn = 0
+        self._counters: dict[tuple[str, int], Any] = {}  # (cmd, code) -> labelled counter
 
     def next_conn_id(self) -> int:
         self._next_conn += 1
@@ -131,9 +131,25 @@ class Hub:
             self._error(conn, cmd, req.requestId, Code.UNAUTHORIZED,
                         "no account: send CRT_ACCOUNT or RECONNECT first")
             return
+        if isinstance(req, DialogueAck | SignalAck):
+            self._acknowledge(conn, req)
+            return
         call = self._to_call(conn, req)
         if call is not None:
             self._forward(conn, cmd, req.requestId, call)
+
+    def _acknowledge(self, conn: Connection, req: DialogueAck | SignalAck) -> None:
+        """Acks go without a call_id: logic answers only if one fails."""
+        if isinstance(req, DialogueAck):
+            ack = lpb.Ack(session_id=req.sessionId, msg_id=req.msgId)
+        else:
+            ack = lpb.Ack(session_id=req.sessionId, signal_type=req.signalType)
+        call = lpb.Call(account_id=conn.account_id, conn_id=conn.conn_id, ack=ack)
+        if req.requestId is not None:
+            call.request_id = req.requestId
+        if not self._call_logic(call):
+            self._error(conn, CMD_OF[type(req)], req.requestId, Code.INTERNAL_ERR,
+                        "server unavailable, retry")
 
     def _to_call(self, conn: Connection, req: Request) -> lpb.Call | None:
         acct = conn.account_id
@@ -143,12 +159,6 @@ class Hub:
             if req.senderId != acct:
                 return self._forbidden(conn, "DIALOGUE", req.requestId)
             return lpb.Call(send_msg=lpb.SendMsg(session_id=req.sessionId, content=req.content))
-        if t is DialogueAck:
-            assert isinstance(req, DialogueAck)
-            return lpb.Call(ack=lpb.Ack(session_id=req.sessionId, msg_id=req.msgId))
-        if t is SignalAck:
-            assert isinstance(req, SignalAck)
-            return lpb.Call(ack=lpb.Ack(session_id=req.sessionId, signal_type=req.signalType))
         if t is Typing:
             assert isinstance(req, Typing)
             return lpb.Call(typing=lpb.Typing(session_id=req.sessionId))
@@ -215,6 +225,11 @@ class Hub:
 
     # --- replies from logic ---
     def on_reply(self, reply: lpb.Reply) -> None:
+        if reply.call_id == 0:  # a failed acknowledgement
+            conn = self.conns.get(reply.conn_id)
+            if conn is not None:
+                self._error(conn, reply.cmd, reply.request_id or None, reply.code, reply.msg)
+            return
         p = self._pending.pop(reply.call_id, None)
         if p is None:
             return
@@ -229,8 +244,6 @@ class Hub:
         fields: dict[str, Any] | None = None
         if body == "stored":
             fields = {"sessionId": reply.stored.session_id, "msgId": reply.stored.msg_id}
-        elif p.cmd in _ACK_CMDS:
-            return  # acknowledgements get no response unless they failed
         elif body == "bound":
             b = reply.bound
             if p.cmd == "CRT_ACCOUNT":
@@ -306,5 +319,8 @@ class Hub:
         self._reply(conn, encode_error(cmd, request_id, code, msg), cmd, code)
 
     def _reply(self, conn: Connection, frame: bytes, cmd: str, code: int) -> None:
-        REQUESTS.labels(cmd, str(int(code))).inc()
+        counter = self._counters.get((cmd, code))
+        if counter is None:
+            counter = self._counters[(cmd, code)] = REQUESTS.labels(cmd, str(int(code)))
+        counter.inc()
         conn.send(frame)

@@ -155,13 +155,7 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
                 m = call.send_msg
                 svc.send(acct, route, m.session_id, m.content, call.request_id or None, done)
             elif kind == "ack":
-                a = call.ack
-                if a.signal_type:
-                    self._spawn(cid, out, svc.ack_signal(acct, route, a.session_id, a.signal_type),
-                                lambda _: pb.Reply(call_id=cid))
-                    return
-                svc.ack_message(acct, route, a.session_id, a.msg_id)
-                out.add(pb.Reply(call_id=cid))
+                self._ack(call, route, out)
             elif kind == "typing":
                 svc.typing(acct, route, call.typing.session_id)
                 out.add(pb.Reply(call_id=cid))
@@ -196,30 +190,63 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
             out.error(cid, exc.code, exc.msg)
         except NotInRouting:
             session_id = getattr(getattr(call, kind or ""), "session_id", 0)
-            if kind == "ack":
-                late = svc.ack_message_late(acct, route, session_id, call.ack.msg_id)
-            else:
-                late = svc.explain(acct, session_id, "session has ended")
-            self._spawn(cid, out, late, lambda _: pb.Reply(call_id=cid))
+            self._spawn(cid, out, svc.explain(acct, session_id, "session has ended"),
+                        lambda _: pb.Reply(call_id=cid))
         except Exception as exc:
             event(log, "request failed", logging.ERROR, call=kind, error=repr(exc))
             out.error(cid, Code.INTERNAL_ERR, "internal error")
 
+    def _ack(self, call: pb.Call, route: Route, out: _Outbox) -> None:
+        """Acknowledgements are answered only when they fail (see logic.proto)."""
+        svc = self.service
+        a = call.ack
+        cmd = "PUSH_SIGNAL" if a.signal_type else "PUSH_DIALOGUE"
+
+        def fail(code: int, msg: str) -> None:
+            out.add(pb.Reply(code=code, msg=msg, conn_id=call.conn_id, cmd=cmd,
+                             request_id=call.request_id))
+
+        def ok(_: object) -> None:
+            return None
+
+        acct = call.account_id
+        try:
+            if a.signal_type:
+                self._spawn(0, out, svc.ack_signal(acct, route, a.session_id, a.signal_type),
+                            ok, fail)
+            else:
+                svc.ack_message(acct, route, a.session_id, a.msg_id)
+        except ProtocolError as exc:
+            fail(exc.code, exc.msg)
+        except NotInRouting:
+            self._spawn(0, out, svc.ack_message_late(acct, route, a.session_id, a.msg_id),
+                        ok, fail)
+
     def _spawn(
-        self, cid: int, out: _Outbox, coro: Awaitable[T], build: Callable[[T], pb.Reply]
+        self, cid: int, out: _Outbox, coro: Awaitable[T],
+        build: Callable[[T], pb.Reply | None],
+        fail: Callable[[int, str], None] | None = None,
     ) -> None:
+        def error(code: int, msg: str) -> None:
+            if fail is not None:
+                fail(code, msg)
+            else:
+                out.error(cid, code, msg)
+
         async def run() -> None:
             try:
                 result = await coro
             except ProtocolError as exc:
-                out.error(cid, exc.code, exc.msg)
+                error(exc.code, exc.msg)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 event(log, "request failed", logging.ERROR, error=repr(exc))
-                out.error(cid, Code.INTERNAL_ERR, "internal error")
+                error(Code.INTERNAL_ERR, "internal error")
             else:
-                out.add(build(result))
+                reply = build(result)
+                if reply is not None:
+                    out.add(reply)
 
         task = asyncio.ensure_future(run())
         self._tasks.add(task)

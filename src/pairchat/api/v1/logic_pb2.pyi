@@ -155,11 +155,19 @@ Global___Call: _TypeAlias = Call  # noqa: Y015
 
 @_typing.final
 class Reply(_message.Message):
+    """Acknowledgements of pushes are sent with call_id 0 and answered only when they
+    fail: then the reply names the connection, command and requestId itself, since
+    the broker keeps no record of calls it expects no answer to.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CALL_ID_FIELD_NUMBER: _builtins.int
     CODE_FIELD_NUMBER: _builtins.int
     MSG_FIELD_NUMBER: _builtins.int
+    CONN_ID_FIELD_NUMBER: _builtins.int
+    CMD_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     BOUND_FIELD_NUMBER: _builtins.int
     MATCHED_FIELD_NUMBER: _builtins.int
     STORED_FIELD_NUMBER: _builtins.int
@@ -169,6 +177,12 @@ class Reply(_message.Message):
     """the wire protocol's code; 0 = OK"""
     msg: _builtins.str
     """short reason when code != 0"""
+    conn_id: _builtins.int
+    """with call_id 0: the connection to answer"""
+    cmd: _builtins.str
+    """with call_id 0: the command to answer"""
+    request_id: _builtins.str
+    """with call_id 0: the requestId to echo, if any"""
     @_builtins.property
     def bound(self) -> Global___AccountBound: ...
     @_builtins.property
@@ -183,6 +197,9 @@ class Reply(_message.Message):
         call_id: _builtins.int = ...,
         code: _builtins.int = ...,
         msg: _builtins.str = ...,
+        conn_id: _builtins.int = ...,
+        cmd: _builtins.str = ...,
+        request_id: _builtins.str = ...,
         bound: Global___AccountBound | None = ...,
         matched: Global___Matched | None = ...,
         stored: Global___MsgStored | None = ...,
@@ -190,7 +207,7 @@ class Reply(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "bound", b"bound", "history", b"history", "matched", b"matched", "stored", b"stored"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "bound", b"bound", "call_id", b"call_id", "code", b"code", "history", b"history", "matched", b"matched", "msg", b"msg", "stored", b"stored"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "bound", b"bound", "call_id", b"call_id", "cmd", b"cmd", "code", b"code", "conn_id", b"conn_id", "history", b"history", "matched", b"matched", "msg", b"msg", "request_id", b"request_id", "stored", b"stored"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["bound", "matched", "stored", "history"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
