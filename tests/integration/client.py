@@ -198,14 +198,6 @@ class ChatClient:
         unexpected = [f for f in self._unclaimed if predicate(f)]
         assert not unexpected, f"{self}: unexpected frames {unexpected}"
 
-    async def assert_quiet(self, predicate: Predicate, wait: float) -> None:
-        """Nothing matching arrives within `wait` seconds (no barrier available)."""
-        try:
-            frame = await self.expect(predicate, within=wait)
-        except AssertionError:
-            return
-        raise AssertionError(f"{self}: unexpected frame {frame}")
-
     # --- protocol helpers ---
     async def create_account(self, nick: str) -> Frame:
         response = await self.call("CRT_ACCOUNT", nickName=nick)

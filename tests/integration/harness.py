@@ -29,9 +29,6 @@ TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
 """The longest any single expected event may take; every wait derives from it
 (a slow machine raises this one knob)."""
 
-QUIET_WAIT: Final = TIMEOUT / 20
-"""A bounded wait for something that must NOT arrive, where no round trip proves it."""
-
 POLL_INTERVAL: Final = TIMEOUT / 200
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .client import ChatClient, Frame, is_dialogue
+from .client import ChatClient, Frame, is_dialogue, is_signal
 from .harness import System
 from .users import Pair, Users
 
@@ -27,15 +27,22 @@ def is_error_frame(frame: Frame) -> bool:
 
 
 async def assert_untouched(pair: Pair, next_msg_id: int = 1) -> None:
-    """Both still chat, the session's next msgId is unchanged and b was pushed
-    nothing before the probe (so nothing was stored or delivered)."""
+    """Both still chat, the session's next msgIds are unchanged, and neither was
+    pushed anything before the probes (so nothing was stored or delivered): a
+    push caused by the bad input would have been queued before the probes'."""
     await pair.a.ping()
     await pair.b.ping()
-    assert await pair.a.send(pair.session_id, "probe") == next_msg_id
-    push = await pair.b.expect_push(is_dialogue(pair.session_id))
-    assert (push["msgId"], push["content"]) == (next_msg_id, "probe")
+    for sender, receiver, msg_id in ((pair.a, pair.b, next_msg_id),
+                                     (pair.b, pair.a, next_msg_id + 1)):
+        assert await sender.send(pair.session_id, "probe") == msg_id
+        push = await receiver.expect_push(is_dialogue(pair.session_id))
+        assert (push["msgId"], push["content"]) == (msg_id, "probe")
+    for client in (pair.a, pair.b):
+        unexpected = client.pushes(lambda f: not is_signal("NewSession")(f)
+                                   and not is_dialogue(pair.session_id)(f))
+        assert unexpected == [], unexpected
     history = await pair.a.history(pair.session_id)
-    assert [m["msgId"] for m in history] == list(range(1, next_msg_id + 1))
+    assert [m["msgId"] for m in history] == list(range(1, next_msg_id + 2))
 
 
 # --- frames that are not requests ---
@@ -256,8 +263,8 @@ async def test_acting_as_another_account_is_code_6(pair: Pair) -> None:
     assert_error(await a.request("LOGOUT", accountId=b.account_id), 6, "LOGOUT")
     await assert_untouched(pair)
     # b was not logged out by a's forged LOGOUT, nor a by its refused one.
-    assert await b.send(pair.session_id, "still me") == 2
-    await a.expect_push(is_dialogue(pair.session_id, 2))
+    assert await b.send(pair.session_id, "still me") == 3
+    await a.expect_push(is_dialogue(pair.session_id, 3))
 
 
 SESSION_COMMANDS: dict[str, dict[str, Any]] = {
