@@ -127,9 +127,15 @@ def test_leave_shows_partner_exit_and_offers_a_new_chat(
     expect(window.get_by_test_id("partner-exit")).to_contain_text("alice left")
     expect(window.get_by_test_id("message-input")).to_be_disabled()
     expect(window.get_by_test_id("send-button")).to_be_disabled()
-    # The conversation stays readable.
+    # The conversation stays readable, even after a refresh.
     bob.expect_texts("alice", ["I have to go"])
     artifact(bob.page, "04-partner-left")
+    bob.page.reload()
+    bob.expect_online()
+    window = bob.window_with("alice")
+    expect(window.get_by_test_id("partner-exit")).to_be_visible()
+    expect(window.get_by_test_id("message-input")).to_be_disabled()
+    bob.expect_texts("alice", ["I have to go"])
 
     # One click starts a new chat from the ended window (alice is the one online with capacity).
     window.get_by_test_id("window-new-chat").click()

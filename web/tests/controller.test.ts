@@ -270,6 +270,47 @@ describe('refresh and reconnect', () => {
     expect(unreadCount(session)).toBe(0);
   });
 
+  it('brings back, after a refresh, a conversation that ended meanwhile: readable, in its place, not writable', async () => {
+    const windows = JSON.stringify([
+      { sessionId: 1, partnerId: PARTNER, partnerName: 'them', ended: null },
+      { sessionId: 2, partnerId: 9, partnerName: 'gone', ended: 'partner-left' },
+      { sessionId: 3, partnerId: 10, partnerName: 'third', ended: null },
+    ]);
+    const storage = signedInStorage({ 'pairchat.windows': windows });
+    const { network, controller } = createController(storage);
+    controller.start();
+    const socket = network.current;
+    socket.open();
+    await flush();
+    socket.answer('RECONNECT', {
+      accountId: ME,
+      nickName: 'me',
+      sessions: [
+        { sessionId: 1, partnerId: PARTNER, partnerName: 'them' },
+        { sessionId: 4, partnerId: 11, partnerName: 'new' },
+      ],
+    });
+    await flush();
+    const sessions = controller.state.sessions;
+    expect(sessions.map((s) => [s.partnerName, s.ended])).toEqual([
+      ['them', null],
+      ['gone', 'partner-left'],
+      ['third', 'closed'],
+      ['new', null],
+    ]);
+    expect(socket.frames('HISTORY').map((f) => f.sessionId).sort()).toEqual([1, 2, 3, 4]);
+    const gone = socket.frames('HISTORY').find((f) => f.sessionId === 2)!;
+    socket.answer('HISTORY', { sessionId: 2, messages: history(1, 2, 9) }, gone);
+    await flush();
+    expect(sessions[1]!.messages.map((m) => m.content)).toEqual(['m1', 'm2']);
+    expect(canSend(sessions[1]!)).toBe(false);
+    // Closing it forgets it for the next refresh too.
+    await controller.leave('2');
+    expect(socket.frames('LEAVE')).toHaveLength(0);
+    const saved = JSON.parse(storage.getItem('pairchat.windows') ?? '[]') as { sessionId: number }[];
+    expect(saved.map((w) => w.sessionId)).toEqual([1, 3, 4]);
+  });
+
   it('marks a window ended when the server no longer lists its session after a reconnect', async () => {
     const { controller, socket, network } = await signedInWithSession();
     socket.drop();

@@ -2,6 +2,7 @@
 // the socket to the store: RECONNECT on every new connection, history catch-up, pushes, and what
 // a lost or taken-over connection means. Sending, read receipts and typing live in their own
 // modules. No DOM: the view reports visibility and input through plain method calls.
+import { watch } from 'vue';
 import type { BackoffPolicy } from '../protocol/backoff';
 import {
   ProtocolClient,
@@ -11,10 +12,15 @@ import {
 } from '../protocol/client';
 import { ClientStoppedError, describeError, RequestError } from '../protocol/errors';
 import { SYSTEM_TIMERS } from '../protocol/timers';
-import { Code, type Push, type SignalPush } from '../protocol/types';
-import { ChatStore, sessionKey, type ChatState } from '../store/chat';
+import { Code, type Push, type SessionSummary, type SignalPush } from '../protocol/types';
+import { ChatStore, sessionKey, type ChatState, type SessionEnd } from '../store/chat';
 import { NoticeBoard } from '../store/notices';
-import { ClientPersistence, type Credentials, type KeyValueStorage } from '../store/persistence';
+import {
+  ClientPersistence,
+  type Credentials,
+  type KeyValueStorage,
+  type SavedWindow,
+} from '../store/persistence';
 import type { AppContext } from './context';
 import { HistoryLoader } from './history';
 import { nicknameProblem } from './nickname';
@@ -62,6 +68,8 @@ export class ChatController {
   private readonly history: HistoryLoader;
   /** Sessions this person left: late pushes for them must not reopen a window. */
   private readonly left = new Set<string>();
+  /** Windows open before a refresh, to bring back those the server no longer lists (ended). */
+  private savedWindows: SavedWindow[];
   private rebindTimer: unknown = null;
 
   constructor(options: ControllerOptions) {
@@ -109,6 +117,21 @@ export class ChatController {
       report: (error) => this.report(error),
     };
     const restore = this.credentials !== null;
+    this.savedWindows = restore ? this.persistence.loadWindows() : [];
+    // Remember the windows as they change, so a refresh can bring back ended ones too.
+    watch(
+      () =>
+        this.state.sessions.map((s) => ({
+          sessionId: s.sessionId,
+          partnerId: s.partnerId,
+          partnerName: s.partnerName,
+          ended: s.ended,
+        })),
+      (windows) => {
+        if (this.credentials) this.persistence.saveWindows(windows);
+      },
+      { flush: 'sync', deep: true },
+    );
     this.outbox = new Outbox(context, restore);
     this.receipts = new ReadReceipts(context, restore);
     this.typingSignals = new TypingSignals(context);
@@ -198,6 +221,7 @@ export class ChatController {
 
   private forgetAccount(): void {
     this.credentials = null;
+    this.savedWindows = [];
     this.outbox.clear();
     this.receipts.clear();
     this.typingSignals.clear();
@@ -238,15 +262,30 @@ export class ChatController {
     this.persistence.saveCredentials(this.credentials);
     this.store.setAccount({ accountId: response.accountId, nickName: response.nickName });
 
-    const open = new Set<string>();
-    for (const summary of response.sessions) {
-      const key = sessionKey(summary.sessionId);
-      open.add(key);
+    const listed = new Map(response.sessions.map((summary) => [sessionKey(summary.sessionId), summary]));
+    const open = new Set(listed.keys());
+    const reopen = (window: SavedWindow | SessionSummary, ended: SessionEnd | null): void => {
+      const key = sessionKey(window.sessionId);
       this.left.delete(key);
-      this.store.openSession(summary, { viewedUpTo: this.receipts.viewedUpTo(key) });
+      this.store.openSession(window, { viewedUpTo: this.receipts.viewedUpTo(key) });
       this.receipts.restored(key);
+      if (ended) this.store.markEnded(key, ended);
+    };
+    // After a refresh, windows come back in the order they had. One the server no longer lists
+    // ended while the page was away; it stays readable (HISTORY still works) until closed.
+    const saved = this.savedWindows;
+    this.savedWindows = [];
+    for (const window of saved) {
+      const key = sessionKey(window.sessionId);
+      const summary = listed.get(key);
+      if (summary) {
+        reopen(summary, null);
+      } else if (!this.store.session(key)) {
+        reopen(window, window.ended ?? 'closed');
+        void this.history.load(key);
+      }
     }
-    // A window the server no longer lists ended while this page was away.
+    for (const summary of response.sessions) reopen(summary, null);
     for (const session of this.state.sessions) {
       if (!open.has(session.key) && !session.ended) this.store.markEnded(session.key, 'closed');
     }

@@ -70,6 +70,9 @@ export interface ChatState {
   superseded: boolean;
 }
 
+/** What opening a window needs: a RECONNECT/MATCH summary, or a window saved before a refresh. */
+export type WindowSummary = Omit<SessionSummary, 'partnerId'> & { partnerId: AccountId | null };
+
 /** Map key of a session: the server's sessionId as a string, whatever its JSON type. */
 export function sessionKey(sessionId: SessionId): string {
   return String(sessionId);
@@ -127,7 +130,10 @@ export class ChatStore {
    * Open a window for a session, or return the existing one (a NewSession push and a RECONNECT
    * listing can both announce the same session). A known partner name is never replaced by a blank.
    */
-  openSession(summary: SessionSummary, options: { activate?: boolean; viewedUpTo?: number } = {}): ChatSession {
+  openSession(
+    summary: WindowSummary,
+    options: { activate?: boolean; viewedUpTo?: number } = {},
+  ): ChatSession {
     const activate = options.activate ?? false;
     const existing = this.session(summary.sessionId);
     if (existing) {

@@ -16,6 +16,14 @@ export interface Credentials {
   nickName: string;
 }
 
+/** An open window, remembered so a conversation that ended stays readable after a refresh. */
+export interface SavedWindow {
+  sessionId: SessionId;
+  partnerId: AccountId | null;
+  partnerName: string;
+  ended: 'partner-left' | 'closed' | null;
+}
+
 export interface OutboxEntry {
   requestId: string;
   sessionId: SessionId;
@@ -30,6 +38,7 @@ const KEYS = {
   outbox: 'pairchat.outbox',
   viewed: 'pairchat.viewed',
   seen: 'pairchat.seen',
+  windows: 'pairchat.windows',
 } as const;
 
 export class ClientPersistence {
@@ -97,6 +106,21 @@ export class ClientPersistence {
     this.write(KEYS.seen, JSON.stringify(Object.fromEntries(seen)));
   }
 
+  loadWindows(): SavedWindow[] {
+    const raw = this.read(KEYS.windows);
+    if (!raw) return [];
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      return Array.isArray(parsed) ? parsed.filter(isSavedWindow) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  saveWindows(windows: SavedWindow[]): void {
+    this.write(KEYS.windows, JSON.stringify(windows));
+  }
+
   private readNumbers(key: string): Map<string, number> {
     const numbers = new Map<string, number>();
     const raw = this.read(key);
@@ -147,5 +171,16 @@ function isOutboxEntry(value: unknown): value is OutboxEntry {
     (typeof entry.sessionId === 'string' || typeof entry.sessionId === 'number') &&
     typeof entry.content === 'string' &&
     typeof entry.createdAt === 'number'
+  );
+}
+
+function isSavedWindow(value: unknown): value is SavedWindow {
+  if (typeof value !== 'object' || value === null) return false;
+  const entry = value as Record<string, unknown>;
+  return (
+    (typeof entry.sessionId === 'string' || typeof entry.sessionId === 'number') &&
+    (typeof entry.partnerId === 'number' || entry.partnerId === null) &&
+    typeof entry.partnerName === 'string' &&
+    (entry.ended === null || entry.ended === 'partner-left' || entry.ended === 'closed')
   );
 }
