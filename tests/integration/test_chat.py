@@ -287,3 +287,15 @@ async def test_logout_ends_every_session(users: Users) -> None:
         refused = await partner.request("DIALOGUE", senderId=partner.account_id,
                                         sessionId=session_id, content="gone?")
         assert refused["code"] == 7, refused
+
+
+async def test_a_connection_can_bind_a_new_account_after_logout(users: Users) -> None:
+    a = await users.new("first life")
+    first_id = a.account_id
+    await a.call("LOGOUT", accountId=first_id)
+    await a.create_account("second life")
+    assert a.account_id != first_id
+    b = await users.new()
+    session_id = await users.match(a, b)
+    assert await b.send(session_id, "hello second life") == 1
+    assert (await a.expect_push(is_dialogue(session_id, 1)))["senderId"] == b.account_id

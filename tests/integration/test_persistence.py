@@ -3,16 +3,21 @@ data dir, and within the grace period everyone resumes where they were."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
-from .client import ChatClient, is_dialogue, is_signal
+from .client import ChatClient, Frame, is_dialogue, is_signal
 from .harness import BROKER_COUNTS, TIMEOUT, Flags, broker_ids, running_system, stop_system
 from .users import Users
 
 # Long enough to span a restart; nothing in these tests waits for it to pass.
 GRACE = 3 * TIMEOUT
+WINDOW = 16
+MAX_IN_FLIGHT_TEST_MESSAGES = 100_000  # a bound only: the stop ends the sending
 
 
 @pytest.mark.parametrize("brokers", BROKER_COUNTS, ids=broker_ids())
@@ -86,3 +91,60 @@ async def test_logged_out_account_stays_logged_out_after_restart(tmp_path: Path)
             assert refused["code"] == 5, refused
         finally:
             await client.close()
+
+
+async def send_until_closed(client: ChatClient, session_id: int, started: asyncio.Event
+                            ) -> list[Frame]:
+    """DIALOGUEs with a window of unanswered ones, until the connection closes;
+    returns the responses. `started` is set once a first window was answered."""
+    responses: list[Frame] = []
+    window: deque[asyncio.Future[Frame]] = deque()
+    for i in range(MAX_IN_FLIGHT_TEST_MESSAGES):
+        try:
+            window.append(await client.submit(
+                "DIALOGUE", senderId=client.account_id, sessionId=session_id,
+                content=f"in flight {i}"))
+            if len(window) >= WINDOW:
+                responses.append(await asyncio.wait_for(window.popleft(), TIMEOUT))
+        except (ConnectionError, ConnectionClosed):
+            break
+        if len(responses) >= WINDOW:
+            started.set()
+    for outcome in await asyncio.gather(*window, return_exceptions=True):
+        if isinstance(outcome, dict):
+            responses.append(outcome)
+    return responses
+
+
+async def test_every_dialogue_answered_before_a_stop_survives_it(tmp_path: Path) -> None:
+    """DIALOGUE is answered code 0 only once durable: stop the system while
+    messages are in flight, and every one answered 0 is there after the restart."""
+    flags = Flags(offline_grace=GRACE, rate_limit=1e6, rate_burst=1e6)
+    data_dir = tmp_path / "data"
+    with running_system(flags, data_dir) as first:
+        users = Users(first)
+        a = await users.new()
+        b = await users.new()
+        session_id = await users.match(a, b)
+        started = asyncio.Event()
+        sender = asyncio.create_task(send_until_closed(a, session_id, started))
+        await asyncio.wait_for(started.wait(), TIMEOUT)
+        await asyncio.to_thread(stop_system, first)
+        responses = await asyncio.wait_for(sender, TIMEOUT)
+    answered = {r["msgId"]: r for r in responses if r["code"] == 0}
+    assert answered, responses
+
+    with running_system(flags, data_dir) as second:
+        users = Users(second)
+        try:
+            a2 = await users.connect()
+            await a2.reconnect(a.account_id, a.token)
+            ids: list[int] = []
+            while page := await a2.history(session_id, afterMsgId=len(ids), limit=200):
+                ids += [m["msgId"] for m in page]
+            assert ids == list(range(1, len(ids) + 1)), ids  # gap-free
+            missing = sorted(set(answered) - set(ids))
+            assert not missing, f"answered code 0 but lost by the stop: {missing}"
+            assert await a2.send(session_id, "after") == len(ids) + 1
+        finally:
+            await users.close_all()
