@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from browser_people import TIMEOUT_MS, TIMEOUT_S, Artifact, OpenPage, PageProblems
-from pairchat_process import ROOT, Server, free_port
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect, sync_playwright
+
+from .browser_people import TIMEOUT_MS, TIMEOUT_S, Artifact, OpenPage, PageProblems
+from .pairchat_process import ROOT, Server, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -13,7 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_people import (
+
+from .browser_people import (
     MATCH_WAIT_S,
     OFFLINE_GRACE_S,
     POLL_INTERVAL_S,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_people import (
+from playwright.sync_api import expect
+
+from .browser_people import (
     MATCH_WAIT_S,
     OFFLINE_GRACE_S,
     TIMEOUT_MS,
@@ -15,8 +17,7 @@ from browser_people import (
     Person,
     exactly,
 )
-from pairchat_process import Server
-from playwright.sync_api import expect
+from .pairchat_process import Server
 
 pytestmark = pytest.mark.browser
 
