@@ -36,8 +36,9 @@ class Users:
     async def connect(self, broker: int | None = None, name: str = "") -> ChatClient:
         if broker is None:
             broker, self._next_broker = self._next_broker, self._next_broker + 1
+        broker %= self.system.broker_count
         client = await ChatClient.connect(self.system.ws_url(broker),
-                                          name or f"user{len(self.clients)}@b{broker}")
+                                          name or f"user{len(self.clients)}@broker{broker}")
         self.clients.append(client)
         return client
 
