@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from pairchat.bench.flags import add_flags as bench_flags
 from pairchat.config import Flags, broker_flags, logging_flags, logic_flags
 from pairchat.obs import setup_logging
 
@@ -56,18 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     f.add("--schema", default="public", help="PostgreSQL schema holding pairchat's tables")
     logging_flags(f)
 
-    bench = sub.add_parser("bench", help="measure messages per second through a running system")
-    f = Flags(bench)
-    f.add("--url", default="ws://127.0.0.1:8080/ws",
-          help="broker WebSocket URL(s), comma-separated, with --no-spawn")
-    bench.add_argument("--no-spawn", dest="spawn", action="store_false",
-                       help="drive the running system at --url instead of starting one "
-                            "(it should run with --max-sessions 1 so MATCH pairs users exactly)")
-    f.add("--pairs", type=int, default=100, help="sessions, each between two users")
-    f.add("--duration", type=float, default=10.0, help="seconds of sending")
-    f.add("--window", type=int, default=8, help="unanswered DIALOGUEs each user keeps in flight")
-    f.add("--size", type=int, default=100, help="content characters per message")
-    f.add("--json", default="", help="also write the result to this file")
+    bench = sub.add_parser(
+        "bench", help="measure messages per second and latency, against baselines if asked")
+    bench_flags(bench)
     return parser
 
 

@@ -1,0 +1,77 @@
+"""`pairchat bench`: wires the flags to the systems, the coordinator, the live
+progress and the report."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from contextlib import AbstractContextManager
+
+from rich.console import Console
+
+from pairchat.bench import report, systems
+from pairchat.bench.driver import BenchError, TargetResult, Workload, drive
+from pairchat.bench.flags import check_flags, default_procs
+from pairchat.bench.progress import LiveProgress
+from pairchat.bench.systems import StartError, Target
+
+SETUP_TIMEOUT = 60.0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Runs `pairchat bench`; returns the exit code (2: the flags or the mode are unusable)."""
+    problem = check_flags(args)
+    if problem:
+        print(f"pairchat bench: {problem}", file=sys.stderr)
+        return 2
+    urls = [u.strip() for u in args.url.split(",") if u.strip()]
+    scaled_args: list[str] = []
+    if not urls and args.spawn == "scaled":
+        if not systems.up_supports_scaled():
+            print("pairchat bench: --spawn scaled is not available yet: this `pairchat up` has "
+                  "no scaled mode (no --redis-url); use --spawn embedded, or --url to drive a "
+                  "scaled system started by hand", file=sys.stderr)
+            return 2
+        if not (args.redis_url and args.database_url):
+            print("pairchat bench: --spawn scaled needs --redis-url and --database-url",
+                  file=sys.stderr)
+            return 2
+        scaled_args = ["--redis-url", args.redis_url, "--database-url", args.database_url]
+    workload = Workload(
+        users=args.users, window=0 if args.rate > 0 else args.window, rate=args.rate,
+        duration=args.duration, warmup=args.warmup, size=args.size,
+        procs=min(args.procs or default_procs(), args.users), setup_timeout=SETUP_TIMEOUT,
+    )
+    if urls:
+        desc = "running system at " + ", ".join(urls)
+    else:
+        desc = f"spawned `pairchat up` ({args.spawn}, {args.brokers} broker(s))"
+    machine = report.machine_info()
+
+    def pairchat() -> AbstractContextManager[Target]:
+        if urls:
+            return contextlib.nullcontext(systems.running_system(urls))
+        return systems.spawned_pairchat(args.users, args.brokers, scaled_args)
+
+    plan = [pairchat]
+    if args.baseline:
+        plan += [lambda: systems.spawned_relay("picows"), lambda: systems.spawned_relay("socketio")]
+    results: list[TargetResult] = []
+    out = Console()
+    try:
+        with LiveProgress() as live:
+            for start in plan:
+                with start() as target:
+                    results.append(drive(target, workload, live.show))
+    except (BenchError, StartError) as exc:
+        print(f"pairchat bench: {exc}", file=sys.stderr)
+        return 1
+    doc = report.report_dict(workload, desc, results, machine)
+    report.render(out, doc)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+    return 0

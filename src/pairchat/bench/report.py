@@ -1,0 +1,159 @@
+"""The end of a run: the machine it ran on, a rich table of every target, the
+ratios of pairchat to the baselines, and the same as a JSON document."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pairchat.bench.driver import BUSY_SHARE, TargetResult, Workload
+
+# A load average above this at the start means other work shared the CPUs.
+BUSY_LOAD = 1.5
+
+
+def machine_info() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count() or 0,
+        "cpu_model": model,
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
+
+
+def ratios(results: list[TargetResult]) -> dict[str, dict[str, float]]:
+    """pairchat's delivered msgs/s and p99 latency divided by each baseline's."""
+    ours = next((r for r in results if r.name == "pairchat"), None)
+    out: dict[str, dict[str, float]] = {}
+    if ours is None:
+        return out
+    for base in results:
+        if base is ours:
+            continue
+        rate, p99 = base.per_second(base.tally.delivered), base.latency_ms.p99
+        out[base.name] = {
+            "delivered": round(ours.per_second(ours.tally.delivered) / rate, 3) if rate else 0.0,
+            "p99": round(ours.latency_ms.p99 / p99, 3) if p99 else 0.0,
+        }
+    return out
+
+
+def notes(results: list[TargetResult], machine: dict[str, Any]) -> list[str]:
+    said: list[str] = []
+    load = float(machine.get("load_average_at_start", 0.0))
+    if load > BUSY_LOAD:
+        said.append(f"the machine was shared: load average {load} when the run started")
+    for r in results:
+        busy = [f"process {i} at {share:.0%}" for i, share in enumerate(r.generator_cpu)
+                if share > BUSY_SHARE]
+        if busy:
+            said.append(f"{r.name}: the load generator may have been the bottleneck "
+                        f"({', '.join(busy)} of a core)")
+        if r.matched < r.users:
+            said.append(f"{r.name}: only {r.matched} of {r.users} users were matched")
+    return said
+
+
+def target_dict(r: TargetResult) -> dict[str, Any]:
+    lat = r.latency_ms
+    return {
+        "users": r.users,
+        "connected": r.connected,
+        "matched": r.matched,
+        "match_seconds": round(r.match_seconds, 3),
+        "seconds": round(r.seconds, 3),
+        "sent": r.tally.sent,
+        "acked": r.tally.acked,
+        "delivered": r.tally.delivered,
+        "sent_per_s": round(r.per_second(r.tally.sent)),
+        "acked_per_s": round(r.per_second(r.tally.acked)),
+        "delivered_per_s": round(r.per_second(r.tally.delivered)),
+        "latency_ms": {"p50": lat.p50, "p90": lat.p90, "p99": lat.p99, "max": lat.max},
+        "errors": dict(sorted(r.tally.errors.items())),
+        "server_peak_rss_kib": r.server_peak_rss_kib,
+        "server_cpu": {k: round(v, 3) for k, v in r.server_cpu.items()},
+        "generator_cpu": [round(share, 3) for share in r.generator_cpu],
+        "generator_busy": r.generator_busy,
+    }
+
+
+def report_dict(workload: Workload, target_desc: str, results: list[TargetResult],
+                machine: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "machine": machine,
+        "workload": {
+            "target": target_desc, "users": workload.users, "sessions": workload.users // 2,
+            "loop": workload.loop, "window": workload.window, "rate": workload.rate,
+            "duration": workload.duration, "warmup": workload.warmup, "size": workload.size,
+            "procs": workload.procs,
+        },
+        "targets": {r.name: target_dict(r) for r in results},
+        "ratios": ratios(results),
+        "notes": notes(results, machine),
+    }
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def render(console: Console, report: dict[str, Any]) -> None:
+    m, w = report["machine"], report["workload"]
+    console.print(
+        f"[bold]pairchat bench[/]: {w['users']} users in {w['sessions']} sessions, "
+        f"{w['loop']}, {w['size']}-character messages, {w['duration']:g} s after "
+        f"{w['warmup']:g} s of warmup, {w['procs']} generator processes; "
+        f"{m['cpus']} x {m['cpu_model']}, {m['memory_gib']} GiB, "
+        f"load {m['load_average_at_start']}; target: {w['target']}")
+    targets: dict[str, dict[str, Any]] = report["targets"]
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("")
+    for name in targets:
+        table.add_column(name, justify="right")
+
+    def row(label: str, fmt: Any) -> None:
+        table.add_row(label, *(fmt(t) for t in targets.values()))
+
+    row("users connected / matched", lambda t: f"{t['connected']} / {t['matched']}")
+    row("time to match all users", lambda t: f"{t['match_seconds']:.2f} s")
+    row("sent / s", lambda t: f"{t['sent_per_s']:,}")
+    row("acknowledged / s", lambda t: f"{t['acked_per_s']:,}")
+    row("delivered / s", lambda t: f"[bold]{t['delivered_per_s']:,}[/]")
+    for p in ("p50", "p90", "p99", "max"):
+        row(f"send-to-push {p}", lambda t, p=p: f"{t['latency_ms'][p]:.2f} ms")
+    row("errors", lambda t: ", ".join(f"{k}: {v}" for k, v in t["errors"].items()) or "none")
+    row("server peak RSS", lambda t: "\n".join(
+        f"{k} {_mib(v)}" for k, v in t["server_peak_rss_kib"].items()) or "-")
+    row("server CPU (of a core)", lambda t: "\n".join(
+        f"{k} {v:.0%}" for k, v in t["server_cpu"].items()) or "-")
+    row("generator CPU (of a core)", lambda t: " ".join(
+        f"{share:.0%}" for share in t["generator_cpu"]))
+    console.print(table)
+    for base, r in report["ratios"].items():
+        console.print(f"pairchat / {base}: delivered x{r['delivered']:.2f}, "
+                      f"p99 latency x{r['p99']:.2f}")
+    for note in report["notes"]:
+        console.print(f"[yellow]note:[/] {note}")

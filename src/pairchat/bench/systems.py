@@ -1,0 +1,228 @@
+"""The systems a bench run drives: a `pairchat up` it spawns, one already
+running at given URLs, or a baseline relay; and what it reads of their
+processes (CPU time, peak RSS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from pairchat.bench.wire import SIO_PATH, Dialect
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class StartError(Exception):
+    """A system could not be started or is not available."""
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    label: str
+    pid: int
+
+
+@dataclass
+class Target:
+    """What the load generator drives.
+
+    Attributes:
+        name: how the report calls it.
+        urls: WebSocket URLs; users are spread over them round-robin.
+        dialect: the framing the server speaks.
+        root_pid: the process the bench started (0 for a system it did not start);
+            the server processes are it or its children.
+    """
+
+    name: str
+    urls: tuple[str, ...]
+    dialect: Dialect
+    root_pid: int = 0
+    log: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def processes(self) -> list[ServerProcess]:
+        """The processes serving the load: the children of a supervisor such as
+        `pairchat up` (labelled by their role), or the root itself."""
+        if not self.root_pid:
+            return []
+        try:
+            root = psutil.Process(self.root_pid)
+            children = root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        if not children:
+            return [ServerProcess(self.name, self.root_pid)]
+        return [ServerProcess(_role_of(child), child.pid) for child in children]
+
+
+def _role_of(proc: psutil.Process) -> str:
+    """`pairchat broker --broker-id broker-0 ...` -> "broker-0"; `pairchat logic` -> "logic"."""
+    try:
+        argv = proc.cmdline()
+    except psutil.Error:
+        return str(proc.pid)
+    if "--broker-id" in argv:
+        return argv[argv.index("--broker-id") + 1]
+    for role in ("logic", "broker", "worker"):
+        if role in argv:
+            return role
+    return f"{proc.name()}-{proc.pid}"
+
+
+# --- reading processes ----------------------------------------------------
+def cpu_seconds(processes: list[ServerProcess]) -> dict[str, float]:
+    """User + system CPU seconds used so far by each process."""
+    used: dict[str, float] = {}
+    for p in processes:
+        try:
+            times = psutil.Process(p.pid).cpu_times()
+        except psutil.Error:
+            continue
+        used[p.label] = times.user + times.system
+    return used
+
+
+def peak_rss_kib(processes: list[ServerProcess]) -> dict[str, int]:
+    """Each process's peak resident set (VmHWM), in KiB."""
+    peaks: dict[str, int] = {}
+    for p in processes:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[p.label] = int(line.split()[1])
+    return peaks
+
+
+# --- starting systems -----------------------------------------------------
+def free_port_range(count: int) -> int:
+    """The first of `count` consecutive free ports on 127.0.0.1."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = int(s.getsockname()[1])
+        if base + count > 65535:
+            continue
+        if all(_port_free(base + i) for i in range(1, count)):
+            return base
+    raise StartError(f"no {count} consecutive free ports")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with _NO_PROXY.open(url, timeout=1.0) as resp:
+            return int(resp.status) == 200
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def up_supports_scaled() -> bool:
+    """Whether this `pairchat up` has the scaled mode (Redis + PostgreSQL)."""
+    out = subprocess.run([sys.executable, "-m", "pairchat", "up", "--help"],
+                         capture_output=True, text=True, timeout=START_TIMEOUT, check=False)
+    return "--redis-url" in out.stdout
+
+
+@contextlib.contextmanager
+def spawned_pairchat(users: int, brokers: int, scaled_args: list[str]) -> Iterator[Target]:
+    """`pairchat up` on free ports in a temporary data dir, with the per-connection
+    limits raised above the load and one session per account, so that MATCH
+    pairs the users two by two."""
+    with tempfile.TemporaryDirectory(prefix="pairchat-bench-") as data:
+        port = free_port_range(brokers)
+        log = Path(data) / "pairchat-up.log"
+        argv = [sys.executable, "-m", "pairchat", "up", "--port", str(port),
+                "--data-dir", data, "--brokers", str(brokers), "--max-sessions", "1",
+                "--rate-limit", "1000000", "--rate-burst", "1000000",
+                "--max-conns-per-ip", str(max(4096, users * 2)),
+                "--log-level", "warning", *scaled_args]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        try:
+            health = [f"http://127.0.0.1:{port + i}/healthz" for i in range(brokers)]
+            deadline = time.monotonic() + START_TIMEOUT
+            while health:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise StartError(f"pairchat up did not start:\n{_tail(log)}")
+                health = [url for url in health if not _healthy(url)]
+                time.sleep(0.05)
+            yield Target("pairchat", tuple(f"ws://127.0.0.1:{port + i}/ws"
+                                           for i in range(brokers)),
+                         Dialect.PAIRCHAT, proc.pid, log)
+        finally:
+            _stop(proc)
+
+
+@contextlib.contextmanager
+def spawned_relay(kind: str) -> Iterator[Target]:
+    """A baseline relay (`picows` or `socketio`) as its own process; it prints
+    "ready" on stdout once it listens."""
+    module, name, dialect, path = {
+        "picows": ("pairchat.bench.baselines.picows_relay", "picows relay",
+                   Dialect.PAIRCHAT, "/ws"),
+        "socketio": ("pairchat.bench.baselines.socketio_relay", "python-socketio relay",
+                     Dialect.SOCKETIO, SIO_PATH),
+    }[kind]
+    with tempfile.TemporaryDirectory(prefix="pairchat-bench-") as tmp:
+        log = Path(tmp) / f"{kind}.log"
+        port = free_port_range(1)
+        with log.open("wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module, "--port", str(port)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        try:
+            assert proc.stdout is not None
+            readable, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
+            line = proc.stdout.readline() if readable else b""
+            if not line.startswith(b"ready"):
+                proc.kill()
+                proc.wait()
+                raise StartError(f"the {name} did not start:\n{_tail(log)}")
+            yield Target(name, (f"ws://127.0.0.1:{port}{path}",), dialect, proc.pid, log)
+        finally:
+            _stop(proc)
+
+
+def running_system(urls: list[str]) -> Target:
+    return Target("pairchat", tuple(urls), Dialect.PAIRCHAT)
