@@ -84,6 +84,7 @@ class TargetResult:
     generator_cpu: list[float]  # share of a core, per generator process
     server_cpu: dict[str, float] = field(default_factory=dict)  # share of a core, per process
     server_peak_rss_kib: dict[str, int] = field(default_factory=dict)
+    machine_busy: float = 0.0  # share of all the machine's CPUs busy in the window
 
     def per_second(self, count: int) -> float:
         return count / self.seconds if self.seconds > 0 else 0.0
@@ -173,6 +174,7 @@ class _Run:
         self._announce(StartSending(send_from, warmup_ns, duration_ns))
         servers = self.target.processes()
         cpu: list[dict[str, float]] = []
+        machine: list[tuple[int, int]] = []
 
         def on_time(now: int) -> None:
             if now < send_from:
@@ -182,11 +184,13 @@ class _Run:
             elif now < send_until:
                 if not cpu:
                     cpu.append(systems.cpu_seconds(servers))
+                    machine.append(systems.machine_jiffies())
                 self.phase = "measuring"
                 self.phase_done = (now - measure_from) / max(1, duration_ns)
             else:
                 if len(cpu) == 1:
                     cpu.append(systems.cpu_seconds(servers))
+                    machine.append(systems.machine_jiffies())
                 self.phase, self.phase_done = "draining", 1.0
 
         results = self._collect(WorkerResult, w.warmup + w.duration + START_GRACE, on_time,
@@ -194,9 +198,12 @@ class _Run:
         self.phase = "done"
         self._show()
         server_cpu: dict[str, float] = {}
+        machine_busy = 0.0
         if len(cpu) == 2:
             server_cpu = {label: (cpu[1][label] - used) / w.duration
                           for label, used in cpu[0].items() if label in cpu[1]}
+            (busy0, total0), (busy1, total1) = machine
+            machine_busy = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
         errors: Counter[str] = Counter()
         for s in setups:
             errors.update(s.errors)
@@ -206,7 +213,7 @@ class _Run:
             self.target.name, w.users, connected, matched, match_seconds,
             max((r.wall_seconds for r in results), default=0.0), tally,
             [r.cpu_seconds / r.wall_seconds if r.wall_seconds else 0.0 for r in results],
-            server_cpu, systems.peak_rss_kib(servers),
+            server_cpu, systems.peak_rss_kib(servers), machine_busy,
         )
 
     def _announce(self, message: object) -> None:

@@ -16,6 +16,8 @@ from pairchat.bench.driver import BUSY_SHARE, TargetResult, Workload
 
 # A load average above this at the start means other work shared the CPUs.
 BUSY_LOAD = 1.5
+# Above this share of all CPUs busy, the generator and the server competed for them.
+SATURATED = 0.9
 
 
 def machine_info() -> dict[str, Any]:
@@ -72,6 +74,9 @@ def notes(results: list[TargetResult], machine: dict[str, Any]) -> list[str]:
         if busy:
             said.append(f"{r.name}: the load generator may have been the bottleneck "
                         f"({', '.join(busy)} of a core)")
+        if r.machine_busy > SATURATED:
+            said.append(f"{r.name}: the machine's CPUs were {r.machine_busy:.0%} busy while "
+                        "measuring: the load generator and the server competed for them")
         if r.matched < r.users:
             said.append(f"{r.name}: only {r.matched} of {r.users} users were matched")
     return said
@@ -97,6 +102,7 @@ def target_dict(r: TargetResult) -> dict[str, Any]:
         "server_cpu": {k: round(v, 3) for k, v in r.server_cpu.items()},
         "generator_cpu": [round(share, 3) for share in r.generator_cpu],
         "generator_busy": r.generator_busy,
+        "machine_cpu_busy": round(r.machine_busy, 3),
     }
 
 
@@ -151,6 +157,7 @@ def render(console: Console, report: dict[str, Any]) -> None:
         f"{k} {v:.0%}" for k, v in t["server_cpu"].items()) or "-")
     row("generator CPU (of a core)", lambda t: " ".join(
         f"{share:.0%}" for share in t["generator_cpu"]))
+    row("machine CPUs busy", lambda t: f"{t['machine_cpu_busy']:.0%}")
     console.print(table)
     for base, r in report["ratios"].items():
         console.print(f"pairchat / {base}: delivered x{r['delivered']:.2f}, "

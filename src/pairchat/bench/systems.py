@@ -98,6 +98,17 @@ def cpu_seconds(processes: list[ServerProcess]) -> dict[str, float]:
     return used
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
 def peak_rss_kib(processes: list[ServerProcess]) -> dict[str, int]:
     """Each process's peak resident set (VmHWM), in KiB."""
     peaks: dict[str, int] = {}
