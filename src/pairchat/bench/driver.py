@@ -31,6 +31,10 @@ from pairchat.bench.worker import (
 # A generator process busier than this share of a core may have held the load back.
 BUSY_SHARE = 0.9
 START_GRACE = 60.0  # seconds for the processes to start (imports) and to report
+# Handshakes in flight over all processes: asyncio servers listen with a backlog
+# of 100, and a connection dropped from a full backlog costs a one-second SYN
+# retransmit, which would show up as match time.
+HANDSHAKES_IN_FLIGHT = 64
 LEAD_NS = 100_000_000  # phases start this long after being announced, on every process
 
 _M = TypeVar("_M")
@@ -137,10 +141,12 @@ class _Run:
         procs: list[BaseProcess] = []
         self.pipes: list[Connection] = []
         try:
-            for i, (first, count) in enumerate(split_users(w.users, w.procs)):
+            ranges = split_users(w.users, w.procs)
+            gate = max(4, HANDSHAKES_IN_FLIGHT // len(ranges))
+            for i, (first, count) in enumerate(ranges):
                 ours, theirs = ctx.Pipe()
                 spec = WorkerSpec(i, self.target.urls, self.target.dialect, first, count,
-                                  w.window, w.rate, w.size, w.setup_timeout)
+                                  w.window, w.rate, w.size, w.setup_timeout, gate)
                 proc: BaseProcess = ctx.Process(target=worker_main, args=(theirs, spec),
                                                 daemon=True, name=f"bench-worker-{i}")
                 proc.start()

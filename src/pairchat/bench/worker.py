@@ -26,9 +26,6 @@ from pairchat.bench.client import Run, SetupError, SocketIOUser, User, now_ns
 from pairchat.bench.stats import Histogram, Tally
 
 PROGRESS_EVERY = 0.25
-# Handshakes in flight per process: more would overflow the server's listen
-# backlog, and a dropped SYN costs a one-second retransmit.
-CONNECTS_IN_FLIGHT = 64
 # How long unanswered DIALOGUEs may take to come back after sending ends.
 DRAIN_SECONDS = 2.0
 OPEN_LOOP_TICK = 0.002
@@ -47,6 +44,7 @@ class WorkerSpec:
     rate: float  # DIALOGUEs per second per user (open loop)
     size: int
     setup_timeout: float
+    connects_in_flight: int
 
 
 @dataclass(frozen=True)
@@ -164,7 +162,7 @@ class _Worker:
     async def _set_up(self) -> int:
         spec = self.spec
         deadline = time.monotonic() + spec.setup_timeout
-        gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
+        gate = asyncio.Semaphore(spec.connects_in_flight)
         last_matched = [0]
 
         async def bring_up(index: int) -> None:
