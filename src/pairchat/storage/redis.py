@@ -1,0 +1,123 @@
+"""The scaled mode's routing, timers, inbox and broker liveness on Redis.
+
+`connect_redis` opens one connection pool and builds the four backends on it:
+- `RedisRouting` (redis_routing.py): routes, presence, sessions, the match queue,
+  replay markers, and notices to the logic process a MATCH request waits in;
+- `RedisTimers`, `RedisBrokers` (redis_timers.py): grace deadlines and broker
+  liveness;
+- `RedisInbox` (redis_inbox.py): the delivery workers' queue on sharded Streams.
+The key schema is declared, in full, at the top of redis_keys.py; the steps that
+change several keys are the Lua scripts in lua/, one file each.
+
+Commands are retried only on connection errors (a connection that broke before
+its reply): a timeout may mean the command ran, and a second `pair` or
+`take_due` must not run it twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis.exceptions
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+
+from pairchat.storage import redis_inbox, redis_routing, redis_timers
+from pairchat.storage.base import StoreUnavailable
+from pairchat.storage.redis_inbox import DEFAULT_LEASE_TTL, DEFAULT_SHARDS, RedisInbox
+from pairchat.storage.redis_keys import Keys, load_scripts
+from pairchat.storage.redis_routing import RedisRouting
+from pairchat.storage.redis_timers import RedisBrokers, RedisTimers
+
+__all__ = [
+    "RedisBackends", "RedisBrokers", "RedisInbox", "RedisRouting", "RedisTimers",
+    "connect_redis", "safe_redis_url",
+]
+
+CONNECT_TIMEOUT: Final = 5.0  # seconds; an unreachable host fails start-up within it
+# Seconds a reply may take. It must exceed the inbox's blocking read (1 s).
+SOCKET_TIMEOUT: Final = 5.0
+_RETRIES: Final = 3
+
+
+def safe_redis_url(url: str) -> str:
+    """The URL to show in messages and logs: without its password."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    netloc = f"{user.split(':', 1)[0]}@{host}" if at and user.split(":", 1)[0] else host
+    query = urlencode([(k, "***" if k.lower() == "password" else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+@dataclass(slots=True)
+class RedisBackends:
+    """The four backends of one process, on one connection pool."""
+
+    routing: RedisRouting
+    timers: RedisTimers
+    inbox: RedisInbox
+    brokers: RedisBrokers
+    redis: Redis = field(repr=False)
+
+    async def close(self) -> None:
+        """Stop listening and consuming (giving up inbox leases), then close the
+        pool. Safe to call twice."""
+        try:
+            await self.routing.close()
+            await self.inbox.close()
+        finally:
+            await self.redis.aclose()
+
+
+async def connect_redis(url: str, prefix: str = "pairchat:", *,
+                        inbox_shards: int = DEFAULT_SHARDS,
+                        lease_ttl: float = DEFAULT_LEASE_TTL) -> RedisBackends:
+    """Connect to Redis at `url` and build the backends, their keys under `prefix`.
+
+    Args:
+        url: redis://, rediss:// or unix:// URL; its password never appears in
+            errors.
+        prefix: start of every key, which separates deployments (and tests)
+            sharing one Redis.
+        inbox_shards: inbox streams; every process of a deployment must agree.
+        lease_ttl: seconds the inbox shards of a worker that died stay with it.
+
+    Raises:
+        StoreUnavailable: Redis cannot be reached, refuses the connection, or
+            the URL is not a Redis URL.
+        redis_inbox.InboxConfigError: the deployment's inbox has another shard
+            count.
+    """
+    safe = safe_redis_url(url)
+    try:
+        client = Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
+            retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), _RETRIES,
+                        supported_errors=(redis.exceptions.ConnectionError,)),
+        )
+    except ValueError as exc:
+        raise StoreUnavailable(f"not a Redis URL: {safe} ({exc})") from exc
+    try:
+        try:
+            await client.ping()
+        except (redis.exceptions.RedisError, OSError) as exc:
+            raise StoreUnavailable(f"cannot connect to Redis at {safe}: {exc}") from exc
+        await load_scripts(
+            client, [*redis_routing.SCRIPTS, *redis_timers.SCRIPTS, *redis_inbox.SCRIPTS]
+        )
+        keys = Keys(prefix)
+        inbox = RedisInbox(client, keys, shards=inbox_shards, lease_ttl=lease_ttl)
+        await inbox.check_shards()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        raise
+    return RedisBackends(
+        routing=RedisRouting(client, keys), timers=RedisTimers(client, keys),
+        inbox=inbox, brokers=RedisBrokers(client, keys), redis=client,
+    )

@@ -1,0 +1,61 @@
+"""`Timers` and `Brokers` on Redis: deadlines kept in sorted sets, so that they
+outlive the logic process that set them and fire in exactly one process."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from redis.asyncio import Redis
+
+from pairchat.storage.redis_keys import Keys, script
+
+SCRIPTS: Final = ("take_due", "broker_alive", "broker_targets", "broker_expired")
+
+
+class RedisTimers:
+    """`Timers` on a sorted set: account -> deadline (the caller's clock, epoch
+    seconds; hosts are expected to run NTP)."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._key = keys.grace
+        self._take_due = script(redis, "take_due")
+
+    async def set(self, account_id: int, due: float) -> None:
+        await self._redis.zadd(self._key, {str(account_id): due})
+
+    async def cancel(self, account_id: int) -> None:
+        await self._redis.zrem(self._key, str(account_id))
+
+    async def take_due(self, now: float) -> list[int]:
+        due = await self._take_due(keys=[self._key], args=[repr(now)])
+        return [int(a) for a in due]
+
+
+class RedisBrokers:
+    """`Brokers` on a hash of push targets and a sorted set of deadlines. The
+    deadlines are Redis' own time, so brokers and logic processes on hosts whose
+    clocks differ agree on who is alive."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = [keys.broker, keys.broker_deadline]
+        self._alive = script(redis, "broker_alive")
+        self._targets = script(redis, "broker_targets")
+        self._expired = script(redis, "broker_expired")
+
+    async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
+        await self._alive(keys=self._keys, args=[broker_id, push_target, repr(ttl)])
+
+    async def gone(self, broker_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._keys[0], broker_id)
+            pipe.zrem(self._keys[1], broker_id)
+            await pipe.execute()
+
+    async def targets(self) -> dict[str, str]:
+        flat = await self._targets(keys=self._keys)
+        return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+
+    async def expired(self) -> list[str]:
+        return [b.decode() for b in await self._expired(keys=self._keys)]
