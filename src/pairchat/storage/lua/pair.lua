@@ -12,11 +12,17 @@
 -- ARGV[6] scan limit: queue entries examined at most, and the largest online
 --         set that is swept in full when the random picks all fail
 -- Returns {partner id, token it waited with} (token "" when it was not waiting),
--- or nil when nobody is acceptable.
+-- or nil when the requester is full itself or nobody is acceptable.
 local queue, online, mine = KEYS[1], KEYS[2], KEYS[3]
 local me, max_sessions = ARGV[1], tonumber(ARGV[2])
 local partners, waiting = ARGV[3], ARGV[4]
 local samples, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
+
+-- The requester's own count is checked here too: its caller's check ran before
+-- this step, and a concurrent pair may have made it a partner since.
+if redis.call('SCARD', mine) >= max_sessions then
+  return nil
+end
 
 local function acceptable(id)
   return id ~= me
