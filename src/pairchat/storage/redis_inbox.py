@@ -54,6 +54,7 @@ class _Consumer:
     shards: dict[int, _Shard] = field(default_factory=dict)
     orphans: deque[Taken] = field(default_factory=deque)  # read from a shard lost meanwhile
     reading: frozenset[int] = frozenset()  # shards of the XREADGROUP in flight
+    stranded: set[int] = field(default_factory=set)  # shards of a read cancelled in flight
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # shards came or went
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # run a lease round now
     keeper: asyncio.Task[None] | None = None
@@ -156,6 +157,8 @@ class RedisInbox:
             raise ValueError(f"limit must be at least 1, got {limit}")
         c = await self._join(consumer)
         while True:
+            if c.stranded:
+                await self._recover(c)
             batch = self._pop(c, limit)
             if batch:
                 return batch
@@ -258,6 +261,11 @@ class RedisInbox:
                 INBOX_GROUP, c.name, {self._streams[s]: ">" for s in shards},
                 count=limit, block=int(self._block * 1000),
             ))
+        except asyncio.CancelledError:
+            # Redis may have handed out entries whose reply never arrived: they
+            # are this consumer's in the group now, and only it can take them.
+            c.stranded.update(shards)
+            raise
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -275,6 +283,27 @@ class RedisInbox:
             # group, and nobody else will claim them before a later takeover.
             target = c.orphans if state is None else state.buffered
             target.extend(await self._decode(shard, messages))
+
+    async def _recover(self, c: _Consumer) -> None:
+        """Take back what a cancelled read left pending to this consumer: read
+        its own pending entries of those shards (XREADGROUP from id 0) and keep
+        the ones it never returned. They come after everything buffered, since
+        that cancelled read was the last one."""
+        for shard in sorted(c.stranded & set(c.shards)):
+            state = c.shards[shard]
+            known = state.taken | {entry_id for entry_id, _ in state.buffered}
+            cursor = "0-0"
+            while True:
+                reply = cast(list[list[Any]], await self._redis.xreadgroup(
+                    INBOX_GROUP, c.name, {self._streams[shard]: cursor}, count=_CLAIM_BATCH,
+                ))
+                messages = reply[0][1] if reply else []
+                if not messages:
+                    break
+                cursor = messages[-1][0]
+                state.buffered.extend(taken for taken in await self._decode(shard, messages)
+                                      if taken[0] not in known)
+        c.stranded.clear()
 
     async def _decode(self, shard: int, messages: list[Any]) -> list[Taken]:
         out: list[Taken] = []
