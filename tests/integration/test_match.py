@@ -31,30 +31,27 @@ async def assert_matched(
         assert response["sessionId"] == session_id, response
 
 
-async def test_waiting_user_is_preferred_and_gets_its_answer(
+async def test_the_first_account_to_come_online_is_offered_to_the_waiter(
     users: Users, system: System
 ) -> None:
+    """A waiting MATCH takes the first account that comes online during the wait
+    (which then gets NewSession); later arrivals stay free."""
     waiter = await users.new("waiter")
     pending = await waiter.submit("MATCH", accountId=waiter.account_id)
     await wait_until_waiting(system, 1)
-    # Online users who are not waiting must not be chosen over the waiter.
-    for _ in range(3):
-        await users.new("idle")
     newcomer = await users.new("newcomer")
-
-    matched = await newcomer.match()
-    await assert_matched(matched, waiter)
-    session_id = matched["sessionId"]
-    await assert_matched(await answered(pending), newcomer, session_id)
-    signal = await waiter.expect_push(is_signal("NewSession", session_id))
-    assert signal["data"] == {"accountId": newcomer.account_id, "nickName": "newcomer"}
+    response = await answered(pending)
+    await assert_matched(response, newcomer)
+    signal = await newcomer.expect_push(is_signal("NewSession", response["sessionId"]))
+    assert signal["data"] == {"accountId": waiter.account_id, "nickName": "waiter"}
     await wait_until_waiting(system, 0)
 
 
 async def test_waiters_are_served_first_come_first_served(
     users: Users, system: System
 ) -> None:
-    # Two partners cannot be matched with each other, so both wait in line.
+    # Two partners cannot be matched with each other, so both wait in line; each
+    # account that comes online goes to the longest-waiting one.
     first = await users.new("first")
     second = await users.new("second")
     await users.match(first, second)
@@ -64,10 +61,8 @@ async def test_waiters_are_served_first_come_first_served(
     await wait_until_waiting(system, 2)
 
     x = await users.new("x")
-    await assert_matched(await x.match(), first)
     await assert_matched(await answered(first_pending), x)
     y = await users.new("y")
-    await assert_matched(await y.match(), second)
     await assert_matched(await answered(second_pending), y)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pairchat.logic.service import LogicConfig, LogicService
+from pairchat.storage.memory import MemoryBrokers, MemoryInbox, MemoryRouting, MemoryTimers
 from pairchat.storage.sqlite import SqliteStore
 
 MATCH_WAIT = 0.3  # seconds; the longest a unit test waits for "nobody came"
@@ -24,8 +25,10 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 @pytest.fixture
 async def service(store: SqliteStore) -> AsyncIterator[LogicService]:
-    svc = LogicService(store, LogicConfig(offline_grace=60, match_wait=MATCH_WAIT,
-                                          max_sessions=2))
+    svc = LogicService(
+        store, MemoryRouting(), MemoryTimers(), MemoryInbox(), MemoryBrokers(),
+        LogicConfig(offline_grace=60, match_wait=MATCH_WAIT, max_sessions=2),
+    )
     await svc.start()
     yield svc
     await svc.stop()

@@ -128,3 +128,10 @@ def test_encoders() -> None:
     push = json.loads(encode_push_dialogue(1, 2, 3, "<b>x</b>", 99))
     assert push == {"cmd": "PUSH_DIALOGUE", "senderId": 1, "sessionId": 2, "msgId": 3,
                     "content": "<b>x</b>", "createdAt": 99}
+
+
+def test_deep_nesting_is_a_param_error_not_a_crash() -> None:
+    err = bad("[" * 100_000 + "]" * 100_000)
+    assert (err.cmd, err.code) == ("ERROR", Code.PARAM_ERR)
+    nested = '{"cmd":"PING","extra":' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert bad(nested).code == Code.PARAM_ERR

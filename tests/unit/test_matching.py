@@ -10,7 +10,8 @@ import pytest
 from pairchat.delivery.entries import Push
 from pairchat.logic.service import LogicService, Matched
 from pairchat.protocol import Code, ProtocolError
-from pairchat.storage.memory import Route
+from pairchat.storage.base import Route
+from pairchat.storage.memory import MemoryInbox
 from tests.unit.conftest import MATCH_WAIT
 
 
@@ -33,14 +34,15 @@ async def no_partner(svc: LogicService, who: tuple[int, Route]) -> None:
 async def queued(svc: LogicService, n: int) -> None:
     """Let the MATCH tasks run until n accounts wait (they only need loop turns)."""
     for _ in range(1000):
-        if len(svc.queue) >= n:
+        if await svc.routing.waiting_count() >= n:
             return
         await asyncio.sleep(0)
-    raise AssertionError(f"{len(svc.queue)} waiting, expected {n}")
+    raise AssertionError(f"{await svc.routing.waiting_count()} waiting, expected {n}")
 
 
 def signals(svc: LogicService, kind: str) -> list[dict[str, object]]:
-    frames = [json.loads(e.frame) for e in svc.inbox._items if isinstance(e, Push)]
+    assert isinstance(svc.inbox, MemoryInbox)
+    frames = [json.loads(e.frame) for _, e in svc.inbox._items if isinstance(e, Push)]
     return [f for f in frames if f.get("signalType") == kind]
 
 
@@ -49,7 +51,7 @@ async def test_nobody_online_answers_not_found_after_the_wait(service: LogicServ
     started = asyncio.get_running_loop().time()
     await no_partner(service, alone)
     assert asyncio.get_running_loop().time() - started >= MATCH_WAIT * 0.9
-    assert len(service.queue) == 0
+    assert await service.routing.waiting_count() == 0
 
 
 async def test_random_online_user_is_matched_and_told(service: LogicService) -> None:
@@ -68,18 +70,40 @@ async def test_never_self_nor_an_existing_partner(service: LogicService) -> None
     await no_partner(service, b)
 
 
-async def test_a_waiting_user_is_paired_first(service: LogicService) -> None:
+async def test_a_newcomer_is_offered_to_the_waiting_user(service: LogicService) -> None:
     a = await online(service, "ann")
     waiting = asyncio.create_task(match(service, a))
     await queued(service, 1)
-    b = await online(service, "bob")
-    c = await online(service, "cy")
-    mb = await match(service, b)
-    assert mb.partner_id == a[0]
+    b = await online(service, "bob")  # comes online during the wait, asks for nothing
     ma = await waiting
-    assert (ma.session_id, ma.partner_id, ma.partner_name) == (mb.session_id, b[0], "bob")
-    # c was online too, but the waiting user comes first; c is still free
-    assert service.routing.accounts[c[0]].sessions == set()
+    assert (ma.partner_id, ma.partner_name) == (b[0], "bob")
+    [sig] = signals(service, "NewSession")
+    assert (sig["receiverId"], sig["sessionId"]) == (b[0], ma.session_id)
+
+
+async def test_a_waiting_user_comes_before_a_random_online_one(service: LogicService) -> None:
+    # max_sessions=2. W waits because nobody online is acceptable to it (Z is its
+    # partner, R is full); then R makes room and asks: W and Z are both acceptable
+    # to R, and the waiting W must win.
+    w_bound = await service.create_account(Route("b", 1), "w")
+    z_bound = await service.create_account(Route("b", 2), "z")
+    w, z = (w_bound.account_id, Route("b", 1)), (z_bound.account_id, Route("b", 2))
+    assert (await match(service, w)).partner_id == z[0]  # the only one online
+    await service.connection_closed(*w)
+    await service.connection_closed(*z)
+    r, p1, p2 = await online(service, "r"), await online(service, "p1"), await online(service, "p2")
+    first, second = await match(service, r), await match(service, r)
+    assert {first.partner_id, second.partner_id} == {p1[0], p2[0]}
+    await service.connection_closed(*p1)
+    await service.connection_closed(*p2)
+    await service.reconnect(Route("b", 11), w[0], w_bound.token)
+    await service.reconnect(Route("b", 12), z[0], z_bound.token)
+    w, z = (w[0], Route("b", 11)), (z[0], Route("b", 12))
+    waiting = asyncio.create_task(match(service, w))
+    await queued(service, 1)
+    await service.leave(*r, first.session_id)
+    assert (await match(service, r)).partner_id == w[0]
+    assert (await waiting).partner_id == r[0]
 
 
 async def test_waiters_are_served_first_come_first_served(service: LogicService) -> None:
@@ -89,10 +113,9 @@ async def test_waiters_are_served_first_come_first_served(service: LogicService)
     await queued(service, 1)
     t2 = asyncio.create_task(match(service, w2))
     await queued(service, 2)
-    x, y = await online(service, "x"), await online(service, "y")
-    assert (await match(service, x)).partner_id == w1[0]
-    assert (await match(service, y)).partner_id == w2[0]
+    x = await online(service, "x")  # offered to the first waiter
     assert (await t1).partner_id == x[0]
+    y = await online(service, "y")
     assert (await t2).partner_id == y[0]
 
 
@@ -100,7 +123,7 @@ async def test_capacity_is_respected(service: LogicService) -> None:  # max_sess
     a, b, c = await online(service, "a"), await online(service, "b"), await online(service, "c")
     await match(service, a)
     await match(service, a)
-    assert len(service.routing.accounts[a[0]].sessions) == 2
+    assert len(await service.routing.sessions_of(a[0])) == 2
     with pytest.raises(ProtocolError) as err:
         await match(service, a)
     assert err.value.code == Code.RATE_LIMITED
@@ -110,7 +133,7 @@ async def test_capacity_is_respected(service: LogicService) -> None:  # max_sess
 
 async def test_offline_and_logged_out_accounts_are_never_matched(service: LogicService) -> None:
     a, b, c = await online(service, "a"), await online(service, "b"), await online(service, "c")
-    service.connection_closed(b[0], b[1])
+    await service.connection_closed(b[0], b[1])
     await service.logout(*c)
     await no_partner(service, a)
 
@@ -119,9 +142,9 @@ async def test_a_waiter_that_disconnects_leaves_the_queue(service: LogicService)
     a = await online(service, "a")
     waiting = asyncio.create_task(match(service, a))
     await queued(service, 1)
-    service.connection_closed(*a)
+    await service.connection_closed(*a)
     with pytest.raises(ProtocolError):
         await waiting
-    assert len(service.queue) == 0
+    assert await service.routing.waiting_count() == 0
     b = await online(service, "b")
     await no_partner(service, b)

@@ -91,7 +91,13 @@ class Gateway:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    self.hub.on_frame(conn, msg.data)
+                    try:
+                        self.hub.on_frame(conn, msg.data)
+                    except Exception as exc:  # a bug must cost one request, not the connection
+                        event(log, "frame failed", logging.ERROR, conn=conn.conn_id,
+                              error=repr(exc))
+                        conn.send(encode_error("ERROR", None, Code.INTERNAL_ERR,
+                                               "internal error"))
                 elif msg.type == WSMsgType.BINARY:
                     conn.send(encode_error("ERROR", None, Code.PARAM_ERR,
                                            "binary frames are not supported: send JSON text"))

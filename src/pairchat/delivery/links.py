@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 
 import grpc
 
@@ -32,14 +33,41 @@ class PushLink:
         self._pending: list[pb.PushItem] = []
         self._ready = asyncio.Event()
         self._batch_id = 0
+        # send() futures by the end index of their items in _pending, then by batch
+        self._waiting: deque[tuple[int, asyncio.Future[bool]]] = deque()
+        self._in_flight: deque[tuple[int, list[asyncio.Future[bool]]]] = deque()
         self._channel = grpc.aio.insecure_channel(target)
         self._task = asyncio.create_task(self._run())
 
-    def send(self, items: list[pb.PushItem]) -> None:
+    def send(self, items: list[pb.PushItem]) -> asyncio.Future[bool]:
+        """Queue pushes; the future says whether the broker answered for them
+        (True) or the stream broke first (False)."""
         self._pending.extend(items)
         self._ready.set()
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((len(self._pending), future))
+        return future
+
+    def _answered(self, batch_id: int) -> None:
+        while self._in_flight and self._in_flight[0][0] <= batch_id:
+            _, futures = self._in_flight.popleft()
+            for future in futures:
+                if not future.done():
+                    future.set_result(True)
+
+    def _fail_all(self) -> None:
+        for _, futures in self._in_flight:
+            for future in futures:
+                if not future.done():
+                    future.set_result(False)
+        self._in_flight.clear()
+        for _, future in self._waiting:
+            if not future.done():
+                future.set_result(False)
+        self._waiting.clear()
 
     async def close(self) -> None:
+        self._fail_all()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -55,6 +83,13 @@ class PushLink:
             items = self._pending[:MAX_BATCH]
             del self._pending[:MAX_BATCH]
             self._batch_id += 1
+            # The send() futures whose items are all in this batch ride with it.
+            taken = len(items)
+            futures = []
+            while self._waiting and self._waiting[0][0] <= taken:
+                futures.append(self._waiting.popleft()[1])
+            self._waiting = deque((end - taken, f) for end, f in self._waiting)
+            self._in_flight.append((self._batch_id, futures))
             await call.write(pb.PushBatch(batch_id=self._batch_id, items=items))
 
     async def _run(self) -> None:
@@ -66,6 +101,7 @@ class PushLink:
                 try:
                     async for delivered in call:
                         PUSHES_MISSED.inc(len(delivered.missing))
+                        self._answered(delivered.batch_id)
                 finally:
                     writer.cancel()
                     call.cancel()
@@ -74,6 +110,7 @@ class PushLink:
             except grpc.aio.AioRpcError as exc:
                 dropped = len(self._pending)
                 self._pending.clear()
+                self._fail_all()
                 event(log, "push stream lost", logging.WARNING, broker=self.broker_id,
                       status=exc.code().name, dropped=dropped)
             await asyncio.sleep(RETRY_DELAY)
@@ -98,12 +135,20 @@ class PushLinks:
         if link is not None:
             spawn(link.close())
 
-    def send(self, broker_id: str, items: list[pb.PushItem]) -> bool:
+    def send(self, broker_id: str, items: list[pb.PushItem]) -> asyncio.Future[bool]:
         link = self._links.get(broker_id)
-        if link is None:
-            return False
-        link.send(items)
-        return True
+        if link is None:  # gone: its clients lost their connections and will replay
+            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            future.set_result(False)
+            return future
+        return link.send(items)
+
+    def sync(self, targets: dict[str, str]) -> None:
+        """Match the links to the live brokers (a standalone worker polls them)."""
+        for broker_id in [b for b in self._links if b not in targets]:
+            self.unregister(broker_id)
+        for broker_id, target in targets.items():
+            self.register(broker_id, target)
 
     async def close(self) -> None:
         links, self._links = list(self._links.values()), {}

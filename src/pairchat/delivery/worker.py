@@ -1,78 +1,105 @@
-"""The delivery worker: takes inbox entries in order, finds each recipient's
-connection and hands the frames to that broker's link.
+"""The delivery worker: takes inbox entries, finds each recipient's connection
+and hands the frames to that broker's link; marks entries done once the broker
+answered for them.
 
-Order: entries are handled strictly in inbox order and each broker link is one
-ordered stream, so pushes of a session reach a client in msgId order. While a
-Replay for an account is queued, that account's earlier pushes are skipped: the
-replay reads them from the store, in order, when its turn comes.
+Order: the inbox yields each session's entries in order and each broker link
+is one ordered stream, so pushes of a session reach a client in msgId order.
+After a RECONNECT, routing counts a pending replay per (account, session)
+before the route moves; until the worker meets that session's Replay entry it
+holds back the session's pushes to the account (they were committed before the
+Replay was queued, so the replay reads them from the store, in order, after
+whatever the account had acknowledged).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Protocol
 
 from pairchat.api.v1 import push_pb2 as pb
-from pairchat.delivery.entries import Close, Push, Replay
+from pairchat.delivery.entries import Close, Entry, Push, Replay
 from pairchat.delivery.links import PushLinks
+from pairchat.delivery.replay import replay_frames
 from pairchat.obs import event
-from pairchat.storage.memory import Inbox, Route, Routing
+from pairchat.storage.base import Route, Signal, Store
+from pairchat.storage.routing import Inbox, Routing
+from pairchat.tasks import spawn
 
 log = logging.getLogger("pairchat.delivery")
 
-
-class Replayer(Protocol):
-    def replay_pending(self, account_id: int) -> bool: ...
-
-    async def replay_frames(self, entry: Replay) -> list[bytes]: ...
+BATCH = 2000
 
 
 class DeliveryWorker:
     def __init__(
-        self, inbox: Inbox, routing: Routing, replayer: Replayer, links: PushLinks
+        self, inbox: Inbox, routing: Routing, store: Store, links: PushLinks,
+        consumer: str = "embedded",
     ) -> None:
         self.inbox = inbox
         self.routing = routing
-        self.replayer = replayer
+        self.store = store
         self.links = links
+        self.consumer = consumer
 
     async def run(self) -> None:
         while True:
-            entries = await self.inbox.take()
+            taken = await self.inbox.take(self.consumer, BATCH)
             try:
-                await self._deliver(entries)
-            except Exception as exc:  # never let one bad entry stop delivery
-                event(log, "delivery failed", logging.ERROR, entries=len(entries),
+                delivered = await self._deliver([e for _, e in taken])
+            except Exception as exc:  # never let one bad batch stop delivery
+                event(log, "delivery failed", logging.ERROR, entries=len(taken),
                       error=repr(exc))
+                continue  # not done: taken again after this consumer is gone
+            spawn(self._done([i for i, _ in taken], delivered))
 
-    async def _deliver(self, entries: list[object]) -> None:
+    async def _done(self, ids: list[str], delivered: list[asyncio.Future[bool]]) -> None:
+        """An entry is done once every broker it went to answered for it (or is
+        gone, which closed the recipients' connections: they will replay)."""
+        await asyncio.gather(*delivered, return_exceptions=True)
+        try:
+            await self.inbox.done(self.consumer, ids)
+        except Exception as exc:
+            event(log, "marking entries done failed", logging.WARNING, entries=len(ids),
+                  error=repr(exc))
+
+    async def _deliver(self, entries: list[Entry]) -> list[asyncio.Future[bool]]:
+        accounts = sorted({e.recipient if isinstance(e, Push) else e.account_id for e in entries})
+        routes = dict(zip(accounts, await self.routing.routes(accounts), strict=True))
+        keys = sorted({(e.recipient, e.session_id) for e in entries if type(e) is Push})
+        held = {k for k, pending in zip(keys, await self.routing.replaying(keys),
+                                          strict=True) if pending}
         out: dict[str, list[pb.PushItem]] = {}
-        route_of = self.routing.route_of
-        pending = self.replayer.replay_pending
+        signals: dict[int, list[Signal]] = {}
         for entry in entries:
             if type(entry) is Push:
-                route = route_of(entry.recipient)
-                if route is None or pending(entry.recipient):
+                route = routes.get(entry.recipient)
+                if route is None or (entry.recipient, entry.session_id) in held:
                     continue
                 _items(out, route).append(pb.PushItem(
                     account_id=entry.recipient, conn_id=route.conn_id, frame=entry.frame,
                     stored_at_us=entry.stored_at_us,
                 ))
             elif type(entry) is Replay:
-                frames = await self.replayer.replay_frames(entry)
-                _items(out, entry.route).extend(
-                    pb.PushItem(account_id=entry.account_id, conn_id=entry.route.conn_id,
-                                frame=frame)
-                    for frame in frames
-                )
-                event(log, "replayed", account=entry.account_id, pushes=len(frames))
+                target = Route(entry.broker_id, entry.conn_id)
+                # Only the replay to the current route releases the session: one to a
+                # replaced route has a newer Replay behind it that must come first.
+                if routes.get(entry.account_id) == target:
+                    held.discard((entry.account_id, entry.session_id))
+                    frames = await replay_frames(self.store, entry, signals)
+                    _items(out, target).extend(
+                        pb.PushItem(account_id=entry.account_id, conn_id=entry.conn_id,
+                                    frame=frame)
+                        for frame in frames
+                    )
+                    event(log, "replayed", account=entry.account_id, session=entry.session_id,
+                          pushes=len(frames))
+                await self.routing.end_replay(entry.account_id, entry.session_id)
             elif type(entry) is Close:
-                _items(out, entry.route).append(pb.PushItem(
-                    account_id=entry.account_id, conn_id=entry.route.conn_id,
+                _items(out, Route(entry.broker_id, entry.conn_id)).append(pb.PushItem(
+                    account_id=entry.account_id, conn_id=entry.conn_id,
                     kind=pb.PUSH_KIND_CLOSE,
                 ))
-        for broker_id, items in out.items():
-            self.links.send(broker_id, items)
+        return [self.links.send(broker_id, items) for broker_id, items in out.items()]
 
 
 def _items(out: dict[str, list[pb.PushItem]], route: Route) -> list[pb.PushItem]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from pairchat.obs import COMMIT_BATCH, MESSAGES_STORED, event
 from pairchat.storage.base import NewMessage, Store, StoredMessage
@@ -25,7 +25,7 @@ class GroupCommit:
     def __init__(
         self,
         store: Store,
-        on_committed: Callable[[list[StoredMessage]], None],
+        on_committed: Callable[[list[StoredMessage]], Awaitable[None]],
         max_batch: int = 2000,
     ) -> None:
         self._store = store
@@ -62,7 +62,12 @@ class GroupCommit:
                 done(exc)
             return
         COMMIT_BATCH.observe(len(batch))
-        MESSAGES_STORED.inc(sum(1 for s in stored if not s.duplicate))
-        self._on_committed([s for s in stored if not s.duplicate])
+        new = [s for s in stored if s.msg_id and not s.duplicate]
+        MESSAGES_STORED.inc(len(new))
+        try:
+            await self._on_committed(new)
+        except Exception as exc:  # stored, but not queued: RECONNECT replays them
+            event(log, "queueing pushes failed", logging.ERROR, messages=len(new),
+                  error=repr(exc))
         for (_, done), result in zip(batch, stored, strict=True):
             done(result)

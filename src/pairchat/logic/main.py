@@ -16,6 +16,7 @@ from pairchat.delivery.worker import DeliveryWorker
 from pairchat.logic.service import LogicConfig, LogicService
 from pairchat.logic.servicer import BrokerRegistry, LogicServicer
 from pairchat.obs import event, serve_ops
+from pairchat.storage.memory import MemoryBrokers, MemoryInbox, MemoryRouting, MemoryTimers
 from pairchat.storage.sqlite import SqliteStore
 
 log = logging.getLogger("pairchat.logic")
@@ -42,10 +43,11 @@ class LogicProcessConfig:
 async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     store = SqliteStore(cfg.data_dir)
     await store.open()
-    service = LogicService(store, cfg.logic)
+    routing, inbox = MemoryRouting(), MemoryInbox()
+    service = LogicService(store, routing, MemoryTimers(), inbox, MemoryBrokers(), cfg.logic)
     await service.start()
     links = PushLinks()
-    worker = DeliveryWorker(service.inbox, service.routing, service, links)
+    worker = DeliveryWorker(inbox, routing, store, links)
     worker_task = asyncio.create_task(worker.run())
 
     server = grpc.aio.server(options=GRPC_OPTIONS)

@@ -1,10 +1,14 @@
-"""The use cases of the protocol, independent of gRPC.
+"""The use cases of the protocol, independent of gRPC and of the backends.
 
-Each method takes the account bound to the calling connection (checked against
-routing, so a broker cannot act for an account that is bound elsewhere) and
-either returns a result or raises `ProtocolError` with the protocol's code.
-The hot paths (DIALOGUE and acknowledgements) take callbacks instead of being
-coroutines, so a batch from a broker costs no task per message.
+Each method takes the account bound to the calling connection and either
+returns a result or raises `ProtocolError` with the protocol's code. Shared
+state lives behind the routing interfaces (memory in the embedded mode, Redis
+when scaled), durable state in the `Store`; this process keeps only caches that
+stay true: which connections it bound (a broker's calls all come through one
+logic), session membership (never changes), nicknames (never change).
+The hot paths (DIALOGUE, TYPING and acknowledgements) are plain functions over
+those caches, so a batch from a broker costs no task per message; a cache miss
+raises `NotCached` and the servicer takes the slow path (`load_session`).
 """
 
 from __future__ import annotations
@@ -13,24 +17,28 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import random
 import secrets
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from pairchat.delivery.entries import Close, Push, Replay
+import msgspec
+
+from pairchat.delivery.entries import Close, Entry, Push, Replay
+from pairchat.delivery.replay import signal_frame
 from pairchat.logic.commit import Done, GroupCommit
 from pairchat.obs import MATCH_QUEUE, ONLINE, SESSIONS_OPEN, event
-from pairchat.protocol import Code, ProtocolError, encode_push_dialogue, encode_push_signal
-from pairchat.storage.base import NewMessage, SessionRecord, Signal, Store, StoredMessage
-from pairchat.storage.memory import Inbox, MatchQueue, Route, Routing, Waiter
+from pairchat.protocol import Code, ProtocolError, encode_push_dialogue
+from pairchat.storage.base import NewMessage, Route, SessionRecord, Signal, Store, StoredMessage
+from pairchat.storage.routing import Brokers, Inbox, Routing, Timers
 
 log = logging.getLogger("pairchat.logic")
 
 DURABLE_SIGNALS = frozenset({"NewSession", "PartnerExit", "ViewedAck"})
-CLOSED_SESSION_TTL = 60.0  # seconds a closed session stays in routing
+SWEEP_INTERVAL = 0.2  # seconds between checks of grace deadlines and broker liveness
+BROKER_TTL = 5.0      # a broker not renewed for this long is gone
+NOTIFY_WAIT = 5.0     # how long a MATCH taken at its deadline waits for its result
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +56,14 @@ class Bound:
     sessions: tuple[tuple[int, int, str], ...] = ()  # (sessionId, partnerId, partnerName)
 
 
-@dataclass(frozen=True, slots=True)
-class Matched:
+class Matched(msgspec.Struct, frozen=True):
     session_id: int
     partner_id: int
     partner_name: str
+
+
+class NotCached(Exception):
+    """The session is not in this process's cache: take the slow path."""
 
 
 def hash_token(token: str) -> bytes:
@@ -63,289 +74,330 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_matched_codec = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(Matched))
+
+
 class LogicService:
     def __init__(
-        self, store: Store, config: LogicConfig, rng: random.Random | None = None
+        self, store: Store, routing: Routing, timers: Timers, inbox: Inbox, brokers: Brokers,
+        config: LogicConfig,
     ) -> None:
         self.store = store
+        self.routing = routing
+        self.timers = timers
+        self.inbox = inbox
+        self.brokers = brokers
         self.config = config
-        self.routing = Routing()
-        self.queue = MatchQueue()
-        self.inbox = Inbox()
         self.commit = GroupCommit(store, self._committed)
-        self._rng = rng or random.SystemRandom()
-        self._tokens: dict[int, bytes] = {}
-        self._grace: dict[int, asyncio.TimerHandle] = {}
+        self._bound: dict[Route, int] = {}      # connections bound through this process
+        self._route_of: dict[int, Route] = {}   # the same, by account
+        self._sessions: dict[int, SessionRecord] = {}  # sessions seen open; closed=True once ended
+        self._nicks: dict[int, str] = {}
+        self._waiters: dict[str, tuple[int, asyncio.Future[Matched]]] = {}
+        self._my_brokers: dict[str, str] = {}  # brokers streaming to this process -> push target
         self._acks: dict[tuple[int, int], int] = {}
         self._acks_ready = asyncio.Event()
-        self._replays: dict[int, int] = {}  # account -> Replay entries not yet handled
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        routing.on_notify(self._on_notify)
 
     # --- lifecycle ---
     async def start(self) -> None:
-        """Load accounts and open sessions; every account starts offline, in its
-        grace period, so clients of a restarted system can RECONNECT."""
-        snap = await self.store.snapshot()
-        for account in snap.accounts:
-            self.routing.add_account(account.id, account.nick)
-            self._tokens[account.id] = account.token_hash
-        for session in snap.sessions:
-            self.routing.open_session(session)
-        for account in snap.accounts:
-            self._start_grace(account.id)
-        SESSIONS_OPEN.set(len(snap.sessions))
+        """The first logic on fresh routing state loads open sessions and starts
+        every account's grace period, so clients of a restarted system can
+        RECONNECT; later ones find that done."""
+        if await self.routing.claim_load():
+            snap = await self.store.snapshot()
+            for session in snap.sessions:
+                await self.routing.add_session(session)
+            due = time.time() + self.config.offline_grace
+            for account in snap.accounts:
+                self._nicks[account.id] = account.nick
+                await self.timers.set(account.id, due)
+            SESSIONS_OPEN.set(len(snap.sessions))
+            event(log, "state loaded", accounts=len(snap.accounts), sessions=len(snap.sessions))
         self._spawn(self.commit.run())
         self._spawn(self._flush_acks())
-        event(log, "state loaded", accounts=len(snap.accounts), sessions=len(snap.sessions))
+        self._spawn(self._sweep())
 
     async def stop(self) -> None:
-        for handle in self._grace.values():
-            handle.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _check_bound(self, account_id: int, route: Route) -> None:
-        if account_id == 0 or self.routing.route_of(account_id) != route:
-            raise ProtocolError(Code.UNAUTHORIZED, "not logged in")
+    async def _sweep(self) -> None:
+        """Grace deadlines, broker liveness and gauges, a few times a second."""
+        renewed = 0.0
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                now = time.time()
+                for account_id in await self.timers.take_due(now):
+                    self._spawn(self._grace_expired(account_id))
+                if now - renewed >= BROKER_TTL / 5:
+                    renewed = now
+                    for broker_id, target in list(self._my_brokers.items()):
+                        await self.brokers.alive(broker_id, target, BROKER_TTL)
+                for broker_id in await self.brokers.expired():
+                    await self.broker_gone(broker_id)
+                ONLINE.set(await self.routing.online_count())
+                MATCH_QUEUE.set(await self.routing.waiting_count())
+            except Exception as exc:  # the backends recover by themselves; keep sweeping
+                event(log, "sweep failed", logging.ERROR, error=repr(exc))
 
-    def _member_session(self, account_id: int, session_id: int) -> SessionRecord:
-        """The session if the account is a member; routing holds every open
-        session, so one it lacks is closed or was never there (`_stored_session`)."""
-        session = self.routing.sessions.get(session_id)
-        if session is None:
-            raise NotInRouting
-        if account_id not in session.members:
-            raise ProtocolError(Code.FORBIDDEN, "not a member of this session")
-        return session
+    # --- brokers ---
+    async def broker_connected(self, broker_id: str, push_target: str) -> None:
+        """A broker said hello on a stream to this process. Routes to that id are
+        from an earlier stream, whose broker closed all its clients."""
+        await self.broker_gone(broker_id)
+        self._my_brokers[broker_id] = push_target
+        await self.brokers.alive(broker_id, push_target, BROKER_TTL)
 
-    async def _stored_session(self, account_id: int, session_id: int) -> SessionRecord:
-        try:
-            return self._member_session(account_id, session_id)
-        except NotInRouting:
-            pass
-        session = await self.store.get_session(session_id)
-        if session is None:
-            raise ProtocolError(Code.NOT_FOUND, "no such session")
-        if account_id not in session.members:
-            raise ProtocolError(Code.FORBIDDEN, "not a member of this session")
-        return session
+    async def broker_disconnected(self, broker_id: str) -> None:
+        self._my_brokers.pop(broker_id, None)
+        await self.brokers.gone(broker_id)
+        await self.broker_gone(broker_id)
 
-    async def explain(self, account_id: int, session_id: int, closed_msg: str) -> None:
-        """Raise the error for a request on a session routing does not hold."""
-        session = await self._stored_session(account_id, session_id)
-        if session.closed:
-            raise ProtocolError(Code.SESSION_CLOSED, closed_msg)
-        raise ProtocolError(Code.INTERNAL_ERR, "session state is being loaded, retry")
+    async def broker_gone(self, broker_id: str) -> None:
+        routed = await self.routing.routed_to(broker_id)
+        for account_id, route in routed:
+            await self.connection_closed(account_id, route)
+        for route in [r for r in self._bound if r.broker_id == broker_id]:
+            self._unbind_local(route)
+        if routed:
+            event(log, "broker gone", broker=broker_id, accounts=len(routed))
 
     # --- accounts ---
+    def _check_bound(self, account_id: int, route: Route) -> None:
+        if account_id == 0 or self._bound.get(route) != account_id:
+            raise ProtocolError(Code.UNAUTHORIZED, "not logged in")
+
     async def create_account(self, route: Route, nick: str) -> Bound:
         token = secrets.token_urlsafe(32)
-        token_hash = hash_token(token)
-        account_id = await self.store.create_account(nick, token_hash, now_ms())
-        self._tokens[account_id] = token_hash
-        self.routing.add_account(account_id, nick)
-        self._bind(account_id, route)
+        account_id = await self.store.create_account(nick, hash_token(token), now_ms())
+        self._nicks[account_id] = nick
+        await self._bind(account_id, route)
         event(log, "account created", account=account_id, broker=route.broker_id)
+        self._spawn(self._offer_to_waiters(account_id))
         return Bound(account_id, nick, token=token)
 
     async def reconnect(self, route: Route, account_id: int, token: str) -> Bound:
-        expected = self._tokens.get(account_id)
-        presence = self.routing.accounts.get(account_id)
-        if expected is None or presence is None or not hmac.compare_digest(
-            expected, hash_token(token)
+        account = await self.store.get_account(account_id)
+        if account is None or account.logged_out or not hmac.compare_digest(
+            account.token_hash, hash_token(token)
         ):
             raise ProtocolError(Code.UNAUTHORIZED, "unknown account or wrong token")
-        self._bind(account_id, route)
-        self._replays[account_id] = self._replays.get(account_id, 0) + 1
-        self.inbox.put(Replay(account_id, route))
-        sessions = tuple(
-            (sid, partner, self._nick(partner))
-            for sid in sorted(presence.sessions)
-            for partner in (self.routing.sessions[sid].partner_of(account_id),)
-        )
+        self._nicks[account_id] = account.nick
+        sessions = await self.routing.sessions_of(account_id)
+        signals = await self.store.pending_signals(account_id)
+        replay = sorted({s.id for s in sessions} | {s.session_id for s in signals})
+        # Held back before the route moves, so no push reaches the new connection
+        # ahead of the replay that must come first (delivery/worker.py).
+        await self.routing.begin_replay(account_id, replay)
+        await self._bind(account_id, route)
+        await self.inbox.put([Replay(account_id, s, route.broker_id, route.conn_id)
+                              for s in replay])
+        refs = []
+        for session in sessions:
+            self._sessions[session.id] = session
+            partner = session.partner_of(account_id)
+            refs.append((session.id, partner, await self._nick(partner)))
         event(log, "reconnected", account=account_id, broker=route.broker_id,
-              sessions=len(sessions))
-        return Bound(account_id, presence.nick, sessions=sessions)
+              sessions=len(refs))
+        self._spawn(self._offer_to_waiters(account_id))
+        return Bound(account_id, account.nick, sessions=tuple(refs))
 
-    def _bind(self, account_id: int, route: Route) -> None:
-        handle = self._grace.pop(account_id, None)
-        if handle is not None:
-            handle.cancel()
-        previous = self.routing.bind(account_id, route)
+    async def _bind(self, account_id: int, route: Route) -> None:
+        await self.timers.cancel(account_id)
+        previous = await self.routing.bind(account_id, route)
+        old_local = self._route_of.get(account_id)
+        if old_local is not None and old_local != route:
+            self._unbind_local(old_local)
+        self._bound[route] = account_id
+        self._route_of[account_id] = route
         if previous is not None and previous != route:
-            self.inbox.put(Close(account_id, previous))
-        ONLINE.set(self.routing.online_count)
+            await self.inbox.put([Close(account_id, 0, previous.broker_id, previous.conn_id)])
 
-    def _nick(self, account_id: int) -> str:
-        presence = self.routing.accounts.get(account_id)
-        return presence.nick if presence is not None else ""
+    def _unbind_local(self, route: Route) -> None:
+        account_id = self._bound.pop(route, None)
+        if account_id is not None and self._route_of.get(account_id) == route:
+            del self._route_of[account_id]
+
+    async def _nick(self, account_id: int) -> str:
+        nick = self._nicks.get(account_id)
+        if nick is None:
+            account = await self.store.get_account(account_id)
+            nick = self._nicks[account_id] = account.nick if account else ""
+        return nick
 
     async def logout(self, account_id: int, route: Route) -> None:
         self._check_bound(account_id, route)
         await self._log_out(account_id, reason="logout")
 
     async def _log_out(self, account_id: int, reason: str) -> None:
-        presence = self.routing.accounts.get(account_id)
-        if presence is None:
-            return
-        for waiter in self.queue.drop_account(account_id):
-            if not waiter.future.done():
-                waiter.future.set_exception(ProtocolError(Code.NOT_FOUND, "logged out"))
-        MATCH_QUEUE.set(len(self.queue))
-        self._tokens.pop(account_id, None)
-        for session_id in sorted(presence.sessions):
-            await self._end_session(session_id, account_id)
+        self._fail_waiters(account_id, "logged out")
+        await self.timers.cancel(account_id)
+        for session in await self.routing.sessions_of(account_id):
+            await self._end_session(session.id, account_id)
         await self.store.logout_account(account_id, now_ms())
-        self.routing.remove_account(account_id)
-        ONLINE.set(self.routing.online_count)
+        await self.routing.forget(account_id)
+        route = self._route_of.get(account_id)
+        if route is not None:
+            self._unbind_local(route)
         event(log, "logged out", account=account_id, reason=reason)
 
     # --- presence ---
-    def connection_closed(self, account_id: int, route: Route) -> None:
+    async def connection_closed(self, account_id: int, route: Route) -> None:
         """A connection closed without LOGOUT: the grace period starts."""
-        if not self.routing.unbind(account_id, route):
+        self._unbind_local(route)
+        if not await self.routing.unbind(account_id, route):
             return
-        ONLINE.set(self.routing.online_count)
-        for waiter in self.queue.drop_account(account_id):
-            if not waiter.future.done():
-                waiter.future.set_exception(ProtocolError(Code.NOT_FOUND, "disconnected"))
-        MATCH_QUEUE.set(len(self.queue))
-        self._start_grace(account_id)
+        self._fail_waiters(account_id, "disconnected")
+        await self.timers.set(account_id, time.time() + self.config.offline_grace)
         event(log, "offline", account=account_id, grace=self.config.offline_grace)
 
-    def broker_gone(self, broker_id: str) -> None:
-        accounts = self.routing.on_broker(broker_id)
-        for account_id in accounts:
-            route = self.routing.route_of(account_id)
-            if route is not None:
-                self.connection_closed(account_id, route)
-        if accounts:
-            event(log, "broker gone", broker=broker_id, accounts=len(accounts))
-
-    def _start_grace(self, account_id: int) -> None:
-        loop = asyncio.get_running_loop()
-        old = self._grace.pop(account_id, None)
-        if old is not None:
-            old.cancel()
-        self._grace[account_id] = loop.call_later(
-            self.config.offline_grace, self._grace_expired, account_id
-        )
-
-    def _grace_expired(self, account_id: int) -> None:
-        self._grace.pop(account_id, None)
-        if self.routing.route_of(account_id) is None and account_id in self.routing.accounts:
+    async def _grace_expired(self, account_id: int) -> None:
+        [route] = await self.routing.routes([account_id])
+        if route is None:
             event(log, "grace expired", account=account_id)
-            self._spawn(self._log_out(account_id, reason="grace expired"))
+            await self._log_out(account_id, reason="grace expired")
 
     # --- match ---
     async def match(self, account_id: int, route: Route) -> Matched:
         self._check_bound(account_id, route)
-        me = self.routing.accounts[account_id]
-        if len(me.sessions) + me.reserved >= self.config.max_sessions:
+        if len(await self.routing.sessions_of(account_id)) >= self.config.max_sessions:
             raise ProtocolError(
                 Code.RATE_LIMITED, f"at most {self.config.max_sessions} open sessions"
             )
-
-        def acceptable(other: int) -> bool:
-            if other == account_id or other in me.partners:
-                return False
-            presence = self.routing.accounts.get(other)
-            return (
-                presence is not None
-                and presence.route is not None
-                and len(presence.sessions) + presence.reserved < self.config.max_sessions
-            )
-
-        waiter = self.queue.take_first(acceptable)
-        if waiter is not None:
-            MATCH_QUEUE.set(len(self.queue))
-            mine, theirs = await self._pair(account_id, waiter.account_id)
-            if not waiter.future.done():
-                waiter.future.set_result(theirs)
+        pairing = await self.routing.pair(account_id, self.config.max_sessions)
+        if pairing is not None:
+            mine, theirs = await self._pair(account_id, pairing.partner_id)
+            if pairing.waiter:
+                await self.routing.notify(pairing.waiter, _matched_codec[0].encode(theirs))
             return mine
-        for other in self.routing.random_online(self._rng):
-            if acceptable(other):
-                mine, _ = await self._pair(account_id, other)
-                return mine
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        me_waiting = Waiter(account_id, future)
-        self.queue.push(me_waiting)
-        MATCH_QUEUE.set(len(self.queue))
+        token = self.routing.make_token()
+        future: asyncio.Future[Matched] = asyncio.get_running_loop().create_future()
+        self._waiters[token] = (account_id, future)
         try:
-            result = await asyncio.wait_for(asyncio.shield(future), self.config.match_wait)
-        except TimeoutError:
-            self.queue.remove(me_waiting)
-            MATCH_QUEUE.set(len(self.queue))
-            if future.done() and not future.cancelled() and future.exception() is None:
-                result = future.result()  # paired in the same instant the wait ended
-            else:
-                future.cancel()
-                raise ProtocolError(Code.NOT_FOUND, "no partner available") from None
-        assert isinstance(result, Matched)
-        return result
+            await self.routing.wait(account_id, token)
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), self.config.match_wait)
+            except TimeoutError:
+                if await self.routing.stop_waiting(account_id, token):
+                    raise ProtocolError(Code.NOT_FOUND, "no partner available") from None
+                # Taken at the deadline: its result is on the way.
+                return await asyncio.wait_for(future, NOTIFY_WAIT)
+        finally:
+            self._waiters.pop(token, None)
+
+    async def _offer_to_waiters(self, account_id: int) -> None:
+        """An account came online: a waiting MATCH may take it ("nobody available"
+        must mean nobody came during the whole wait). It gets a NewSession push."""
+        try:
+            if not await self.routing.waiting_count():
+                return
+            if len(await self.routing.sessions_of(account_id)) >= self.config.max_sessions:
+                return
+            pairing = await self.routing.pair(account_id, self.config.max_sessions,
+                                              waiters_only=True)
+            if pairing is None:
+                return
+            waiter_side, _ = await self._pair(pairing.partner_id, account_id)
+            await self.routing.notify(pairing.waiter, _matched_codec[0].encode(waiter_side))
+        except Exception as exc:
+            event(log, "offer to waiters failed", logging.ERROR, account=account_id,
+                  error=repr(exc))
+
+    def _on_notify(self, token: str, payload: bytes) -> None:
+        waiter = self._waiters.get(token)
+        if waiter is not None and not waiter[1].done():
+            waiter[1].set_result(_matched_codec[1].decode(payload))
+
+    def _fail_waiters(self, account_id: int, why: str) -> None:
+        for owner, future in list(self._waiters.values()):
+            if owner == account_id and not future.done():
+                future.set_exception(ProtocolError(Code.NOT_FOUND, why))
 
     async def _pair(self, requester: int, partner: int) -> tuple[Matched, Matched]:
-        """Create a session; the partner is told by a NewSession push. Capacity and
-        partnership are reserved before the store write, so concurrent matches
-        cannot overbook or pair the same two twice."""
-        a, b = self.routing.accounts[requester], self.routing.accounts[partner]
-        a.reserved += 1
-        b.reserved += 1
-        a.partners.add(partner)
-        b.partners.add(requester)
+        """Create the session `Routing.pair` reserved; the partner is told by a
+        NewSession push."""
         try:
             session_id = await self.store.create_session(requester, partner, now_ms())
         except BaseException:
-            a.partners.discard(partner)
-            b.partners.discard(requester)
+            await self.routing.release(requester, partner)
             raise
-        finally:
-            a.reserved -= 1
-            b.reserved -= 1
-        self.routing.open_session(SessionRecord(session_id, (requester, partner)))
+        session = SessionRecord(session_id, (requester, partner))
+        await self.routing.add_session(session)
+        self._sessions[session_id] = session
         SESSIONS_OPEN.inc()
+        requester_nick, partner_nick = await self._nick(requester), await self._nick(partner)
         await self._signal(Signal(
             partner, session_id, "NewSession", requester,
-            {"accountId": requester, "nickName": a.nick},
+            {"accountId": requester, "nickName": requester_nick},
         ))
         event(log, "matched", session=session_id, a=requester, b=partner)
-        return Matched(session_id, partner, b.nick), Matched(session_id, requester, a.nick)
+        return (Matched(session_id, partner, partner_nick),
+                Matched(session_id, requester, requester_nick))
 
     # --- sessions ---
+    def _cached_session(self, account_id: int, session_id: int) -> SessionRecord:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotCached
+        if account_id not in session.members:
+            raise ProtocolError(Code.FORBIDDEN, "not a member of this session")
+        return session
+
+    async def _stored_session(self, account_id: int, session_id: int) -> SessionRecord:
+        """The session, open or ended, if the account is a member."""
+        session = self._sessions.get(session_id) or await self.routing.session(session_id)
+        if session is None:
+            session = await self.store.get_session(session_id)
+        if session is None:
+            raise ProtocolError(Code.NOT_FOUND, "no such session")
+        if account_id not in session.members:
+            raise ProtocolError(Code.FORBIDDEN, "not a member of this session")
+        if not session.closed:
+            self._sessions[session_id] = session
+        return session
+
+    async def load_session(self, account_id: int, session_id: int) -> None:
+        """The slow path of the hot ones: cache an open session the account is a
+        member of, or raise the request's error (4, 6, or 7 once it ended)."""
+        session = await self._stored_session(account_id, session_id)
+        if session.closed:
+            raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
+
     async def leave(self, account_id: int, route: Route, session_id: int) -> None:
         self._check_bound(account_id, route)
         session = await self._stored_session(account_id, session_id)
-        if session.closed:
+        if session.closed or not await self._end_session(session_id, account_id):
             raise ProtocolError(Code.SESSION_CLOSED, "session already ended")
-        await self._end_session(session_id, account_id)
         event(log, "left", session=session_id, account=account_id)
 
-    async def _end_session(self, session_id: int, leaver: int) -> None:
-        session = self.routing.close_session(session_id)
+    async def _end_session(self, session_id: int, leaver: int) -> bool:
+        session = await self.routing.end_session(session_id)
+        cached = self._sessions.pop(session_id, None)
+        if cached is not None:
+            cached.closed = True  # a send already past the cache check fails in the store
         if session is None:
-            return
+            return False
         SESSIONS_OPEN.dec()
         await self.store.close_session(session_id, leaver, now_ms())
-        # Once the store has it closed, routing need not remember it: requests on it
-        # then ask the store (`_stored_session`), and memory stays bounded.
-        asyncio.get_running_loop().call_later(
-            CLOSED_SESSION_TTL, self.routing.forget_session, session_id
-        )
         await self._signal(Signal(
             session.partner_of(leaver), session_id, "PartnerExit", leaver, {"accountId": leaver}
         ))
+        return True
 
     async def _signal(self, signal: Signal) -> None:
         """Keep a durable signal until acknowledged, then queue its push."""
         if signal.signal_type in DURABLE_SIGNALS:
             await self.store.put_signals([signal])
-        self.inbox.put(Push(signal.receiver_id, signal.session_id, signal_frame(signal)))
+        await self.inbox.put([Push(signal.receiver_id, signal.session_id, signal_frame(signal))])
 
     # --- messages (hot path) ---
     def send(
@@ -355,29 +407,30 @@ class LogicService:
         """Validate, then store through group commit; `done` gets the stored
         message (msgId) after the commit and after its push was queued."""
         self._check_bound(account_id, route)
-        session = self._member_session(account_id, session_id)
-        if session.closed:
+        if self._cached_session(account_id, session_id).closed:
             raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
         self.commit.submit(NewMessage(session_id, account_id, content, request_id), done)
 
-    def _committed(self, stored: list[StoredMessage]) -> None:
-        pushes: list[object] = []
+    async def _committed(self, stored: list[StoredMessage]) -> None:
+        pushes: list[Entry] = []
         now_us = int(time.time() * 1_000_000)
         for m in stored:
-            session = self.routing.sessions.get(m.session_id)
-            if session is None:
-                continue
-            recipient = session.partner_of(m.sender_id)
+            session = self._sessions.get(m.session_id)
+            if session is None:  # ended meanwhile, after this message was stored
+                session = await self.store.get_session(m.session_id)
+                if session is None:
+                    continue
             frame = encode_push_dialogue(m.sender_id, m.session_id, m.msg_id, m.content,
                                          m.created_at)
-            pushes.append(Push(recipient, m.session_id, frame, now_us))
-        self.inbox.put_many(pushes)
+            pushes.append(Push(session.partner_of(m.sender_id), m.session_id, frame,
+                               m.msg_id, now_us))
+        await self.inbox.put(pushes)
 
     async def history(
         self, account_id: int, route: Route, session_id: int, after: int, limit: int
     ) -> list[StoredMessage]:
         self._check_bound(account_id, route)
-        await self._stored_session(account_id, session_id)  # members only, even once closed
+        await self._stored_session(account_id, session_id)  # members only, even once ended
         return await self.store.history(session_id, after, limit)
 
     async def viewed(self, account_id: int, route: Route, session_id: int, msg_id: int) -> None:
@@ -385,33 +438,32 @@ class LogicService:
         session = await self._stored_session(account_id, session_id)
         if session.closed:
             raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
-        partner = session.partner_of(account_id)
         await self._signal(Signal(
-            partner, session_id, "ViewedAck", account_id,
+            session.partner_of(account_id), session_id, "ViewedAck", account_id,
             {"accountId": account_id, "msgId": msg_id},
         ))
 
     def typing(self, account_id: int, route: Route, session_id: int) -> None:
         self._check_bound(account_id, route)
-        session = self._member_session(account_id, session_id)
+        session = self._cached_session(account_id, session_id)
         if session.closed:
             raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
         partner = session.partner_of(account_id)
         signal = Signal(partner, session_id, "Typing", account_id, {"accountId": account_id})
-        self.inbox.put(Push(partner, session_id, signal_frame(signal)))
+        self._spawn(self.inbox.put([Push(partner, session_id, signal_frame(signal))]))
 
     # --- acknowledgements ---
     def ack_message(self, account_id: int, route: Route, session_id: int, msg_id: int) -> None:
         """Record a PUSH_DIALOGUE ack; written in batches, never lowering the mark.
-        Raises NotInRouting for a session routing has forgotten (`ack_message_late`)."""
+        Raises NotCached for a session not in the cache (`ack_message_late`)."""
         self._check_bound(account_id, route)
-        self._member_session(account_id, session_id)
+        self._cached_session(account_id, session_id)
         self._queue_ack(account_id, session_id, msg_id)
 
     async def ack_message_late(
         self, account_id: int, route: Route, session_id: int, msg_id: int
     ) -> None:
-        """An ack for a session that ended a while ago (replayed after a restart)."""
+        """An ack for a session not cached (another process's, or ended)."""
         self._check_bound(account_id, route)
         await self._stored_session(account_id, session_id)
         self._queue_ack(account_id, session_id, msg_id)
@@ -444,43 +496,4 @@ class LogicService:
                         self._acks[key] = msg_id
                 await asyncio.sleep(1.0)
                 self._acks_ready.set()
-
-    # --- replay (called by the embedded delivery worker) ---
-    def replay_pending(self, account_id: int) -> bool:
-        """True while a Replay for the account waits in the inbox: its pushes
-        queued before that are part of the replay, so the worker skips them."""
-        return self._replays.get(account_id, 0) > 0
-
-    async def replay_frames(self, entry: Replay) -> list[bytes]:
-        """Everything the account has not acknowledged, in the order a client
-        needs it: new sessions, then messages per session, then other signals."""
-        count = self._replays.get(entry.account_id, 0) - 1
-        if count > 0:
-            self._replays[entry.account_id] = count
-        else:
-            self._replays.pop(entry.account_id, None)
-        if self.routing.route_of(entry.account_id) != entry.route:
-            return []  # replaced again: the newer Replay does the work
-        signals = await self.store.pending_signals(entry.account_id)
-        presence = self.routing.accounts.get(entry.account_id)
-        session_ids = set(presence.sessions) if presence else set()
-        session_ids.update(s.session_id for s in signals)
-        frames = [signal_frame(s) for s in signals if s.signal_type == "NewSession"]
-        for session_id in sorted(session_ids):
-            for m in await self.store.unacked(session_id, entry.account_id):
-                frames.append(encode_push_dialogue(
-                    m.sender_id, m.session_id, m.msg_id, m.content, m.created_at
-                ))
-        frames.extend(signal_frame(s) for s in signals if s.signal_type != "NewSession")
-        return frames
-
-
-class NotInRouting(Exception):
-    """The session is not open in routing: closed long ago, or unknown."""
-
-
-def signal_frame(signal: Signal) -> bytes:
-    return encode_push_signal(
-        signal.signal_type, signal.sender_id, signal.receiver_id, signal.session_id, signal.data
-    )
 

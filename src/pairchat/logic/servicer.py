@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import grpc
 
 from pairchat.api.v1 import logic_pb2 as pb
 from pairchat.api.v1 import logic_pb2_grpc
-from pairchat.logic.service import Bound, LogicService, Matched, NotInRouting
+from pairchat.logic.service import Bound, LogicService, Matched, NotCached
 from pairchat.obs import event
 from pairchat.protocol import Code, ProtocolError
-from pairchat.storage.base import StoredMessage
-from pairchat.storage.memory import Route
+from pairchat.storage.base import Route, StoredMessage
 
 log = logging.getLogger("pairchat.logic")
 T = TypeVar("T")
@@ -111,7 +110,7 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
             # this one ended: then the new stream owns the id and nothing is gone.
             if broker and self._streams.get(broker[0]) is out:
                 del self._streams[broker[0]]
-                self.service.broker_gone(broker[0])
+                self._background(self.service.broker_disconnected(broker[0]))
                 self.brokers.on_gone(broker[0])
                 event(log, "broker disconnected", broker=broker[0])
 
@@ -125,7 +124,8 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
                         broker[:] = [call.hello.broker_id]
                         # Connections routed to this id belong to an earlier stream,
                         # whose broker closed them all when it lost logic.
-                        self.service.broker_gone(call.hello.broker_id)
+                        await self.service.broker_connected(
+                            call.hello.broker_id, call.hello.push_target)
                         self._streams[call.hello.broker_id] = out
                         self.brokers.on_hello(call.hello.broker_id, call.hello.push_target)
                         event(log, "broker connected", broker=call.hello.broker_id)
@@ -147,8 +147,11 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
             if kind == "send_msg":
                 def done(result: StoredMessage | BaseException) -> None:
                     if isinstance(result, StoredMessage):
-                        out.add(pb.Reply(call_id=cid, stored=pb.MsgStored(
-                            session_id=result.session_id, msg_id=result.msg_id)))
+                        if result.closed:
+                            out.error(cid, Code.SESSION_CLOSED, "session has ended")
+                        else:
+                            out.add(pb.Reply(call_id=cid, stored=pb.MsgStored(
+                                session_id=result.session_id, msg_id=result.msg_id)))
                     else:
                         out.error(cid, Code.INTERNAL_ERR, "could not store the message, retry")
 
@@ -160,7 +163,7 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
                 svc.typing(acct, route, call.typing.session_id)
                 out.add(pb.Reply(call_id=cid))
             elif kind == "closed":
-                svc.connection_closed(acct, route)
+                self._background(svc.connection_closed(acct, route))
             elif kind == "create_account":
                 self._spawn(cid, out, svc.create_account(route, call.create_account.nick_name),
                             lambda b: _bound_reply(cid, b))
@@ -188,10 +191,15 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
                 out.error(cid, Code.UNKNOWN_CMD, "unknown call")
         except ProtocolError as exc:
             out.error(cid, exc.code, exc.msg)
-        except NotInRouting:
+        except NotCached:
+            # A session this process has not seen yet (matched through another
+            # logic) or that ended: load it, then take the same path again.
             session_id = getattr(getattr(call, kind or ""), "session_id", 0)
-            self._spawn(cid, out, svc.explain(acct, session_id, "session has ended"),
-                        lambda _: pb.Reply(call_id=cid))
+
+            def again(_: None) -> None:
+                self._dispatch(call, route, out)
+
+            self._spawn(cid, out, svc.load_session(acct, session_id), again)
         except Exception as exc:
             event(log, "request failed", logging.ERROR, call=kind, error=repr(exc))
             out.error(cid, Code.INTERNAL_ERR, "internal error")
@@ -218,9 +226,22 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
                 svc.ack_message(acct, route, a.session_id, a.msg_id)
         except ProtocolError as exc:
             fail(exc.code, exc.msg)
-        except NotInRouting:
+        except NotCached:
             self._spawn(0, out, svc.ack_message_late(acct, route, a.session_id, a.msg_id),
                         ok, fail)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                event(log, "background step failed", logging.ERROR, error=repr(exc))
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _spawn(
         self, cid: int, out: _Outbox, coro: Awaitable[T],

@@ -13,6 +13,7 @@ frame that fails it is decoded again, generically, to say precisely what is wron
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any, Final
 
@@ -28,6 +29,7 @@ MAX_NICKNAME: Final = 32
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 MsgId = Annotated[int, Meta(ge=0, le=MAX_ID)]
 RequestId = Annotated[str, Meta(max_length=64)]
+_REQUEST_ID: Final = re.compile(r'"requestId"\s*:\s*"([^"\\]{0,64})"')
 SIGNAL_TYPES: Final = frozenset({"NewSession", "PartnerExit", "ViewedAck", "Typing"})
 
 
@@ -140,7 +142,7 @@ class FrameParser:
     def parse(self, frame: str | bytes) -> Request | BadFrame:
         try:
             req: Request = self._typed.decode(frame)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):  # deep nesting hits the C stack guard
             return self._explain(frame)
         if isinstance(req, Dialogue):
             return self._check_content(req)
@@ -184,6 +186,13 @@ class FrameParser:
             obj: Any = self._generic.decode(frame)
         except msgspec.MsgspecError:
             return BadFrame("ERROR", None, Code.PARAM_ERR, "frame is not valid JSON")
+        except RecursionError:
+            # Too deep to decode at all; still echo the requestId so the client
+            # can match the error (a best-effort look at the raw text).
+            text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
+            found = _REQUEST_ID.search(text)
+            return BadFrame("ERROR", found.group(1) if found else None, Code.PARAM_ERR,
+                            "frame is nested too deeply")
         if not isinstance(obj, dict):
             return BadFrame("ERROR", None, Code.PARAM_ERR, "frame is not a JSON object")
         rid = obj.get("requestId")

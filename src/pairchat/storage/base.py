@@ -22,6 +22,14 @@ class StoreUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """Where an account is connected: a broker and its connection id there."""
+
+    broker_id: str
+    conn_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     id: int
     nick: str
@@ -58,6 +66,7 @@ class StoredMessage:
     content: str
     created_at: int  # milliseconds since the epoch
     duplicate: bool = False  # True when a repeated requestId returned the first message
+    closed: bool = False  # True when the session had ended: nothing was stored (msg_id 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +123,10 @@ class Store(Protocol):
         """Store a batch in ONE transaction (group commit) and return, in order, each
         message with its msgId. msgIds are gap-free and increasing per session. A
         (sender_id, request_id) already stored, before or earlier in the batch,
-        stores nothing and returns the first message with duplicate=True."""
+        stores nothing and returns the first message with duplicate=True. A message
+        for a session that is closed (checked inside the transaction, so a LEAVE
+        committed first always wins) stores nothing and returns closed=True,
+        msg_id 0."""
         ...
 
     async def history(self, session_id: int, after_msg_id: int, limit: int) -> list[StoredMessage]:

@@ -47,7 +47,7 @@ from pairchat.storage.migrate import (
 APPEND_ATTEMPTS = 5
 
 _LOCK_SESSIONS = """
-SELECT id, last_msg_id FROM sessions WHERE id = ANY($1::bigint[])
+SELECT id, last_msg_id, closed_at IS NOT NULL FROM sessions WHERE id = ANY($1::bigint[])
 ORDER BY id FOR NO KEY UPDATE
 """
 # One primary-key probe per requestId of the batch: LIMIT keeps the planner from
@@ -337,15 +337,22 @@ def _plan(
     now_ms: int,
     last_msg_ids: dict[int, int],
     stored: dict[tuple[int, str], StoredMessage],
+    closed: set[int],
 ) -> _Plan:
     """Number the batch after each session's last msgId; a (sender, requestId)
-    in `stored` or earlier in the batch yields its first message as a duplicate."""
+    in `stored` or earlier in the batch yields its first message as a duplicate;
+    a message to a closed session is refused (closed=True, nothing written)."""
     plan = _Plan()
     firsts = dict(stored)
     for m in batch:
         key = None if m.request_id is None else (m.sender_id, m.request_id)
         if key is not None and key in firsts:
             plan.results.append(dataclasses.replace(firsts[key], duplicate=True))
+            continue
+        if m.session_id in closed:
+            plan.results.append(
+                StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms, closed=True)
+            )
             continue
         msg_id = plan.last_msg_ids.get(m.session_id, last_msg_ids[m.session_id]) + 1
         plan.last_msg_ids[m.session_id] = msg_id
@@ -364,7 +371,9 @@ def _plan(
 async def _append(conn: Any, batch: Sequence[NewMessage], now_ms: int) -> list[StoredMessage]:
     """One group commit inside the caller's transaction (see the module docstring)."""
     session_ids = sorted({m.session_id for m in batch})
-    last_msg_ids = {r[0]: r[1] for r in await conn.fetch(_LOCK_SESSIONS, session_ids)}
+    rows = await conn.fetch(_LOCK_SESSIONS, session_ids)
+    last_msg_ids = {r[0]: r[1] for r in rows}
+    closed = {r[0] for r in rows if r[2]}
     if len(last_msg_ids) != len(session_ids):
         missing = sorted(set(session_ids) - last_msg_ids.keys())
         raise LookupError(f"no such sessions: {missing}")
@@ -375,7 +384,7 @@ async def _append(conn: Any, batch: Sequence[NewMessage], now_ms: int) -> list[S
     if keys:
         for r in await conn.fetch(_STORED_REQUESTS, [k[0] for k in keys], [k[1] for k in keys]):
             stored[(r[0], r[1])] = StoredMessage(r[2], r[3], r[0], r[4], r[5])
-    plan = _plan(batch, now_ms, last_msg_ids, stored)
+    plan = _plan(batch, now_ms, last_msg_ids, stored, closed)
     if not plan.new:
         return plan.results
     claims = [[c[i] for c in plan.claims] for i in range(4)]
