@@ -137,6 +137,21 @@ async def test_request_ids_racing_from_two_stores_are_stored_once(backend: Backe
 
 
 # --- reading ---
+async def test_a_closed_session_refuses_messages_in_the_same_batch(store: Store) -> None:
+    a, b, s = await two_members(store)
+    other = await store.create_session(a, b, 1)
+    await store.append_messages([NewMessage(s, a, "before", "r0")], 2)
+    assert await store.close_session(s, b, 3)
+    out = await store.append_messages(
+        [NewMessage(s, a, "late", "r1"), NewMessage(other, a, "fine", None),
+         NewMessage(s, a, "before", "r0")],
+        4,
+    )
+    assert [(m.msg_id, m.closed, m.duplicate) for m in out] == [
+        (0, True, False), (1, False, False), (1, False, True)]
+    assert [m.content for m in await store.history(s, 0, 10)] == ["before"]
+
+
 async def test_history_pages(store: Store) -> None:
     a, _, s = await two_members(store)
     await store.append_messages([NewMessage(s, a, str(i), None) for i in range(10)], 5)

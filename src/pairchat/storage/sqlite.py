@@ -310,6 +310,7 @@ def _append(
     out: list[StoredMessage | None] = [None] * len(batch)
     seen: dict[tuple[int, str], StoredMessage] = {}
     last: dict[int, int] = {}
+    closed: set[int] = set()
     rows: list[tuple[int, int, int, str, int]] = []
     request_rows: list[tuple[int, str, int, int]] = []
     pending_dupes: list[tuple[int, tuple[int, str]]] = []
@@ -329,10 +330,17 @@ def _append(
                 out[i] = StoredMessage(row[0], row[1], m.sender_id, row[2], row[3], True)
                 seen[key] = out[i]  # type: ignore[assignment]
                 continue
-        if m.session_id not in last:
-            last[m.session_id] = conn.execute(
-                "SELECT last_msg_id FROM sessions WHERE id = ?", (m.session_id,)
-            ).fetchone()[0]
+        if m.session_id not in last and m.session_id not in closed:
+            last_msg_id, closed_at = conn.execute(
+                "SELECT last_msg_id, closed_at FROM sessions WHERE id = ?", (m.session_id,)
+            ).fetchone()
+            if closed_at is None:
+                last[m.session_id] = last_msg_id
+            else:
+                closed.add(m.session_id)
+        if m.session_id in closed:
+            out[i] = StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms, closed=True)
+            continue
         msg_id = last[m.session_id] = last[m.session_id] + 1
         stored = StoredMessage(m.session_id, msg_id, m.sender_id, m.content, now_ms)
         out[i] = stored
