@@ -89,3 +89,14 @@ def test_open_loop_sends_at_the_given_rate() -> None:
     assert expected * 0.7 <= result.tally.sent <= expected * 1.3
     assert result.tally.errors == {}
     assert result.tally.delivered > 0
+
+
+def test_idle_users_only_sign_in_and_the_memory_is_read() -> None:
+    idle = Workload(users=10, window=0, rate=0.0, duration=0.3, warmup=0.0, size=100, procs=2,
+                    setup_timeout=TIMEOUT, match=False)
+    with systems.spawned_relay("picows") as target:
+        result = drive(target, idle, lambda _: None)
+    assert (result.connected, result.matched) == (10, 0)
+    assert result.tally.sent == result.tally.delivered == 0
+    assert result.tally.errors == {}
+    assert set(result.rss_per_user_kib()) == {target.name}

@@ -165,22 +165,25 @@ class User(WSListener):
             fut = self._pending.pop(frame.request_id, None)
             if fut is not None and not fut.done():
                 fut.set_result(frame)
-            elif frame.code > 0:
+            elif frame.code > 0 and frame.request_id[:1] != "r":
+                # (A late answer to a setup request given up on is no error.)
                 run.errors[f"{cmd} {frame.code}"] += 1
 
     # --- setup ------------------------------------------------------------
-    async def request(self, cmd: str, fields: dict[str, Any], deadline: float) -> Frame:
-        """Sends a setup request and waits for its response until `deadline`
-        (of time.monotonic)."""
+    def _start_request(self, cmd: str, fields: dict[str, Any]) -> asyncio.Future[Frame]:
         self.seq += 1
         request_id = f"r{self.seq}"
         fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = fut
+        fut.add_done_callback(lambda _: self._pending.pop(request_id, None))
         self.send_request(cmd, request_id, fields)
-        try:
-            return await asyncio.wait_for(fut, max(0.0, deadline - time.monotonic()))
-        finally:
-            self._pending.pop(request_id, None)
+        return fut
+
+    async def request(self, cmd: str, fields: dict[str, Any], deadline: float) -> Frame:
+        """Sends a setup request and waits for its response until `deadline`
+        (of time.monotonic)."""
+        fut = self._start_request(cmd, fields)
+        return await asyncio.wait_for(fut, max(0.0, deadline - time.monotonic()))
 
     async def create_account(self, deadline: float) -> None:
         reply = await self.request("CRT_ACCOUNT", {"nickName": f"bench{self.index}"}, deadline)
@@ -190,24 +193,29 @@ class User(WSListener):
 
     async def match(self, deadline: float) -> None:
         """MATCH until this user is in a session. All users MATCH at once, so a
-        user may be picked by another while its own MATCH is in flight: with
-        one session per account its MATCH then fails with code 8 and the
-        NewSession push names the session instead."""
-        while not self._session.done():
+        user may be picked by another while its own MATCH is in flight: the
+        NewSession push then names the session, and whatever its own MATCH
+        answers later (code 8, or 4 after the match wait) no longer matters."""
+        session = self._session
+        while not session.done():
             left = deadline - time.monotonic()
             if left <= 0:
                 raise SetupError("MATCH timed out")
-            reply = await self.request("MATCH", {"accountId": self.account_id}, deadline)
-            if reply.code == 0:
-                if not self._session.done():
-                    self._session.set_result(reply.session_id)
-            elif reply.code in (4, 8):
+            reply = self._start_request("MATCH", {"accountId": self.account_id})
+            await asyncio.wait([reply, session], timeout=left,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if session.done() or not reply.done():
+                reply.cancel()
+                continue
+            frame = reply.result()
+            if frame.code == 0:
+                session.set_result(frame.session_id)
+            elif frame.code in (4, 8):
                 # Nobody free yet, or picked by someone: the push may follow.
-                done, _ = await asyncio.wait([self._session], timeout=min(1.0, max(0.0, left)))
-                del done
+                await asyncio.wait([session], timeout=min(1.0, left))
             else:
-                raise SetupError(f"MATCH {reply.code}")
-        self.session_id = self._session.result()
+                raise SetupError(f"MATCH {frame.code}")
+        self.session_id = session.result()
 
     def close(self) -> None:
         self.closed = True

@@ -54,9 +54,13 @@ class Workload:
     size: int
     procs: int
     setup_timeout: float
+    # False: the users only sign in and stay idle for `duration` (a memory probe).
+    match: bool = True
 
     @property
     def loop(self) -> str:
+        if not self.match:
+            return "idle (signed in, no session, nothing sent)"
         if self.window:
             return f"closed loop, window {self.window}"
         return f"open loop, {self.rate:g} msg/s per user"
@@ -89,6 +93,18 @@ class TargetResult:
     server_cpu: dict[str, float] = field(default_factory=dict)  # share of a core, per process
     server_peak_rss_kib: dict[str, int] = field(default_factory=dict)
     machine_busy: float = 0.0  # share of all the machine's CPUs busy in the window
+    # Each server process's resident set before the first user connected and at
+    # the end of the measured window (KiB).
+    server_rss_start_kib: dict[str, int] = field(default_factory=dict)
+    server_rss_end_kib: dict[str, int] = field(default_factory=dict)
+
+    def rss_per_user_kib(self) -> dict[str, float]:
+        """How much each server process grew per connected user."""
+        if not self.connected:
+            return {}
+        return {label: (end - self.server_rss_start_kib[label]) / self.connected
+                for label, end in self.server_rss_end_kib.items()
+                if label in self.server_rss_start_kib}
 
     def per_second(self, count: int) -> float:
         return count / self.seconds if self.seconds > 0 else 0.0
@@ -146,7 +162,7 @@ class _Run:
             for i, (first, count) in enumerate(ranges):
                 ours, theirs = ctx.Pipe()
                 spec = WorkerSpec(i, self.target.urls, self.target.dialect, first, count,
-                                  w.window, w.rate, w.size, w.setup_timeout, gate)
+                                  w.window, w.rate, w.size, w.setup_timeout, gate, w.match)
                 proc: BaseProcess = ctx.Process(target=worker_main, args=(theirs, spec),
                                                 daemon=True, name=f"bench-worker-{i}")
                 proc.start()
@@ -166,20 +182,23 @@ class _Run:
 
     def _measure(self) -> TargetResult:
         w = self.workload
+        servers = self.target.processes()
+        rss_start = systems.rss_kib(servers)
         go = time.monotonic_ns() + LEAD_NS
         self._announce(StartSetup(go))
         self.phase = "connecting"
         setups = self._collect(SetupDone, w.setup_timeout + START_GRACE)
         connected = sum(s.connected for s in setups)
         matched = sum(s.matched for s in setups)
-        match_seconds = (max(s.done_ns for s in setups) - go) / 1e9 if matched else 0.0
+        ready = matched if w.match else connected
+        match_seconds = (max(s.done_ns for s in setups) - go) / 1e9 if ready else 0.0
 
         warmup_ns, duration_ns = int(w.warmup * 1e9), int(w.duration * 1e9)
         send_from = time.monotonic_ns() + LEAD_NS
         measure_from, send_until = send_from + warmup_ns, send_from + warmup_ns + duration_ns
         self._announce(StartSending(send_from, warmup_ns, duration_ns))
-        servers = self.target.processes()
         cpu: list[dict[str, float]] = []
+        rss_end: dict[str, int] = {}
         machine: list[tuple[int, int]] = []
 
         def on_time(now: int) -> None:
@@ -197,6 +216,7 @@ class _Run:
                 if len(cpu) == 1:
                     cpu.append(systems.cpu_seconds(servers))
                     machine.append(systems.machine_jiffies())
+                    rss_end.update(systems.rss_kib(servers))
                 self.phase, self.phase_done = "draining", 1.0
 
         results = self._collect(WorkerResult, w.warmup + w.duration + START_GRACE, on_time,
@@ -219,7 +239,7 @@ class _Run:
             self.target.name, w.users, connected, matched, match_seconds,
             max((r.wall_seconds for r in results), default=0.0), tally,
             [r.cpu_seconds / r.wall_seconds if r.wall_seconds else 0.0 for r in results],
-            server_cpu, systems.peak_rss_kib(servers), machine_busy,
+            server_cpu, systems.peak_rss_kib(servers), machine_busy, rss_start, rss_end,
         )
 
     def _announce(self, message: object) -> None:

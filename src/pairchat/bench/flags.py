@@ -42,6 +42,9 @@ def add_flags(bench: argparse.ArgumentParser) -> None:
           help=f"content characters per message (at least {MIN_CONTENT}: the send time)")
     f.add("--procs", type=int, default=0,
           help=f"load-generator processes (0: {default_procs()}, one per core)")
+    f.add("--idle", type=int, default=0,
+          help="instead of chatting, hold this many signed-in idle users for a few seconds "
+               "and report how much each server process grew per user")
     bench.add_argument("--baseline", action="store_true",
                        help="also run the same load against an in-memory picows relay (the "
                             "ceiling) and a python-socketio relay, and print the ratios")
@@ -58,6 +61,8 @@ def check_flags(args: argparse.Namespace) -> str:
         return "give --window > 0 (closed loop) or --rate > 0 (open loop)"
     if args.duration <= 0 or args.warmup < 0:
         return "--duration must be positive and --warmup not negative"
+    if args.idle < 0:
+        return "--idle must not be negative"
     if args.brokers < 1 or args.procs < 0:
         return "--brokers must be at least 1 and --procs not negative"
     return ""

@@ -18,6 +18,8 @@ from pairchat.bench.progress import LiveProgress
 from pairchat.bench.systems import StartError, Target
 
 SETUP_TIMEOUT = 60.0
+IDLE_HOLD = 3.0  # seconds idle users stay connected before the memory is read
+IDLE_SIGN_INS_PER_S = 200  # the least rate of sign-ins the setup timeout allows for
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -39,11 +41,18 @@ def run_bench(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         scaled_args = ["--redis-url", args.redis_url, "--database-url", args.database_url]
-    workload = Workload(
-        users=args.users, window=0 if args.rate > 0 else args.window, rate=args.rate,
-        duration=args.duration, warmup=args.warmup, size=args.size,
-        procs=min(args.procs or default_procs(), args.users), setup_timeout=SETUP_TIMEOUT,
-    )
+    procs = args.procs or default_procs()
+    if args.idle:
+        workload = Workload(
+            users=args.idle, window=0, rate=0.0, duration=IDLE_HOLD, warmup=0.0,
+            size=args.size, procs=min(procs, args.idle), match=False,
+            setup_timeout=max(SETUP_TIMEOUT, args.idle / IDLE_SIGN_INS_PER_S))
+    else:
+        workload = Workload(
+            users=args.users, window=0 if args.rate > 0 else args.window, rate=args.rate,
+            duration=args.duration, warmup=args.warmup, size=args.size,
+            procs=min(procs, args.users), setup_timeout=SETUP_TIMEOUT)
+    _raise_open_files_limit(workload.users)
     if urls:
         desc = "running system at " + ", ".join(urls)
     else:
@@ -53,7 +62,7 @@ def run_bench(args: argparse.Namespace) -> int:
     def pairchat() -> AbstractContextManager[Target]:
         if urls:
             return contextlib.nullcontext(systems.running_system(urls))
-        return systems.spawned_pairchat(args.users, args.brokers, scaled_args)
+        return systems.spawned_pairchat(workload.users, args.brokers, scaled_args)
 
     plan = [pairchat]
     if args.baseline:
@@ -75,3 +84,21 @@ def run_bench(args: argparse.Namespace) -> int:
             json.dump(doc, f, indent=2)
             f.write("\n")
     return 0
+
+
+def _raise_open_files_limit(users: int) -> None:
+    """Lets this process and everything it starts (generator processes, servers)
+    hold a socket per user and then some: the soft limit up to the hard one,
+    and the hard one up if that is not enough and we may (root)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = users + 1024
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return
+        except (ValueError, OSError):
+            pass  # not allowed: take what the hard limit gives
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

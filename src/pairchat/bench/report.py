@@ -63,7 +63,8 @@ def ratios(results: list[TargetResult]) -> dict[str, dict[str, float]]:
     return out
 
 
-def notes(results: list[TargetResult], machine: dict[str, Any]) -> list[str]:
+def notes(results: list[TargetResult], machine: dict[str, Any],
+          matching: bool = True) -> list[str]:
     said: list[str] = []
     load = float(machine.get("load_average_at_start", 0.0))
     if load > BUSY_LOAD:
@@ -77,8 +78,10 @@ def notes(results: list[TargetResult], machine: dict[str, Any]) -> list[str]:
         if r.machine_busy > SATURATED:
             said.append(f"{r.name}: the machine's CPUs were {r.machine_busy:.0%} busy while "
                         "measuring: the load generator and the server competed for them")
-        if r.matched < r.users:
+        if matching and r.matched < r.users:
             said.append(f"{r.name}: only {r.matched} of {r.users} users were matched")
+        elif r.connected < r.users:
+            said.append(f"{r.name}: only {r.connected} of {r.users} users signed in")
     return said
 
 
@@ -99,6 +102,9 @@ def target_dict(r: TargetResult) -> dict[str, Any]:
         "latency_ms": {"p50": lat.p50, "p90": lat.p90, "p99": lat.p99, "max": lat.max},
         "errors": dict(sorted(r.tally.errors.items())),
         "server_peak_rss_kib": r.server_peak_rss_kib,
+        "server_rss_start_kib": r.server_rss_start_kib,
+        "server_rss_end_kib": r.server_rss_end_kib,
+        "server_rss_per_user_kib": {k: round(v, 2) for k, v in r.rss_per_user_kib().items()},
         "server_cpu": {k: round(v, 3) for k, v in r.server_cpu.items()},
         "generator_cpu": [round(share, 3) for share in r.generator_cpu],
         "generator_busy": r.generator_busy,
@@ -114,11 +120,11 @@ def report_dict(workload: Workload, target_desc: str, results: list[TargetResult
             "target": target_desc, "users": workload.users, "sessions": workload.users // 2,
             "loop": workload.loop, "window": workload.window, "rate": workload.rate,
             "duration": workload.duration, "warmup": workload.warmup, "size": workload.size,
-            "procs": workload.procs,
+            "procs": workload.procs, "idle": not workload.match,
         },
         "targets": {r.name: target_dict(r) for r in results},
-        "ratios": ratios(results),
-        "notes": notes(results, machine),
+        "ratios": ratios(results) if workload.match else {},
+        "notes": notes(results, machine, workload.match),
     }
 
 
@@ -128,12 +134,16 @@ def _mib(kib: int) -> str:
 
 def render(console: Console, report: dict[str, Any]) -> None:
     m, w = report["machine"], report["workload"]
-    console.print(
-        f"[bold]pairchat bench[/]: {w['users']} users in {w['sessions']} sessions, "
-        f"{w['loop']}, {w['size']}-character messages, {w['duration']:g} s after "
-        f"{w['warmup']:g} s of warmup, {w['procs']} generator processes; "
-        f"{m['cpus']} x {m['cpu_model']}, {m['memory_gib']} GiB, "
-        f"load {m['load_average_at_start']}; target: {w['target']}")
+    machine = (f"{m['cpus']} x {m['cpu_model']}, {m['memory_gib']} GiB, "
+               f"load {m['load_average_at_start']}; target: {w['target']}")
+    if w["idle"]:
+        console.print(f"[bold]pairchat bench[/]: {w['users']} idle users held "
+                      f"{w['duration']:g} s, {w['procs']} generator processes; {machine}")
+    else:
+        console.print(
+            f"[bold]pairchat bench[/]: {w['users']} users in {w['sessions']} sessions, "
+            f"{w['loop']}, {w['size']}-character messages, {w['duration']:g} s after "
+            f"{w['warmup']:g} s of warmup, {w['procs']} generator processes; {machine}")
     targets: dict[str, dict[str, Any]] = report["targets"]
     table = Table(show_header=True, header_style="bold")
     table.add_column("")
@@ -143,16 +153,22 @@ def render(console: Console, report: dict[str, Any]) -> None:
     def row(label: str, fmt: Any) -> None:
         table.add_row(label, *(fmt(t) for t in targets.values()))
 
-    row("users connected / matched", lambda t: f"{t['connected']} / {t['matched']}")
-    row("time to match all users", lambda t: f"{t['match_seconds']:.2f} s")
-    row("sent / s", lambda t: f"{t['sent_per_s']:,}")
-    row("acknowledged / s", lambda t: f"{t['acked_per_s']:,}")
-    row("delivered / s", lambda t: f"[bold]{t['delivered_per_s']:,}[/]")
-    for p in ("p50", "p90", "p99", "max"):
-        row(f"send-to-push {p}", lambda t, p=p: f"{t['latency_ms'][p]:.2f} ms")
+    if w["idle"]:
+        row("idle users signed in", lambda t: f"{t['connected']}")
+        row("time to sign all in", lambda t: f"{t['match_seconds']:.2f} s")
+    else:
+        row("users connected / matched", lambda t: f"{t['connected']} / {t['matched']}")
+        row("time to match all users", lambda t: f"{t['match_seconds']:.2f} s")
+        row("sent / s", lambda t: f"{t['sent_per_s']:,}")
+        row("acknowledged / s", lambda t: f"{t['acked_per_s']:,}")
+        row("delivered / s", lambda t: f"[bold]{t['delivered_per_s']:,}[/]")
+        for p in ("p50", "p90", "p99", "max"):
+            row(f"send-to-push {p}", lambda t, p=p: f"{t['latency_ms'][p]:.2f} ms")
     row("errors", lambda t: ", ".join(f"{k}: {v}" for k, v in t["errors"].items()) or "none")
     row("server peak RSS", lambda t: "\n".join(
         f"{k} {_mib(v)}" for k, v in t["server_peak_rss_kib"].items()) or "-")
+    row("server RSS growth per user", lambda t: "\n".join(
+        f"{k} {v:.1f} KiB" for k, v in t["server_rss_per_user_kib"].items()) or "-")
     row("server CPU (of a core)", lambda t: "\n".join(
         f"{k} {v:.0%}" for k, v in t["server_cpu"].items()) or "-")
     row("generator CPU (of a core)", lambda t: " ".join(

@@ -109,15 +109,24 @@ def machine_jiffies() -> tuple[int, int]:
     return total - idle, total
 
 
-def peak_rss_kib(processes: list[ServerProcess]) -> dict[str, int]:
-    """Each process's peak resident set (VmHWM), in KiB."""
-    peaks: dict[str, int] = {}
+def _status_kib(processes: list[ServerProcess], key: str) -> dict[str, int]:
+    found: dict[str, int] = {}
     for p in processes:
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks[p.label] = int(line.split()[1])
-    return peaks
+                if line.startswith(key):
+                    found[p.label] = int(line.split()[1])
+    return found
+
+
+def peak_rss_kib(processes: list[ServerProcess]) -> dict[str, int]:
+    """Each process's peak resident set (VmHWM), in KiB."""
+    return _status_kib(processes, "VmHWM:")
+
+
+def rss_kib(processes: list[ServerProcess]) -> dict[str, int]:
+    """Each process's resident set now (VmRSS), in KiB."""
+    return _status_kib(processes, "VmRSS:")
 
 
 # --- starting systems -----------------------------------------------------

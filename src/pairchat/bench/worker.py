@@ -45,6 +45,7 @@ class WorkerSpec:
     size: int
     setup_timeout: float
     connects_in_flight: int
+    match: bool  # False: users only sign in and stay idle
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class SetupDone:
     worker: int
     connected: int
     matched: int
-    done_ns: int  # when the last of this process's users was matched
+    done_ns: int  # when the last of this process's users was matched (or signed in)
     errors: Counter[str] = field(default_factory=Counter)
 
 
@@ -170,8 +171,9 @@ class _Worker:
                 user = await self._connect(index)
                 await user.create_account(deadline)
             self.connected += 1
-            await user.match(deadline)
-            self.matched += 1
+            if spec.match:
+                await user.match(deadline)
+                self.matched += 1
             last_matched[0] = now_ns()
 
         outcomes = await asyncio.gather(
