@@ -1,4 +1,4 @@
-"""`pairchat up|logic|broker|bench`: parse flags, wire a role, handle signals."""
+"""`pairchat up|logic|broker|worker|migrate|bench`: parse flags, wire a role, handle signals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pairchat.bench.flags import add_flags as bench_flags
-from pairchat.config import Flags, broker_flags, logging_flags, logic_flags
+from pairchat.config import (
+    Flags,
+    backend_config,
+    backend_flags,
+    broker_flags,
+    logging_flags,
+    logic_flags,
+)
 from pairchat.obs import setup_logging
 
 
@@ -25,16 +32,32 @@ def _parser() -> argparse.ArgumentParser:
     f.add("--host", default="127.0.0.1", help="address the brokers listen on")
     f.add("--port", type=int, default=8080, help="first broker's port (broker i: port+i)")
     f.add("--brokers", type=int, default=1, help="broker processes")
+    f.add("--logics", type=int, default=1,
+          help="logic processes (more than one needs the scaled mode)")
+    f.add("--workers", type=int, default=1,
+          help="delivery worker processes in the scaled mode (embedded: inside logic)")
     logic_flags(f)
+    backend_flags(f)
     broker_flags(f)
     logging_flags(f)
 
-    logic = sub.add_parser("logic", help="run one logic process (with the embedded worker)")
+    logic = sub.add_parser("logic", help="run one logic process")
     f = Flags(logic)
     f.add("--listen", default="127.0.0.1:7000", help="gRPC address to serve")
     f.add("--http-host", default="127.0.0.1", help="address of /healthz and /metrics")
     f.add("--http-port", type=int, default=7001, help="port of /healthz and /metrics")
+    logic.add_argument("--run-worker", action="store_true",
+                       help="also run a delivery worker here (always on in the embedded mode)")
     logic_flags(f)
+    backend_flags(f)
+    logging_flags(f)
+
+    worker = sub.add_parser("worker", help="run one delivery worker (scaled mode)")
+    f = Flags(worker)
+    f.add("--http-host", default="127.0.0.1", help="address of /healthz and /metrics")
+    f.add("--http-port", type=int, default=7002, help="port of /healthz and /metrics")
+    f.add("--data-dir", default="./data", help=argparse.SUPPRESS)
+    backend_flags(f)
     logging_flags(f)
 
     broker = sub.add_parser("broker", help="run one broker process")
@@ -73,7 +96,13 @@ def _run(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> int:
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    uvloop.run(runner())
+    from pairchat.storage.base import StoreUnavailable
+
+    try:
+        uvloop.run(runner())
+    except StoreUnavailable as exc:  # named URL, no password: the operator's next step
+        print(f"pairchat: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -99,10 +128,16 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = LogicProcessConfig(
             listen=args.listen, http_host=args.http_host, http_port=args.http_port,
-            data_dir=args.data_dir,
+            backends=backend_config(args),
             logic=LogicConfig(args.offline_grace, args.match_wait, args.max_sessions),
+            run_worker=args.run_worker,
         )
         return _run(lambda stop: serve_logic(cfg, stop))
+    if args.command == "worker":
+        from pairchat.delivery.main import WorkerProcessConfig, serve_worker
+
+        wcfg = WorkerProcessConfig(args.http_host, args.http_port, backend_config(args))
+        return _run(lambda stop: serve_worker(wcfg, stop))
     if args.command == "broker":
         from pairchat.broker.gateway import GatewayConfig
         from pairchat.broker.hub import Limits

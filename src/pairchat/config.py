@@ -7,6 +7,8 @@ import argparse
 import os
 from typing import Any
 
+from pairchat.backends import BackendConfig
+
 ENV_PREFIX = "PAIRCHAT_"
 
 
@@ -67,3 +69,20 @@ def broker_flags(f: Flags) -> None:
     f.add("--max-conns-per-ip", type=int, default=4096, help="WebSocket connections per address")
     f.add("--allowed-origins", default="",
           help="comma-separated browser origins allowed besides the page's own ('*' for any)")
+
+
+def backend_flags(f: Flags) -> None:
+    """The scaled mode's engines; without them the embedded backends are used."""
+    f.add("--database-url", default="",
+          help="PostgreSQL URL for the durable store (scaled mode; with --redis-url)")
+    f.add("--schema", default="public", help="PostgreSQL schema holding pairchat's tables")
+    f.add("--redis-url", default="",
+          help="Redis URL for routing, match queue and inbox (scaled mode; with --database-url)")
+    f.add("--redis-prefix", default="pairchat:",
+          help="prefix of every Redis key: separates deployments sharing one Redis")
+
+
+def backend_config(args: Any) -> BackendConfig:
+    return BackendConfig(data_dir=args.data_dir, database_url=args.database_url,
+                         db_schema=args.schema, redis_url=args.redis_url,
+                         redis_prefix=args.redis_prefix)

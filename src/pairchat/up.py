@@ -1,7 +1,10 @@
 """`pairchat up`: a whole system on this machine, each role its own process.
 
-Starts one logic process (with the embedded store and delivery worker), waits
-until it is healthy, then starts the brokers on port, port+1, ... Ctrl-C or
+Embedded (the default): one logic process with the SQLite store and the
+delivery worker. Scaled (--redis-url and --database-url): the schema migrated,
+then --logics logic processes and --workers worker processes on PostgreSQL and
+Redis. Each is started once the previous is healthy; then the brokers on port,
+port+1, ..., each preferring a different logic. Ctrl-C or
 SIGTERM stops every child; if a child dies on its own, the rest are stopped too
 and `up` exits non-zero, so a supervisor (systemd, a shell loop) can restart it.
 """
@@ -47,6 +50,18 @@ def _common(args: argparse.Namespace) -> list[str]:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    if bool(args.redis_url) != bool(args.database_url):
+        print("pairchat up: the scaled mode needs both --redis-url and --database-url",
+              file=sys.stderr)
+        return 2
+    if not args.redis_url and args.logics > 1:
+        print("pairchat up: more than one logic process needs the scaled mode "
+              "(--redis-url and --database-url); the embedded store has one writer",
+              file=sys.stderr)
+        return 2
+    if args.logics < 1 or args.brokers < 1 or args.workers < 0:
+        print("pairchat up: needs at least one logic and one broker", file=sys.stderr)
+        return 2
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     grpc_port, http_port = _free_port(), _free_port()
@@ -81,21 +96,47 @@ def run_up(args: argparse.Namespace) -> int:
             event(log, "child not healthy in time", logging.ERROR, child=name, url=url)
         return False
 
+    scaled = bool(args.redis_url or args.database_url)
+    backend_args = (["--database-url", args.database_url, "--schema", args.schema,
+                     "--redis-url", args.redis_url, "--redis-prefix", args.redis_prefix]
+                    if scaled else ["--data-dir", str(data_dir)])
     exit_code = 0
     try:
-        logic = spawn("logic", [
-            "logic", "--listen", logic_target, "--http-port", str(http_port),
-            "--data-dir", str(data_dir), "--offline-grace", str(args.offline_grace),
-            "--match-wait", str(args.match_wait), "--max-sessions", str(args.max_sessions),
-            *_common(args),
-        ])
-        if not wait_healthy("logic", logic, f"http://127.0.0.1:{http_port}/healthz"):
-            return 0 if stopping else 1
+        if scaled:
+            # The cluster on one machine sets its own schema up; real deployments
+            # run `pairchat migrate` as a step of their own.
+            migrated = subprocess.run([*py, "migrate", "--database-url", args.database_url,
+                                       "--schema", args.schema, *_common(args)])
+            if migrated.returncode != 0:
+                return 1
+        logic_targets: list[str] = []
+        for j in range(args.logics):
+            target = logic_target if j == 0 else f"127.0.0.1:{_free_port()}"
+            port = http_port if j == 0 else _free_port()
+            logic = spawn(f"logic-{j}", [
+                "logic", "--listen", target, "--http-port", str(port), *backend_args,
+                "--offline-grace", str(args.offline_grace), "--match-wait", str(args.match_wait),
+                "--max-sessions", str(args.max_sessions), *_common(args),
+            ])
+            if not wait_healthy(f"logic-{j}", logic, f"http://127.0.0.1:{port}/healthz"):
+                return 0 if stopping else 1
+            logic_targets.append(target)
+        for k in range(args.workers if scaled else 0):
+            port = _free_port()
+            worker = spawn(f"worker-{k}", [
+                "worker", "--http-port", str(port), *backend_args, *_common(args),
+            ])
+            if not wait_healthy(f"worker-{k}", worker, f"http://127.0.0.1:{port}/healthz"):
+                return 0 if stopping else 1
         host_for_check = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
         for i in range(args.brokers):
             port = args.port + i
+            # Each broker prefers another logic first (client-side balancing); the
+            # rest of the list is its failover order.
+            first = i % len(logic_targets)
+            targets = ",".join(logic_targets[first:] + logic_targets[:first])
             broker = spawn(f"broker-{i}", [
-                "broker", "--host", args.host, "--port", str(port), "--logic", logic_target,
+                "broker", "--host", args.host, "--port", str(port), "--logic", targets,
                 "--broker-id", f"broker-{i}", "--max-content", str(args.max_content),
                 "--max-frame-bytes", str(args.max_frame_bytes),
                 "--rate-limit", str(args.rate_limit), "--rate-burst", str(args.rate_burst),
@@ -124,11 +165,13 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    """Brokers first (they close their clients with 1001, "going away"), then logic."""
-    brokers = [c for c in children if c[0] != "logic"]
-    logic = [c for c in children if c[0] == "logic"]
+    """Brokers first (they close their clients with 1001, "going away"), then
+    workers, then logic."""
+    brokers = [c for c in children if c[0].startswith("broker")]
+    workers = [c for c in children if c[0].startswith("worker")]
+    logic = [c for c in children if c[0].startswith("logic")]
     deadline = time.monotonic() + STOP_TIMEOUT
-    for group in (brokers, logic):
+    for group in (brokers, workers, logic):
         for _, proc in group:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

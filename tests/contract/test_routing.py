@@ -384,3 +384,12 @@ async def test_claim_load_answers_true_once(shared: Shared) -> None:
     claims = await asyncio.gather(*(p.routing.claim_load() for p in (p1, p2) * 4))
     assert claims.count(True) == 1
     assert not await p1.routing.claim_load()
+
+
+async def test_waiters_only_never_picks_someone_who_did_not_ask(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    await online(routing, 1, 2, 3)
+    assert await routing.pair(3, 5, waiters_only=True) is None  # 1 and 2 are not waiting
+    await routing.wait(1, "t1")
+    assert await routing.pair(3, 5, waiters_only=True) == Pairing(1, "t1")
+    assert await routing.waiting_count() == 0

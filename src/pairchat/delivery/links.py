@@ -18,12 +18,14 @@ import grpc
 from pairchat.api.v1 import push_pb2 as pb
 from pairchat.api.v1 import push_pb2_grpc
 from pairchat.obs import PUSHES_MISSED, event
+from pairchat.storage.routing import Brokers
 from pairchat.tasks import spawn
 
 log = logging.getLogger("pairchat.delivery")
 
 MAX_BATCH = 2000
 RETRY_DELAY = 0.5
+FOLLOW_INTERVAL = 0.5  # seconds between looks at the live brokers
 
 
 class PushLink:
@@ -142,6 +144,16 @@ class PushLinks:
             future.set_result(False)
             return future
         return link.send(items)
+
+    async def follow(self, brokers: Brokers, every: float = FOLLOW_INTERVAL) -> None:
+        """Keep the links matched to the live brokers (a worker that is not in the
+        process the brokers stream to learns of them this way)."""
+        while True:
+            try:
+                self.sync(await brokers.targets())
+            except Exception as exc:  # the backend reconnects by itself
+                event(log, "broker list unavailable", logging.WARNING, error=repr(exc))
+            await asyncio.sleep(every)
 
     def sync(self, targets: dict[str, str]) -> None:
         """Match the links to the live brokers (a standalone worker polls them)."""

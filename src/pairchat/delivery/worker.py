@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 
 from pairchat.api.v1 import push_pb2 as pb
 from pairchat.delivery.entries import Close, Entry, Push, Replay
@@ -28,6 +31,11 @@ from pairchat.tasks import spawn
 log = logging.getLogger("pairchat.delivery")
 
 BATCH = 2000
+
+
+def consumer_name(role: str) -> str:
+    """A consumer name unique to this process (the inbox leases shards by it)."""
+    return f"{role}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class DeliveryWorker:

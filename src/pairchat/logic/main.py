@@ -1,5 +1,5 @@
-"""Run the logic role: store, use cases, embedded delivery worker, gRPC server,
-and /healthz + /metrics."""
+"""Run the logic role: use cases over the chosen backends, the gRPC server,
+/healthz + /metrics, and (embedded, or with --run-worker) a delivery worker."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from pairchat.api.v1 import logic_pb2_grpc
+from pairchat.backends import BackendConfig, open_backends
 from pairchat.delivery.links import PushLinks
-from pairchat.delivery.worker import DeliveryWorker
+from pairchat.delivery.worker import DeliveryWorker, consumer_name
 from pairchat.logic.service import LogicConfig, LogicService
 from pairchat.logic.servicer import BrokerRegistry, LogicServicer
 from pairchat.obs import event, serve_ops
-from pairchat.storage.memory import MemoryBrokers, MemoryInbox, MemoryRouting, MemoryTimers
-from pairchat.storage.sqlite import SqliteStore
 
 log = logging.getLogger("pairchat.logic")
 
@@ -36,24 +35,30 @@ class LogicProcessConfig:
     listen: str
     http_host: str
     http_port: int
-    data_dir: str
+    backends: BackendConfig
     logic: LogicConfig
+    run_worker: bool = False  # always on in the embedded mode
 
 
 async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
-    store = SqliteStore(cfg.data_dir)
-    await store.open()
-    routing, inbox = MemoryRouting(), MemoryInbox()
-    service = LogicService(store, routing, MemoryTimers(), inbox, MemoryBrokers(), cfg.logic)
+    backends = await open_backends(cfg.backends)
+    service = LogicService(backends.store, backends.routing, backends.timers, backends.inbox,
+                           backends.brokers, cfg.logic)
     await service.start()
     links = PushLinks()
-    worker = DeliveryWorker(inbox, routing, store, links)
-    worker_task = asyncio.create_task(worker.run())
+    worker_task: asyncio.Task[None] | None = None
+    if cfg.run_worker or not backends.scaled:
+        worker = DeliveryWorker(backends.inbox, backends.routing, backends.store, links,
+                                consumer_name("logic"))
+        worker_task = asyncio.create_task(worker.run())
+    # Scaled, the worker also pushes to brokers streaming to other logic processes.
+    sync_task = (asyncio.create_task(links.follow(backends.brokers))
+                 if worker_task is not None and backends.scaled else None)
 
     server = grpc.aio.server(options=GRPC_OPTIONS)
-    logic_pb2_grpc.add_LogicServicer_to_server(
-        LogicServicer(service, BrokerRegistry(links.register, links.unregister)), server
-    )
+    registry = BrokerRegistry(links.register, links.unregister) if worker_task else (
+        BrokerRegistry(lambda _b, _t: None, lambda _b: None))
+    logic_pb2_grpc.add_LogicServicer_to_server(LogicServicer(service, registry), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port(cfg.listen)
@@ -62,17 +67,21 @@ async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("pairchat.api.v1.Logic", health_pb2.HealthCheckResponse.SERVING)
-    ops = await serve_ops(cfg.http_host, cfg.http_port, lambda: not worker_task.done())
+    ops = await serve_ops(cfg.http_host, cfg.http_port,
+                          lambda: worker_task is None or not worker_task.done())
     event(log, "logic listening", grpc=cfg.listen, http_port=cfg.http_port,
-          data_dir=cfg.data_dir)
+          mode="scaled" if backends.scaled else "embedded",
+          worker="yes" if worker_task else "no")
     try:
         await stop.wait()
     finally:
         event(log, "logic stopping")
         await health_servicer.enter_graceful_shutdown()
         await server.stop(grace=1.0)
-        worker_task.cancel()
+        for task in (worker_task, sync_task):
+            if task is not None:
+                task.cancel()
         await links.close()
         await service.stop()
         await ops.cleanup()
-        await store.close()
+        await backends.close()

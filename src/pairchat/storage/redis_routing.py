@@ -148,11 +148,14 @@ class RedisRouting:
         return sorted(found, key=lambda s: s.id)
 
     # --- matching ---
-    async def pair(self, account_id: int, max_sessions: int) -> Pairing | None:
+    async def pair(
+        self, account_id: int, max_sessions: int, waiters_only: bool = False
+    ) -> Pairing | None:
         k = self._keys
         chosen = await self._run(
             "pair", [k.queue, k.online, f"{k.partners}{account_id}"],
-            [account_id, max_sessions, k.partners, k.waiting, PAIR_SAMPLES, PAIR_SCAN_LIMIT],
+            [account_id, max_sessions, k.partners, k.waiting, PAIR_SAMPLES, PAIR_SCAN_LIMIT,
+             "1" if waiters_only else "0"],
         )
         if chosen is None:
             return None

@@ -11,6 +11,8 @@
 -- ARGV[5] how many random online accounts to try
 -- ARGV[6] scan limit: queue entries examined at most, and the largest online
 --         set that is swept in full when the random picks all fail
+-- ARGV[7] "1": waiters only (an account that just came online is offered to the
+--         waiting; it is never paired with someone who did not ask)
 -- Returns {partner id, token it waited with} (token "" when it was not waiting),
 -- or nil when the requester is full itself or nobody is acceptable.
 local queue, online, mine = KEYS[1], KEYS[2], KEYS[3]
@@ -82,6 +84,10 @@ end
 if found_entry then
   dequeue(found_entry, found_id, found_token)
   return take(found_id, found_token)
+end
+
+if ARGV[7] == '1' then
+  return nil
 end
 
 -- 2. A random acceptable online account. One that waits (its entries lay past

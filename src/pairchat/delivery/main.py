@@ -1,0 +1,48 @@
+"""Run a delivery worker on its own (the scaled mode): the Redis inbox, the
+routes in Redis, replays from PostgreSQL, pushes to every live broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from pairchat.backends import BackendConfig, open_backends
+from pairchat.delivery.links import PushLinks
+from pairchat.delivery.worker import DeliveryWorker, consumer_name
+from pairchat.obs import event, serve_ops
+
+log = logging.getLogger("pairchat.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerProcessConfig:
+    http_host: str
+    http_port: int
+    backends: BackendConfig
+
+
+async def serve_worker(cfg: WorkerProcessConfig, stop: asyncio.Event) -> None:
+    if not cfg.backends.scaled:
+        raise SystemExit(
+            "pairchat worker runs beside logic processes sharing Redis and PostgreSQL: "
+            "give --redis-url and --database-url (the embedded mode runs its worker "
+            "inside `pairchat logic`)"
+        )
+    backends = await open_backends(cfg.backends)
+    links = PushLinks()
+    name = consumer_name("worker")
+    worker = DeliveryWorker(backends.inbox, backends.routing, backends.store, links, name)
+    tasks = [asyncio.create_task(worker.run()), asyncio.create_task(links.follow(backends.brokers))]
+    ops = await serve_ops(cfg.http_host, cfg.http_port, lambda: not any(t.done() for t in tasks))
+    event(log, "worker running", consumer=name, http_port=cfg.http_port)
+    try:
+        await stop.wait()
+    finally:
+        event(log, "worker stopping", consumer=name)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await links.close()
+        await ops.cleanup()
+        await backends.close()
