@@ -156,3 +156,13 @@ def test_notes_say_when_the_generator_or_the_machine_was_busy() -> None:
     assert any("pairchat: the load generator may have been the bottleneck (process 0 at 95%"
                in n for n in said)
     assert notes([result("pairchat", 1, 1, [0.5, 0.5])], {"load_average_at_start": 0.2}) == []
+
+
+def test_notes_say_when_other_work_took_cpu_from_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pairchat.bench.driver.os.cpu_count", lambda: 2)
+    run = result("pairchat", 1, 1, [0.2])
+    run.server_cpu = {"logic": 0.3, "broker-0": 0.2}
+    run.machine_busy = 0.9  # 1.8 cores busy, 0.7 of them ours
+    assert run.others_cpu == pytest.approx(1.1)
+    said = notes([run], {"load_average_at_start": 0.2})
+    assert any("other work on the machine used 1.1 of a core" in n for n in said)

@@ -6,6 +6,7 @@ processes measured into one result.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -112,6 +113,15 @@ class TargetResult:
     @property
     def latency_ms(self) -> LatencySummary:
         return LatencySummary.of(self.tally.latency_us)
+
+    @property
+    def others_cpu(self) -> float:
+        """CPU (in cores) that neither the server nor the generator used while
+        measuring: other work on the machine, which the result had to share with."""
+        if not self.machine_busy:
+            return 0.0
+        ours = sum(self.server_cpu.values()) + sum(self.generator_cpu)
+        return max(0.0, self.machine_busy * (os.cpu_count() or 1) - ours)
 
     @property
     def generator_busy(self) -> bool:

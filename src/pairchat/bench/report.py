@@ -18,6 +18,8 @@ from pairchat.bench.driver import BUSY_SHARE, TargetResult, Workload
 BUSY_LOAD = 1.5
 # Above this share of all CPUs busy, the generator and the server competed for them.
 SATURATED = 0.9
+# Other work using more than this many cores while measuring skewed the result.
+OTHERS_CPU = 0.2
 
 
 def machine_info() -> dict[str, Any]:
@@ -75,6 +77,9 @@ def notes(results: list[TargetResult], machine: dict[str, Any],
         if busy:
             said.append(f"{r.name}: the load generator may have been the bottleneck "
                         f"({', '.join(busy)} of a core)")
+        if r.others_cpu > OTHERS_CPU:
+            said.append(f"{r.name}: other work on the machine used {r.others_cpu:.1f} of a core "
+                        "while measuring: this result is lower than the machine can do")
         if r.machine_busy > SATURATED:
             said.append(f"{r.name}: the machine's CPUs were {r.machine_busy:.0%} busy while "
                         "measuring: the load generator and the server competed for them")
@@ -109,6 +114,7 @@ def target_dict(r: TargetResult) -> dict[str, Any]:
         "generator_cpu": [round(share, 3) for share in r.generator_cpu],
         "generator_busy": r.generator_busy,
         "machine_cpu_busy": round(r.machine_busy, 3),
+        "others_cpu": round(r.others_cpu, 3),
     }
 
 
@@ -174,6 +180,7 @@ def render(console: Console, report: dict[str, Any]) -> None:
     row("generator CPU (of a core)", lambda t: " ".join(
         f"{share:.0%}" for share in t["generator_cpu"]))
     row("machine CPUs busy", lambda t: f"{t['machine_cpu_busy']:.0%}")
+    row("other work (of a core)", lambda t: f"{t['others_cpu']:.0%}")
     console.print(table)
     for base, r in report["ratios"].items():
         console.print(f"pairchat / {base}: delivered x{r['delivered']:.2f}, "
