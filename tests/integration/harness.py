@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -18,12 +19,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
+import asyncpg
 import pytest
+import redis
 
 TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
 """The longest any single expected event may take; every wait derives from it
@@ -32,15 +36,22 @@ TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
 POLL_INTERVAL: Final = TIMEOUT / 200
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+REDIS_URL: Final = os.environ.get("PAIRCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+DATABASE_URL: Final = os.environ.get(
+    "PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 _LOGIC_LINE = re.compile(r'event="logic listening".*\bhttp_port=(\d+)')
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
 class Flags:
-    """The `pairchat up` flags a test system is started with."""
+    """The `pairchat up` flags a test system is started with. A scaled system
+    (2 logic and 2 worker processes on PostgreSQL and Redis) lives in its own
+    schema and key prefix, named by `namespace`, so runs never collide."""
 
     brokers: int = 1
+    scaled: bool = False
+    namespace: str = ""
     offline_grace: float = 20.0
     match_wait: float = TIMEOUT
     max_content: int = 4096
@@ -50,7 +61,13 @@ class Flags:
     heartbeat: float = 15.0
 
     def argv(self) -> list[str]:
+        scaled = [
+            "--logics", "2", "--workers", "2", "--redis-url", REDIS_URL,
+            "--redis-prefix", f"{self.namespace}:", "--database-url", DATABASE_URL,
+            "--schema", self.namespace,
+        ] if self.scaled else []
         return [
+            *scaled,
             "--brokers", str(self.brokers),
             "--offline-grace", str(self.offline_grace),
             "--match-wait", str(self.match_wait),
@@ -256,17 +273,69 @@ def broker_ids(counts: tuple[int, ...] = BROKER_COUNTS) -> list[str]:
 
 def system_fixture(
     make_flags: Callable[[int], Flags], broker_counts: tuple[int, ...] = BROKER_COUNTS,
-    scope: Any = "module",
+    scope: Any = "module", scaled: bool = True,
 ) -> Any:
     """A `system` fixture running `make_flags(brokers)` once per broker count:
     one broker (all in one) and two (the users of a pair on different brokers)."""
 
-    @pytest.fixture(scope=scope, params=broker_counts,
-                    ids=broker_ids(broker_counts))
+    variants: list[int | str] = [*broker_counts, *(["scaled"] if scaled else [])]
+
+    @pytest.fixture(scope=scope, params=variants,
+                    ids=[*broker_ids(broker_counts), *(["scaled"] if scaled else [])])
     def system(request: pytest.FixtureRequest,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-        brokers: int = request.param
-        with running_system(make_flags(brokers), tmp_path_factory.mktemp("data")) as running:
-            yield running
+        variant: int | str = request.param
+        flags = make_flags(2 if variant == "scaled" else int(variant))
+        if variant == "scaled":
+            flags = scaled_flags(flags)
+        try:
+            with running_system(flags, tmp_path_factory.mktemp("data")) as running:
+                yield running
+        finally:
+            drop_namespace(flags)
 
     return system
+
+
+def scaled_flags(flags: Flags) -> Flags:
+    """The same flags on a scaled system in a namespace of its own; fails (under
+    CI) or skips (elsewhere) when Redis or PostgreSQL is not there."""
+    require_engines()
+    return dataclasses.replace(flags, brokers=2, scaled=True,
+                               namespace=f"t{uuid.uuid4().hex[:12]}")
+
+
+def require_engines() -> None:
+    missing = []
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=TIMEOUT / 5).ping()
+    except redis.RedisError as exc:
+        missing.append(f"Redis at {REDIS_URL} ({exc})")
+    try:
+        asyncio.run(_pg_execute("SELECT 1"))
+    except (OSError, asyncpg.PostgresError) as exc:
+        missing.append(f"PostgreSQL at {DATABASE_URL} ({exc})")
+    if missing:
+        reason = "the scaled mode needs " + " and ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+async def _pg_execute(sql: str) -> None:
+    conn = await asyncpg.connect(DATABASE_URL, timeout=TIMEOUT / 5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def drop_namespace(flags: Flags) -> None:
+    """Remove a scaled system's schema and keys."""
+    if not flags.scaled:
+        return
+    asyncio.run(_pg_execute(f'DROP SCHEMA IF EXISTS "{flags.namespace}" CASCADE'))
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{flags.namespace}:*", count=1000))
+    if keys:
+        client.delete(*keys)

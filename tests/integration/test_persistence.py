@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from .client import ChatClient, Frame, is_dialogue, is_signal
-from .harness import BROKER_COUNTS, TIMEOUT, Flags, broker_ids, running_system, stop_system
+from .harness import (
+    BROKER_COUNTS,
+    TIMEOUT,
+    Flags,
+    broker_ids,
+    drop_namespace,
+    running_system,
+    scaled_flags,
+    stop_system,
+)
 from .users import Users
 
 # Long enough to span a restart; nothing in these tests waits for it to pass.
@@ -20,11 +30,25 @@ WINDOW = 16
 MAX_IN_FLIGHT_TEST_MESSAGES = 100_000  # a bound only: the stop ends the sending
 
 
-@pytest.mark.parametrize("brokers", BROKER_COUNTS, ids=broker_ids())
+@pytest.fixture(params=[*BROKER_COUNTS, "scaled"], ids=[*broker_ids(), "scaled"])
+def restart_flags(request: pytest.FixtureRequest) -> Iterator[Flags]:
+    """The flags both runs of a restart test use: one broker, two, or a scaled
+    system whose schema and keys outlive the restart (dropped afterwards)."""
+    variant: int | str = request.param
+    if variant != "scaled":
+        yield Flags(brokers=int(variant), offline_grace=GRACE)
+        return
+    flags = scaled_flags(Flags(offline_grace=GRACE))
+    try:
+        yield flags
+    finally:
+        drop_namespace(flags)
+
+
 async def test_restart_resumes_sessions_history_and_msg_ids(
-    tmp_path: Path, brokers: int
+    tmp_path: Path, restart_flags: Flags
 ) -> None:
-    flags = Flags(brokers=brokers, offline_grace=GRACE)
+    flags = restart_flags
     data_dir = tmp_path / "data"
 
     with running_system(flags, data_dir) as first:

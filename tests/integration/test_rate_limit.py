@@ -15,7 +15,7 @@ BURST = 6
 
 system = system_fixture(
     lambda brokers: Flags(brokers=brokers, rate_limit=RATE, rate_burst=BURST),
-    broker_counts=(1,))
+    broker_counts=(1,), scaled=False)
 
 
 async def test_requests_over_the_rate_are_code_8(users: Users) -> None:

@@ -155,6 +155,9 @@ class PushLinks:
                 event(log, "broker list unavailable", logging.WARNING, error=repr(exc))
             await asyncio.sleep(every)
 
+    def has(self, broker_id: str) -> bool:
+        return broker_id in self._links
+
     def sync(self, targets: dict[str, str]) -> None:
         """Match the links to the live brokers (a standalone worker polls them)."""
         for broker_id in [b for b in self._links if b not in targets]:

@@ -32,8 +32,10 @@ async def serve_worker(cfg: WorkerProcessConfig, stop: asyncio.Event) -> None:
     backends = await open_backends(cfg.backends)
     links = PushLinks()
     name = consumer_name("worker")
-    worker = DeliveryWorker(backends.inbox, backends.routing, backends.store, links, name)
-    tasks = [asyncio.create_task(worker.run()), asyncio.create_task(links.follow(backends.brokers))]
+    worker = DeliveryWorker(backends.inbox, backends.routing, backends.store, links, name,
+                            backends.brokers)
+    tasks = [asyncio.create_task(worker.run()),
+             asyncio.create_task(links.follow(backends.brokers))]
     ops = await serve_ops(cfg.http_host, cfg.http_port, lambda: not any(t.done() for t in tasks))
     event(log, "worker running", consumer=name, http_port=cfg.http_port)
     try:

@@ -25,12 +25,13 @@ from pairchat.delivery.links import PushLinks
 from pairchat.delivery.replay import replay_frames
 from pairchat.obs import event
 from pairchat.storage.base import Route, Signal, Store
-from pairchat.storage.routing import Inbox, Routing
+from pairchat.storage.routing import Brokers, Inbox, Routing
 from pairchat.tasks import spawn
 
 log = logging.getLogger("pairchat.delivery")
 
 BATCH = 2000
+RETRY_DELAY = 1.0  # seconds before trying an unavailable inbox again
 
 
 def consumer_name(role: str) -> str:
@@ -41,8 +42,9 @@ def consumer_name(role: str) -> str:
 class DeliveryWorker:
     def __init__(
         self, inbox: Inbox, routing: Routing, store: Store, links: PushLinks,
-        consumer: str = "embedded",
+        consumer: str = "embedded", brokers: Brokers | None = None,
     ) -> None:
+        self.brokers = brokers  # where to look up brokers the links do not know yet
         self.inbox = inbox
         self.routing = routing
         self.store = store
@@ -51,7 +53,14 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         while True:
-            taken = await self.inbox.take(self.consumer, BATCH)
+            try:
+                taken = await self.inbox.take(self.consumer, BATCH)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the inbox's engine is away: wait, then go on
+                event(log, "inbox unavailable", logging.WARNING, error=repr(exc))
+                await asyncio.sleep(RETRY_DELAY)
+                continue
             try:
                 delivered = await self._deliver([e for _, e in taken])
             except Exception as exc:  # never let one bad batch stop delivery
@@ -107,6 +116,10 @@ class DeliveryWorker:
                     account_id=entry.account_id, conn_id=entry.conn_id,
                     kind=pb.PUSH_KIND_CLOSE,
                 ))
+        if self.brokers is not None and any(not self.links.has(b) for b in out):
+            # A broker that connected since the last look: learn of it now rather
+            # than drop its first pushes.
+            self.links.sync(await self.brokers.targets())
         return [self.links.send(broker_id, items) for broker_id, items in out.items()]
 
 

@@ -49,7 +49,8 @@ async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     worker_task: asyncio.Task[None] | None = None
     if cfg.run_worker or not backends.scaled:
         worker = DeliveryWorker(backends.inbox, backends.routing, backends.store, links,
-                                consumer_name("logic"))
+                                consumer_name("logic"),
+                                backends.brokers if backends.scaled else None)
         worker_task = asyncio.create_task(worker.run())
     # Scaled, the worker also pushes to brokers streaming to other logic processes.
     sync_task = (asyncio.create_task(links.follow(backends.brokers))

@@ -6,7 +6,7 @@ state lives behind the routing interfaces (memory in the embedded mode, Redis
 when scaled), durable state in the `Store`; this process keeps only caches that
 stay true: which connections it bound (a broker's calls all come through one
 logic), session membership (never changes), nicknames (never change).
-The hot paths (DIALOGUE, TYPING and acknowledgements) are plain functions over
+The hot paths (DIALOGUE and acknowledgements) are plain functions over
 those caches, so a batch from a broker costs no task per message; a cache miss
 raises `NotCached` and the servicer takes the slow path (`load_session`).
 """
@@ -353,15 +353,21 @@ class LogicService:
         return session
 
     async def _stored_session(self, account_id: int, session_id: int) -> SessionRecord:
-        """The session, open or ended, if the account is a member."""
-        session = self._sessions.get(session_id) or await self.routing.session(session_id)
+        """The session, open or ended, if the account is a member. Routing, not
+        this process's cache, says whether it is open: another logic process may
+        have ended it."""
+        session = await self.routing.session(session_id)
         if session is None:
             session = await self.store.get_session(session_id)
         if session is None:
             raise ProtocolError(Code.NOT_FOUND, "no such session")
         if account_id not in session.members:
             raise ProtocolError(Code.FORBIDDEN, "not a member of this session")
-        if not session.closed:
+        if session.closed:
+            cached = self._sessions.pop(session_id, None)
+            if cached is not None:
+                cached.closed = True
+        else:
             self._sessions[session_id] = session
         return session
 
@@ -443,14 +449,14 @@ class LogicService:
             {"accountId": account_id, "msgId": msg_id},
         ))
 
-    def typing(self, account_id: int, route: Route, session_id: int) -> None:
+    async def typing(self, account_id: int, route: Route, session_id: int) -> None:
         self._check_bound(account_id, route)
-        session = self._cached_session(account_id, session_id)
+        session = await self._stored_session(account_id, session_id)
         if session.closed:
             raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
         partner = session.partner_of(account_id)
         signal = Signal(partner, session_id, "Typing", account_id, {"accountId": account_id})
-        self._spawn(self.inbox.put([Push(partner, session_id, signal_frame(signal))]))
+        await self.inbox.put([Push(partner, session_id, signal_frame(signal))])
 
     # --- acknowledgements ---
     def ack_message(self, account_id: int, route: Route, session_id: int, msg_id: int) -> None:

@@ -160,8 +160,8 @@ class LogicServicer(logic_pb2_grpc.LogicServicer):
             elif kind == "ack":
                 self._ack(call, route, out)
             elif kind == "typing":
-                svc.typing(acct, route, call.typing.session_id)
-                out.add(pb.Reply(call_id=cid))
+                self._spawn(cid, out, svc.typing(acct, route, call.typing.session_id),
+                            lambda _: pb.Reply(call_id=cid))
             elif kind == "closed":
                 self._background(svc.connection_closed(acct, route))
             elif kind == "create_account":
