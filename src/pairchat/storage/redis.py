@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from typing import Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis.exceptions
 from redis.asyncio import Redis
@@ -28,7 +28,12 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from pairchat.storage import redis_inbox, redis_routing, redis_timers
 from pairchat.storage.base import StoreUnavailable
-from pairchat.storage.redis_inbox import DEFAULT_LEASE_TTL, DEFAULT_SHARDS, RedisInbox
+from pairchat.storage.redis_inbox import (
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_LEASE_TTL,
+    DEFAULT_SHARDS,
+    RedisInbox,
+)
 from pairchat.storage.redis_keys import Keys, load_scripts
 from pairchat.storage.redis_routing import RedisRouting
 from pairchat.storage.redis_timers import RedisBrokers, RedisTimers
@@ -45,13 +50,17 @@ _RETRIES: Final = 3
 
 
 def safe_redis_url(url: str) -> str:
-    """The URL to show in messages and logs: without its password."""
+    """The URL to show in messages and logs: without its password (in the
+    authority or as a `password` query parameter)."""
     parts = urlsplit(url)
     user, at, host = parts.netloc.rpartition("@")
-    netloc = f"{user.split(':', 1)[0]}@{host}" if at and user.split(":", 1)[0] else host
+    name = user.split(":", 1)[0]
+    netloc = f"{name}@{host}" if at and name else host
     query = urlencode([(k, "***" if k.lower() == "password" else v)
-                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    # Built by hand: urlunsplit drops the "//" of an empty authority (unix:///path).
+    return (f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+            + (f"#{parts.fragment}" if parts.fragment else ""))
 
 
 @dataclass(slots=True)
@@ -76,7 +85,8 @@ class RedisBackends:
 
 async def connect_redis(url: str, prefix: str = "pairchat:", *,
                         inbox_shards: int = DEFAULT_SHARDS,
-                        lease_ttl: float = DEFAULT_LEASE_TTL) -> RedisBackends:
+                        lease_ttl: float = DEFAULT_LEASE_TTL,
+                        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT) -> RedisBackends:
     """Connect to Redis at `url` and build the backends, their keys under `prefix`.
 
     Args:
@@ -86,6 +96,8 @@ async def connect_redis(url: str, prefix: str = "pairchat:", *,
             sharing one Redis.
         inbox_shards: inbox streams; every process of a deployment must agree.
         lease_ttl: seconds the inbox shards of a worker that died stay with it.
+        drain_timeout: seconds an inbox shard being handed over to a new worker
+            waits for what was taken from it to be done.
 
     Raises:
         StoreUnavailable: Redis cannot be reached, refuses the connection, or
@@ -111,7 +123,8 @@ async def connect_redis(url: str, prefix: str = "pairchat:", *,
             client, [*redis_routing.SCRIPTS, *redis_timers.SCRIPTS, *redis_inbox.SCRIPTS]
         )
         keys = Keys(prefix)
-        inbox = RedisInbox(client, keys, shards=inbox_shards, lease_ttl=lease_ttl)
+        inbox = RedisInbox(client, keys, shards=inbox_shards, lease_ttl=lease_ttl,
+                           drain_timeout=drain_timeout)
         await inbox.check_shards()
     except BaseException:
         with contextlib.suppress(Exception):

@@ -26,11 +26,19 @@ log = logging.getLogger("pairchat.storage")
 SCRIPTS: Final = ("inbox_leases", "inbox_release")
 DEFAULT_SHARDS: Final = 16
 DEFAULT_LEASE_TTL: Final = 5.0  # seconds: how long the shards of a dead worker stall
+DEFAULT_DRAIN_TIMEOUT: Final = 30.0  # seconds a shard to hand over waits for `done`
 BLOCK: Final = 1.0  # seconds one XREADGROUP waits, so that `take` notices new shards
 _CLAIM_BATCH: Final = 100
 _RETRYABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 Taken = tuple[str, Entry]
+
+
+def _streams_gone(exc: redis.exceptions.ResponseError) -> bool:
+    """NOGROUP: the streams are gone (FLUSHDB, a Redis restarted without
+    persistence); UNBLOCKED: they went while a read waited. Either way the
+    groups are to be created again, and the read or claim repeated."""
+    return str(exc).startswith(("NOGROUP", "UNBLOCKED"))
 
 
 class InboxConfigError(RuntimeError):
@@ -43,7 +51,15 @@ class _Shard:
 
     buffered: deque[Taken] = field(default_factory=deque)  # read, not yet returned
     taken: set[str] = field(default_factory=set)  # returned by take, not yet done
-    draining: bool = False  # above the fair share: read no more, release once idle
+    # Above the fair share since this loop time: read no more, release once idle.
+    draining_since: float | None = None
+    # Entries taken from it were not done within the drain timeout (their
+    # delivery failed, say): it stays with this consumer, which reads it again.
+    stuck: bool = False
+
+    @property
+    def draining(self) -> bool:
+        return self.draining_since is not None
 
 
 @dataclass(slots=True)
@@ -83,7 +99,10 @@ class RedisInbox:
       shard: XREADGROUP ">" hands out entries in stream order, and `take`
       returns a shard's entries in the order they were read;
     - a consumer gives a shard up only when every entry it took from it is done,
-      so the next holder starts strictly after them;
+      so the next holder starts strictly after them (if that takes longer than
+      `drain_timeout`, it keeps the shard, reads it again, and hands over
+      another one, or none: entries taken and never done stay with their
+      consumer until it is gone, as the contract says);
     - a consumer that took over a shard whose holder died (its lease ran out)
       first claims every pending entry of the shard with XAUTOCLAIM (they come
       in id order) and returns those before reading anything new.
@@ -98,20 +117,24 @@ class RedisInbox:
         shards: streams to spread sessions over; all processes of a deployment
             must agree (`check_shards` makes sure).
         lease_ttl: seconds a shard stays with a consumer that stopped renewing.
+        drain_timeout: seconds a shard above the fair share stops being read
+            while what was taken from it is not done yet.
         block: seconds one read waits for new entries before `take` looks at
             its leases again.
     """
 
     def __init__(self, redis: Redis, keys: Keys, *, shards: int = DEFAULT_SHARDS,
-                 lease_ttl: float = DEFAULT_LEASE_TTL, block: float = BLOCK) -> None:
+                 lease_ttl: float = DEFAULT_LEASE_TTL,
+                 drain_timeout: float = DEFAULT_DRAIN_TIMEOUT, block: float = BLOCK) -> None:
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
-        if lease_ttl <= 0 or block <= 0:
-            raise ValueError("lease_ttl and block must be positive")
+        if min(lease_ttl, drain_timeout, block) <= 0:
+            raise ValueError("lease_ttl, drain_timeout and block must be positive")
         self._redis = redis
         self._keys = keys
         self.shards = shards
         self._lease_ttl = lease_ttl
+        self._drain_timeout = drain_timeout
         self._block = block
         self._streams = [keys.inbox(s) for s in range(shards)]
         self._shard_of = {name.encode(): s for s, name in enumerate(self._streams)}
@@ -267,10 +290,8 @@ class RedisInbox:
             c.stranded.update(shards)
             raise
         except redis.exceptions.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            if not _streams_gone(exc):
                 raise
-            # The streams were deleted under us (FLUSHDB, a Redis restart without
-            # persistence): recreate the groups and read again.
             event(log, "inbox groups recreated", logging.WARNING, error=str(exc))
             await self._create_groups()
             return
@@ -339,6 +360,16 @@ class RedisInbox:
             except _RETRYABLE as exc:  # Redis is away: the next round tries again
                 event(log, "inbox lease renewal failed", logging.WARNING,
                       consumer=c.name, error=repr(exc))
+            except redis.exceptions.ResponseError as exc:
+                if not _streams_gone(exc):
+                    # Keep renewing whatever went wrong: a keeper that stopped
+                    # would let the leases run out under a live consumer.
+                    event(log, "inbox lease round failed", logging.ERROR,
+                          consumer=c.name, error=repr(exc))
+                    continue
+                event(log, "inbox groups recreated", logging.WARNING, error=str(exc))
+                with contextlib.suppress(*_RETRYABLE):
+                    await self._create_groups()
 
     async def _round(self, c: _Consumer) -> None:
         release = [s for s, state in c.shards.items() if state.draining and c.idle(s)]
@@ -363,17 +394,29 @@ class RedisInbox:
 
     def _rebalance(self, c: _Consumer, share: int) -> None:
         """Mark the shards above the fair share draining (idle ones first), or
-        take back drained ones when the share grew again."""
+        take back drained ones when the share grew again; keep a shard whose
+        taken entries outlived the drain timeout."""
+        now = asyncio.get_running_loop().time()
+        for shard, state in c.shards.items():
+            if state.draining_since is not None and not c.idle(shard) \
+                    and now - state.draining_since > self._drain_timeout:
+                state.draining_since, state.stuck = None, True
+                event(log, "inbox shard kept: taken entries not done", logging.WARNING,
+                      consumer=c.name, shard=shard, entries=len(state.taken))
+            elif state.stuck and c.idle(shard):
+                state.stuck = False
         draining = [s for s, state in c.shards.items() if state.draining]
-        excess = len(c.shards) - share
-        if len(draining) > max(excess, 0):
-            for shard in draining[: len(draining) - max(excess, 0)]:
-                c.shards[shard].draining = False
+        excess = max(len(c.shards) - share, 0)
+        if len(draining) > excess:
+            for shard in draining[: len(draining) - excess]:
+                c.shards[shard].draining_since = None
         elif len(draining) < excess:
-            active = sorted((s for s, state in c.shards.items() if not state.draining),
-                            key=lambda s: (not c.idle(s), -s))
-            for shard in active[: excess - len(draining)]:
-                c.shards[shard].draining = True
+            candidates = sorted(
+                (s for s, state in c.shards.items() if not state.draining and not state.stuck),
+                key=lambda s: (not c.idle(s), -s),
+            )
+            for shard in candidates[: excess - len(draining)]:
+                c.shards[shard].draining_since = now
                 if c.idle(shard):
                     c.wake.set()
 
