@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 
-import pytest
-
 from pairchat.storage.base import Route, SessionRecord
 from pairchat.storage.routing import Pairing, Routing
 from tests.contract.conftest import DEADLINE, Shared
@@ -191,20 +189,7 @@ async def test_pair_never_takes_a_full_account(shared: Shared) -> None:
     assert (await routing.pair(1, 2)) in (Pairing(2), Pairing(3))
 
 
-def requester_count_checked(shared: Shared, request: pytest.FixtureRequest) -> None:
-    """`pair` makes the requester a partner too, so "no concurrent pair can
-    overbook them" covers its count as well; MemoryRouting leaves that to the
-    caller's check made before `pair`, which concurrent MATCH requests race."""
-    if shared.name == "memory":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="MemoryRouting.pair does not check the requester's count",
-        ))
-
-
-async def test_pair_refuses_a_full_requester(
-    shared: Shared, request: pytest.FixtureRequest
-) -> None:
-    requester_count_checked(shared, request)
+async def test_pair_refuses_a_full_requester(shared: Shared) -> None:
     routing = (await shared.open()).routing
     await online(routing, 1, 2, 3)
     await paired(routing, 1, 1, 2)
@@ -302,10 +287,7 @@ async def test_concurrent_pairs_never_pair_two_twice(shared: Shared) -> None:
     assert len(set(pairs)) == len(pairs)
 
 
-async def test_concurrent_pairs_never_overbook_a_requester(
-    shared: Shared, request: pytest.FixtureRequest
-) -> None:
-    requester_count_checked(shared, request)
+async def test_concurrent_pairs_never_overbook_a_requester(shared: Shared) -> None:
     pool = list(range(1, 13))
     pairs = await pair_among(shared, pool, calls=50, max_sessions=4)
     counts = {a: sum(a in p for p in pairs) for a in pool}
