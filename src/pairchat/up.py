@@ -5,8 +5,10 @@ delivery worker. Scaled (--redis-url and --database-url): the schema migrated,
 then --logics logic processes and --workers worker processes on PostgreSQL and
 Redis. Each is started once the previous is healthy; then the brokers on port,
 port+1, ..., each preferring a different logic. Ctrl-C or
-SIGTERM stops every child; if a child dies on its own, the rest are stopped too
-and `up` exits non-zero, so a supervisor (systemd, a shell loop) can restart it.
+SIGTERM stops every child. A child that dies on its own is started again (the
+others heal around it: brokers fail over to another logic, workers take over
+the dead one's inbox shards); one that keeps dying stops the whole system with
+exit code 1.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ log = logging.getLogger("pairchat.up")
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+RESTART_WINDOW = 60.0  # seconds: a child restarted more than MAX_RESTARTS times in it
+MAX_RESTARTS = 5       # is given up on, and the whole system stops with exit code 1
 
 
 def _free_port(host: str = "127.0.0.1") -> int:
@@ -77,10 +81,27 @@ def run_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
+    argvs: dict[str, list[str]] = {}
+    restarts: dict[str, list[float]] = {}
+
     def spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(py + argv)
         children.append((name, proc))
+        argvs[name] = argv
         return proc
+
+    def restart(index: int) -> bool:
+        """Start a child that died again; False if it keeps dying."""
+        name, dead = children[index]
+        now = time.monotonic()
+        recent = [t for t in restarts.get(name, []) if now - t < RESTART_WINDOW] + [now]
+        restarts[name] = recent
+        event(log, "child exited", logging.ERROR, child=name, exit_code=dead.returncode,
+              restarts=len(recent))
+        if len(recent) > MAX_RESTARTS:
+            return False
+        children[index] = (name, subprocess.Popen(py + argvs[name]))
+        return True
 
     def wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str) -> bool:
         deadline = time.monotonic() + START_TIMEOUT
@@ -151,10 +172,8 @@ def run_up(args: argparse.Namespace) -> int:
         event(log, "pairchat is up", url=urls, data_dir=str(data_dir), pid=os.getpid())
         print(f"pairchat is up: open {urls} (Ctrl-C stops it)", flush=True)
         while not stopping:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    event(log, "child exited", logging.ERROR, child=name,
-                          exit_code=proc.returncode)
+            for index, (_, proc) in enumerate(children):
+                if proc.poll() is not None and not stopping and not restart(index):
                     exit_code = 1
                     stopping = True
                     break
@@ -170,8 +189,11 @@ def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
     brokers = [c for c in children if c[0].startswith("broker")]
     workers = [c for c in children if c[0].startswith("worker")]
     logic = [c for c in children if c[0].startswith("logic")]
-    deadline = time.monotonic() + STOP_TIMEOUT
     for group in (brokers, workers, logic):
+        # Each group has its share of the stop time, so one that hangs cannot keep
+        # the next from stopping cleanly; what does not stop in time is killed
+        # (nothing acknowledged is lost that way: it is in the store).
+        deadline = time.monotonic() + STOP_TIMEOUT / 4
         for _, proc in group:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

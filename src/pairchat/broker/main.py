@@ -20,6 +20,7 @@ from pairchat.broker.logic_link import LogicLink
 from pairchat.broker.push_service import PushServicer
 from pairchat.logic.main import GRPC_OPTIONS
 from pairchat.obs import event
+from pairchat.tasks import bounded
 
 log = logging.getLogger("pairchat.broker")
 
@@ -73,9 +74,9 @@ async def serve_broker(cfg: BrokerProcessConfig, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         event(log, "broker stopping", broker=broker_id)
-        await health_servicer.enter_graceful_shutdown()
+        await bounded("health", health_servicer.enter_graceful_shutdown())
         for conn in list(hub.conns.values()):
             conn.close_soon(1001, "server shutting down")
-        await runner.cleanup()
-        await link.close()
-        await server.stop(grace=1.0)
+        await bounded("websocket server", runner.cleanup())
+        await bounded("logic link", link.close())
+        await bounded("push server", server.stop(grace=1.0))

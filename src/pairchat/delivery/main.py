@@ -11,6 +11,7 @@ from pairchat.backends import BackendConfig, open_backends
 from pairchat.delivery.links import PushLinks
 from pairchat.delivery.worker import DeliveryWorker, consumer_name
 from pairchat.obs import event, serve_ops
+from pairchat.tasks import bounded
 
 log = logging.getLogger("pairchat.delivery")
 
@@ -44,7 +45,7 @@ async def serve_worker(cfg: WorkerProcessConfig, stop: asyncio.Event) -> None:
         event(log, "worker stopping", consumer=name)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await links.close()
-        await ops.cleanup()
-        await backends.close()
+        await bounded("worker tasks", asyncio.gather(*tasks, return_exceptions=True))
+        await bounded("push links", links.close())
+        await bounded("ops server", ops.cleanup())
+        await bounded("backends", backends.close())

@@ -17,6 +17,7 @@ from pairchat.delivery.worker import DeliveryWorker, consumer_name
 from pairchat.logic.service import LogicConfig, LogicService
 from pairchat.logic.servicer import BrokerRegistry, LogicServicer
 from pairchat.obs import event, serve_ops
+from pairchat.tasks import bounded
 
 log = logging.getLogger("pairchat.logic")
 
@@ -77,12 +78,12 @@ async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         event(log, "logic stopping")
-        await health_servicer.enter_graceful_shutdown()
-        await server.stop(grace=1.0)
+        await bounded("health", health_servicer.enter_graceful_shutdown())
+        await bounded("grpc server", server.stop(grace=1.0))
         for task in (worker_task, sync_task):
             if task is not None:
                 task.cancel()
-        await links.close()
-        await service.stop()
-        await ops.cleanup()
-        await backends.close()
+        await bounded("push links", links.close())
+        await bounded("use cases", service.stop())
+        await bounded("ops server", ops.cleanup())
+        await bounded("backends", backends.close(), seconds=4.0)

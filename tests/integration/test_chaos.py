@@ -1,0 +1,106 @@
+"""Faults in the scaled mode: a logic or worker process killed with SIGKILL in
+the middle of a conversation loses no message whose DIALOGUE was answered
+code 0. The sender resends what got no answer with the same requestId, as a
+client must; the receiver sees every acknowledged message (live, or replayed
+after it reconnects) and HISTORY holds each exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .client import ChatClient, Frame, is_dialogue
+from .harness import TIMEOUT, Flags, System, drop_namespace, running_system, scaled_flags
+from .users import Users
+
+GRACE = 6 * TIMEOUT  # nobody is logged out while the system heals
+PHASE = 25  # messages sent before the kill, and again after it
+
+
+def children(system: System, role: str) -> list[int]:
+    """PIDs of the `pairchat <role>` processes of a running `pairchat up`."""
+    out = subprocess.run(["pgrep", "-P", str(system.proc.pid), "-f", f"pairchat {role}"],
+                         capture_output=True, text=True, check=False).stdout
+    return sorted(int(pid) for pid in out.split())
+
+
+async def resumed(system: System, old: ChatClient, broker: int, name: str) -> ChatClient:
+    """A new connection to `broker` that RECONNECTs `old`'s account, retried while
+    the system heals (the broker may be finding another logic)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 3 * TIMEOUT
+    while True:
+        client = await ChatClient.connect(system.ws_url(broker), name)
+        response = await client.request("RECONNECT", accountId=old.account_id, token=old.token)
+        if response["code"] == 0:
+            client.account_id, client.token, client.nick = old.account_id, old.token, old.nick
+            return client
+        await client.close()
+        assert response["code"] == 2 and loop.time() < deadline, response
+        await asyncio.sleep(TIMEOUT / 50)
+
+
+async def send_all(client: ChatClient, session_id: int, texts: list[str]) -> dict[int, str]:
+    """DIALOGUE each text (requestId = text); msgId -> text for those answered 0."""
+    answered: dict[int, str] = {}
+    for text in texts:
+        response = await client.request("DIALOGUE", text, senderId=client.account_id,
+                                        sessionId=session_id, content=text)
+        if response["code"] != 0:
+            break
+        answered[response["msgId"]] = text
+    return answered
+
+
+async def receive(client: ChatClient, session_id: int, wanted: set[int]) -> dict[int, str]:
+    """Collect (and acknowledge) pushes until every wanted msgId came."""
+    got: dict[int, str] = {}
+    while not wanted <= got.keys():
+        push: Frame = await client.expect_push(is_dialogue(session_id), within=3 * TIMEOUT)
+        got[push["msgId"]] = push["content"]
+        await client.ack(push)
+    return got
+
+
+@pytest.fixture
+def flags() -> Iterator[Flags]:
+    flags = scaled_flags(Flags(offline_grace=GRACE, rate_limit=1e6, rate_burst=1e6))
+    yield flags
+    drop_namespace(flags)
+
+
+@pytest.mark.parametrize("victim", ["logic", "worker"])
+async def test_a_killed_process_loses_no_acknowledged_message(
+    tmp_path: Path, flags: Flags, victim: str
+) -> None:
+    with running_system(flags, tmp_path / "data") as system:
+        users = Users(system)
+        a = await users.new("sender")    # broker 0, which prefers logic 0
+        b = await users.new("receiver")  # broker 1, which prefers logic 1
+        session_id = await users.match(a, b)
+        texts = [f"m{i}" for i in range(2 * PHASE)]
+        sent = await send_all(a, session_id, texts[:PHASE])
+        assert len(sent) == PHASE
+
+        os.kill(children(system, victim)[0], signal.SIGKILL)
+        if victim == "logic":
+            await a.wait_closed()  # its broker lost logic 0 and closed its clients
+            a = await resumed(system, a, 0, "sender-again")
+        # What was not answered is sent again with the same requestId: idempotent.
+        unanswered = [t for t in texts if t not in sent.values()]
+        sent.update(await send_all(a, session_id, unanswered))
+        assert sorted(sent.values()) == sorted(texts)
+
+        got = await receive(b, session_id, set(sent))
+        assert {m: got[m] for m in sent} == sent
+        history = await a.history(session_id, limit=200)
+        assert [m["msgId"] for m in history] == list(range(1, len(texts) + 1))
+        assert sorted(m["content"] for m in history) == sorted(texts)
+        for client in [*users.clients, a]:
+            await client.close()
