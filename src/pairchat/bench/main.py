@@ -17,7 +17,7 @@ from pairchat.bench.flags import check_flags, default_procs
 from pairchat.bench.progress import LiveProgress
 from pairchat.bench.systems import StartError, Target
 
-SETUP_TIMEOUT = 60.0
+SETUP_TIMEOUT = 30.0  # three times the server's default match wait
 IDLE_HOLD = 3.0  # seconds idle users stay connected before the memory is read
 IDLE_SIGN_INS_PER_S = 200  # the least rate of sign-ins the setup timeout allows for
 
@@ -68,15 +68,22 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.baseline:
         plan += [lambda: systems.spawned_relay("picows"), lambda: systems.spawned_relay("socketio")]
     results: list[TargetResult] = []
+    failed_logs: dict[str, str] = {}
     out = Console()
     try:
         with LiveProgress() as live:
             for start in plan:
                 with start() as target:
-                    results.append(drive(target, workload, live.show))
+                    result = drive(target, workload, live.show)
+                    results.append(result)
+                    if result.tally.errors and target.log is not None:
+                        failed_logs[target.name] = systems.log_tail(target.log)
     except (BenchError, StartError) as exc:
         print(f"pairchat bench: {exc}", file=sys.stderr)
         return 1
+    for name, tail in failed_logs.items():
+        print(f"pairchat bench: the run of {name} had errors; its last log lines:\n{tail}",
+              file=sys.stderr)
     doc = report.report_dict(workload, desc, results, machine)
     report.render(out, doc)
     if args.json:

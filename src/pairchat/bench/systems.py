@@ -170,7 +170,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def _tail(log: Path, lines: int = 20) -> str:
+def log_tail(log: Path, lines: int = 20) -> str:
+    """The last lines a server wrote (stdout and stderr), for when it failed."""
     try:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -204,7 +205,7 @@ def spawned_pairchat(users: int, brokers: int, scaled_args: list[str]) -> Iterat
             deadline = time.monotonic() + START_TIMEOUT
             while health:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise StartError(f"pairchat up did not start:\n{_tail(log)}")
+                    raise StartError(f"pairchat up did not start:\n{log_tail(log)}")
                 health = [url for url in health if not _healthy(url)]
                 time.sleep(0.05)
             yield Target("pairchat", tuple(f"ws://127.0.0.1:{port + i}/ws"
@@ -238,7 +239,7 @@ def spawned_relay(kind: str) -> Iterator[Target]:
             if not line.startswith(b"ready"):
                 proc.kill()
                 proc.wait()
-                raise StartError(f"the {name} did not start:\n{_tail(log)}")
+                raise StartError(f"the {name} did not start:\n{log_tail(log)}")
             yield Target(name, (f"ws://127.0.0.1:{port}{path}",), dialect, proc.pid, log)
         finally:
             _stop(proc)
