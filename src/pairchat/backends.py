@@ -68,12 +68,12 @@ async def open_backends(cfg: BackendConfig) -> Backends:
     from pairchat.storage.postgres import PostgresStore
     from pairchat.storage.redis import connect_redis
 
+    redis = await connect_redis(cfg.redis_url, cfg.redis_prefix)
     postgres = PostgresStore(cfg.database_url, cfg.db_schema)
-    await postgres.open()
     try:
-        redis = await connect_redis(cfg.redis_url, cfg.redis_prefix)
+        await postgres.open()
     except BaseException:
-        await postgres.close()
+        await redis.close()
         raise
     return Backends(postgres, redis.routing, redis.timers, redis.inbox, redis.brokers, True,
                     [postgres.close, redis.close])

@@ -97,10 +97,11 @@ def _run(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> int:
         await main(stop)
 
     from pairchat.storage.base import StoreUnavailable
+    from pairchat.storage.migrate import SchemaVersionError
 
     try:
         uvloop.run(runner())
-    except StoreUnavailable as exc:  # named URL, no password: the operator's next step
+    except (StoreUnavailable, SchemaVersionError) as exc:  # the operator's next step, no password
         print(f"pairchat: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -10,13 +10,23 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .client import ChatClient, Frame, is_dialogue
-from .harness import TIMEOUT, Flags, System, drop_namespace, running_system, scaled_flags
+from .client import ChatClient, Frame, is_dialogue, is_signal
+from .harness import (
+    DATABASE_URL,
+    REDIS_URL,
+    TIMEOUT,
+    Flags,
+    System,
+    drop_namespace,
+    running_system,
+    scaled_flags,
+)
 from .users import Users
 
 GRACE = 6 * TIMEOUT  # nobody is logged out while the system heals
@@ -104,3 +114,52 @@ async def test_a_killed_process_loses_no_acknowledged_message(
         assert sorted(m["content"] for m in history) == sorted(texts)
         for client in [*users.clients, a]:
             await client.close()
+
+
+SHORT_GRACE = TIMEOUT / 4
+
+
+@pytest.fixture
+def short_grace() -> Iterator[Flags]:
+    flags = scaled_flags(Flags(offline_grace=SHORT_GRACE))
+    yield flags
+    drop_namespace(flags)
+
+
+async def test_a_killed_broker_starts_its_users_grace_period(
+    tmp_path: Path, short_grace: Flags
+) -> None:
+    grace = SHORT_GRACE
+    with running_system(short_grace, tmp_path / "data") as system:
+        users = Users(system)
+        a = await users.new("stays")   # broker 0
+        b = await users.new("vanishes")  # broker 1
+        session_id = await users.match(a, b)
+        [broker_1] = [pid for pid in children(system, "broker")
+                      if f"--port {system.port + 1}" in _cmdline(pid)]
+        os.kill(broker_1, signal.SIGKILL)
+        await b.wait_closed()
+        push = await a.expect_push(is_signal("PartnerExit", session_id),
+                                   within=grace + 2 * TIMEOUT)
+        assert push["data"] == {"accountId": b.account_id}
+        await a.close()
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.parametrize("engine", ["redis", "postgresql"])
+def test_an_unreachable_engine_is_named_at_start(engine: str) -> None:
+    redis_url, database_url = REDIS_URL, DATABASE_URL
+    if engine == "redis":
+        redis_url = "redis://user:secret@127.0.0.1:1/0"
+    else:
+        database_url = "postgresql://postgres:secret@127.0.0.1:1/test"
+    done = subprocess.run(
+        [sys.executable, "-m", "pairchat", "logic", "--listen", "127.0.0.1:0",
+         "--http-port", "0", "--redis-url", redis_url, "--database-url", database_url],
+        capture_output=True, text=True, timeout=3 * TIMEOUT, check=False,
+    )
+    assert done.returncode == 1, done
+    assert "127.0.0.1:1" in done.stderr and "secret" not in done.stderr, done.stderr
