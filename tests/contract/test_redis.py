@@ -62,6 +62,27 @@ async def test_a_notice_reaches_only_the_process_of_its_token(redis_shared: Shar
     assert got1.empty() and got2.empty()
 
 
+async def test_a_failing_notice_callback_does_not_stop_the_listening(
+    redis_shared: Shared,
+) -> None:
+    p1, p2 = await redis_shared.open(), await redis_shared.open()
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def callback(token: str, payload: bytes) -> None:
+        got.put_nowait(payload)
+        if payload == b"first":
+            raise RuntimeError("a bug in the receiver")
+
+    p1.routing.on_notify(callback)
+    await p1.routing.bind(1, Route("b1", 1))
+    token = p1.routing.make_token()
+    await p1.routing.wait(1, token)
+    await p2.routing.notify(token, b"first")
+    await p2.routing.notify(token, b"second")
+    assert await asyncio.wait_for(got.get(), DEADLINE) == b"first"
+    assert await asyncio.wait_for(got.get(), DEADLINE) == b"second"
+
+
 # --- the match queue ---
 async def test_pair_removes_entries_of_accounts_that_went_offline(redis_shared: Shared) -> None:
     routing = (await redis_shared.open()).routing

@@ -180,6 +180,8 @@ class RedisInbox:
             raise ValueError(f"limit must be at least 1, got {limit}")
         c = await self._join(consumer)
         while True:
+            if self._closed:  # its leases are gone: reading on would strand entries
+                raise RuntimeError("the inbox is closed")
             if c.stranded:
                 await self._recover(c)
             batch = self._pop(c, limit)
@@ -360,16 +362,16 @@ class RedisInbox:
             except _RETRYABLE as exc:  # Redis is away: the next round tries again
                 event(log, "inbox lease renewal failed", logging.WARNING,
                       consumer=c.name, error=repr(exc))
-            except redis.exceptions.ResponseError as exc:
-                if not _streams_gone(exc):
-                    # Keep renewing whatever went wrong: a keeper that stopped
-                    # would let the leases run out under a live consumer.
-                    event(log, "inbox lease round failed", logging.ERROR,
-                          consumer=c.name, error=repr(exc))
+            except Exception as exc:
+                if isinstance(exc, redis.exceptions.ResponseError) and _streams_gone(exc):
+                    event(log, "inbox groups recreated", logging.WARNING, error=str(exc))
+                    with contextlib.suppress(*_RETRYABLE):
+                        await self._create_groups()
                     continue
-                event(log, "inbox groups recreated", logging.WARNING, error=str(exc))
-                with contextlib.suppress(*_RETRYABLE):
-                    await self._create_groups()
+                # Keep renewing whatever went wrong: a keeper that stopped would
+                # let the leases run out under a live consumer.
+                event(log, "inbox lease round failed", logging.ERROR,
+                      consumer=c.name, error=repr(exc))
 
     async def _round(self, c: _Consumer) -> None:
         release = [s for s, state in c.shards.items() if state.draining and c.idle(s)]

@@ -33,6 +33,9 @@ SCRIPTS: Final = (
 PAIR_SAMPLES: Final = 16
 PAIR_SCAN_LIMIT: Final = 2000
 _RECONNECT_DELAYS: Final = (0.1, 0.2, 0.5, 1.0, 2.0)  # seconds, then the last again
+# Seconds `wait` gives the notice channel to come up before it fails the MATCH
+# request (as any Redis error does) rather than queue a token nobody would hear.
+LISTEN_TIMEOUT: Final = 5.0
 
 _notice: Final = msgspec.msgpack.Encoder()
 _notice_decoder: Final = msgspec.msgpack.Decoder(tuple[str, bytes])
@@ -176,7 +179,12 @@ class RedisRouting:
         # sure this process listens before anyone can take the entry.
         if self._callback is not None:
             self._start_listening()
-            await self._listening.wait()
+            try:
+                await asyncio.wait_for(self._listening.wait(), LISTEN_TIMEOUT)
+            except TimeoutError:
+                raise redis.exceptions.ConnectionError(
+                    "cannot subscribe to this process's notices: Redis is unreachable"
+                ) from None
         k = self._keys
         await self._run("wait", [k.queue, f"{k.waiting}{account_id}"], [account_id, token])
 
@@ -226,8 +234,7 @@ class RedisRouting:
                 failures = 0
                 async for message in pubsub.listen():
                     self._deliver(message["data"])
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                    OSError) as exc:
+            except Exception as exc:  # whatever it was, listening must go on
                 self._listening.clear()
                 event(log, "notify channel lost", logging.WARNING, error=repr(exc))
             finally:
@@ -241,8 +248,12 @@ class RedisRouting:
         except msgspec.DecodeError as exc:  # not from `notify`: nobody to tell
             event(log, "bad notify payload", logging.ERROR, error=repr(exc))
             return
-        if self._callback is not None:
+        if self._callback is None:
+            return
+        try:
             self._callback(token, payload)
+        except Exception as exc:  # the callback's failure must not end the listening
+            event(log, "notify callback failed", logging.ERROR, error=repr(exc))
 
     # --- replay markers ---
     async def begin_replay(self, account_id: int, session_ids: Sequence[int]) -> None:
