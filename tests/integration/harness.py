@@ -52,6 +52,7 @@ class Flags:
     brokers: int = 1
     scaled: bool = False
     namespace: str = ""
+    redis_url: str = ""  # a scaled system on another Redis than the shared one
     offline_grace: float = 20.0
     match_wait: float = TIMEOUT
     max_content: int = 4096
@@ -62,7 +63,7 @@ class Flags:
 
     def argv(self) -> list[str]:
         scaled = [
-            "--logics", "2", "--workers", "2", "--redis-url", REDIS_URL,
+            "--logics", "2", "--workers", "2", "--redis-url", self.redis_url or REDIS_URL,
             "--redis-prefix", f"{self.namespace}:", "--database-url", DATABASE_URL,
             "--schema", self.namespace,
         ] if self.scaled else []
@@ -335,6 +336,8 @@ def drop_namespace(flags: Flags) -> None:
     if not flags.scaled:
         return
     asyncio.run(_pg_execute(f'DROP SCHEMA IF EXISTS "{flags.namespace}" CASCADE'))
+    if flags.redis_url:
+        return  # a private Redis goes away with its process
     client = redis.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(match=f"{flags.namespace}:*", count=1000))
     if keys:

@@ -7,14 +7,19 @@ after it reconnects) and HISTORY holds each exactly once."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from .client import ChatClient, Frame, is_dialogue, is_signal
 from .harness import (
@@ -163,3 +168,76 @@ def test_an_unreachable_engine_is_named_at_start(engine: str) -> None:
     )
     assert done.returncode == 1, done
     assert "127.0.0.1:1" in done.stderr and "secret" not in done.stderr, done.stderr
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis of this test's own, which it may stop and resume."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "the private redis-server did not start"
+            time.sleep(TIMEOUT / 100)
+    try:
+        yield url, proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def on_private_redis(private_redis: tuple[str, subprocess.Popen[bytes]]) -> Iterator[Flags]:
+    flags = dataclasses.replace(scaled_flags(Flags(offline_grace=GRACE)),
+                                redis_url=private_redis[0])
+    yield flags
+    drop_namespace(flags)
+
+
+async def test_redis_away_answers_code_2_and_the_retry_delivers(
+    tmp_path: Path, private_redis: tuple[str, subprocess.Popen[bytes]], on_private_redis: Flags
+) -> None:
+    redis_proc = private_redis[1]
+    with running_system(on_private_redis, tmp_path / "data") as system:
+        users = Users(system)
+        a = await users.new("a")
+        b = await users.new("b")
+        session_id = await users.match(a, b)
+        assert await a.send(session_id, "before") == 1
+        await b.ack(await b.expect_push(is_dialogue(session_id, 1)))
+
+        redis_proc.send_signal(signal.SIGSTOP)
+        try:
+            fields = {"senderId": a.account_id, "sessionId": session_id,
+                      "content": "during"}
+            during = await a.submit("DIALOGUE", "rid-during", **fields)
+            response = await asyncio.wait_for(during, 3 * TIMEOUT)
+            assert response["code"] == 2 and response["msg"], response
+        finally:
+            redis_proc.send_signal(signal.SIGCONT)
+
+        retried = await a.request("DIALOGUE", "rid-during", **fields)
+        assert (retried["code"], retried["msgId"]) == (0, 2), retried
+        push = await b.expect_push(is_dialogue(session_id, 2), within=2 * TIMEOUT)
+        assert push["content"] == "during"
+        assert await a.send(session_id, "after") == 3
+        await b.expect_push(is_dialogue(session_id, 3))
+        assert [m["msgId"] for m in await b.history(session_id)] == [1, 2, 3]
+        for client in users.clients:
+            await client.close()

@@ -62,12 +62,18 @@ class GroupCommit:
                 done(exc)
             return
         COMMIT_BATCH.observe(len(batch))
-        new = [s for s in stored if s.msg_id and not s.duplicate]
-        MESSAGES_STORED.inc(len(new))
+        MESSAGES_STORED.inc(sum(1 for s in stored if s.msg_id and not s.duplicate))
+        # A repeated requestId is pushed again too: its first push may be the one
+        # that failed to queue (at-least-once; receivers drop duplicates).
         try:
-            await self._on_committed(new)
-        except Exception as exc:  # stored, but not queued: RECONNECT replays them
-            event(log, "queueing pushes failed", logging.ERROR, messages=len(new),
+            await self._on_committed([s for s in stored if s.msg_id])
+        except Exception as exc:
+            # Stored but not queued: answer code 2, so the client retries with the
+            # same requestId, which queues the push again (and RECONNECT replays it).
+            event(log, "queueing pushes failed", logging.ERROR, messages=len(stored),
                   error=repr(exc))
+            for _, done in batch:
+                done(exc)
+            return
         for (_, done), result in zip(batch, stored, strict=True):
             done(result)

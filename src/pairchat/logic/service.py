@@ -19,6 +19,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ DURABLE_SIGNALS = frozenset({"NewSession", "PartnerExit", "ViewedAck"})
 SWEEP_INTERVAL = 0.2  # seconds between checks of grace deadlines and broker liveness
 BROKER_TTL = 5.0      # a broker not renewed for this long is gone
 NOTIFY_WAIT = 5.0     # how long a MATCH taken at its deadline waits for its result
+RECENT_PUSHES = 65536  # pushes remembered as queued, so a repeated requestId is not re-pushed
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class LogicService:
         self._route_of: dict[int, Route] = {}   # the same, by account
         self._sessions: dict[int, SessionRecord] = {}  # sessions seen open; closed=True once ended
         self._nicks: dict[int, str] = {}
+        self._recently_queued: OrderedDict[tuple[int, int], None] = OrderedDict()  # oldest first
         self._waiters: dict[str, tuple[int, asyncio.Future[Matched]]] = {}
         self._my_brokers: dict[str, str] = {}  # brokers streaming to this process -> push target
         self._acks: dict[tuple[int, int], int] = {}
@@ -132,6 +135,10 @@ class LogicService:
     async def _sweep(self) -> None:
         """Grace deadlines, broker liveness and gauges, a few times a second."""
         renewed = 0.0
+        # Brokers are declared dead only by a process that has itself renewed
+        # liveness for a whole TTL: after an outage of the engine every process
+        # first gets the chance to renew its own brokers.
+        healthy_since = time.time()
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
             try:
@@ -139,15 +146,17 @@ class LogicService:
                 for account_id in await self.timers.take_due(now):
                     self._spawn(self._grace_expired(account_id))
                 if now - renewed >= BROKER_TTL / 5:
-                    renewed = now
                     for broker_id, target in list(self._my_brokers.items()):
                         await self.brokers.alive(broker_id, target, BROKER_TTL)
-                for broker_id in await self.brokers.expired():
-                    await self.broker_gone(broker_id)
+                    renewed = now
+                if now - healthy_since >= BROKER_TTL:
+                    for broker_id in await self.brokers.expired():
+                        await self.broker_gone(broker_id)
                 ONLINE.set(await self.routing.online_count())
                 MATCH_QUEUE.set(await self.routing.waiting_count())
             except Exception as exc:  # the backends recover by themselves; keep sweeping
                 event(log, "sweep failed", logging.ERROR, error=repr(exc))
+                healthy_since = time.time() + SWEEP_INTERVAL
 
     # --- brokers ---
     async def broker_connected(self, broker_id: str, push_target: str) -> None:
@@ -418,9 +427,18 @@ class LogicService:
         self.commit.submit(NewMessage(session_id, account_id, content, request_id), done)
 
     async def _committed(self, stored: list[StoredMessage]) -> None:
+        """Queue the pushes of a group commit. A repeated requestId is pushed again
+        unless this process queued its push already: the first try may have
+        failed to queue it (then the sender got code 2 and retried)."""
         pushes: list[Entry] = []
+        queued: list[tuple[int, int]] = []
         now_us = int(time.time() * 1_000_000)
+        recent = self._recently_queued
         for m in stored:
+            key = (m.session_id, m.msg_id)
+            if m.duplicate and key in recent:
+                continue
+            queued.append(key)
             session = self._sessions.get(m.session_id)
             if session is None:  # ended meanwhile, after this message was stored
                 session = await self.store.get_session(m.session_id)
@@ -431,6 +449,9 @@ class LogicService:
             pushes.append(Push(session.partner_of(m.sender_id), m.session_id, frame,
                                m.msg_id, now_us))
         await self.inbox.put(pushes)
+        recent.update(dict.fromkeys(queued))
+        while len(recent) > RECENT_PUSHES:
+            recent.popitem(last=False)
 
     async def history(
         self, account_id: int, route: Route, session_id: int, after: int, limit: int
