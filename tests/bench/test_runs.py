@@ -3,6 +3,7 @@ system, and the load generator against each baseline relay."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,13 +11,20 @@ import sys
 from pathlib import Path
 from typing import Final
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
+import redis
 
 from pairchat.bench import systems
 from pairchat.bench.driver import Snapshot, Workload, drive
+from pairchat.bench.scaled import up_supports_scaled
 
 # The one constant every wait of this module derives from (seconds).
 TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
+# The engines the integration suite uses (.ci/run starts them where installed).
+REDIS_URL: Final = os.environ.get("PAIRCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+DATABASE_URL: Final = os.environ.get(
+    "PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def tiny(users: int = 6, window: int = 2, rate: float = 0.0) -> Workload:
@@ -58,12 +66,55 @@ def test_bench_against_a_spawned_embedded_system(tmp_path: Path) -> None:
 def test_flags_that_cannot_work_exit_with_2() -> None:
     odd = bench("--users", "3")
     assert odd.returncode == 2 and "even" in odd.stderr
-    # Until `pairchat up` has a scaled mode, the bench says so instead of faking it;
-    # once it has, it asks for the Redis and PostgreSQL URLs. Either way nothing starts.
-    scaled = bench("--spawn", "scaled", "--users", "2")
+    unknown = bench("--spawn", "embedded,cloud")
+    assert unknown.returncode == 2 and "--spawn takes" in unknown.stderr
+    # Without a scaled mode in `pairchat up` the bench says so instead of faking
+    # one; with it, it asks for the engines' URLs. Either way nothing starts.
+    scaled = bench("--spawn", "scaled", "--users", "2", "--redis-url", "", "--database-url", "")
     assert scaled.returncode == 2
-    expected = "--redis-url" if systems.up_supports_scaled() else "not available"
+    expected = "needs --redis-url" if up_supports_scaled() else "not available"
     assert expected in scaled.stderr
+
+
+def engines_reachable() -> bool:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=TIMEOUT / 10).ping()
+        asyncio.run(_pg_schemas())
+    except (OSError, redis.RedisError, asyncpg.PostgresError):
+        return False
+    return True
+
+
+async def _pg_schemas() -> set[str]:
+    conn = await asyncpg.connect(DATABASE_URL, timeout=TIMEOUT / 10)
+    try:
+        rows = await conn.fetch("SELECT schema_name FROM information_schema.schemata")
+        return {row[0] for row in rows}
+    finally:
+        await conn.close()
+
+
+@pytest.mark.skipif(not engines_reachable(), reason="needs Redis and PostgreSQL")
+def test_bench_runs_embedded_then_scaled_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    schemas, keys = asyncio.run(_pg_schemas()), _bench_keys()
+    done = bench("--spawn", "embedded,scaled", "--users", "10", "--duration", "0.5",
+                 "--warmup", "0.2", "--redis-url", REDIS_URL, "--database-url", DATABASE_URL,
+                 "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert list(report["targets"]) == ["pairchat", "pairchat scaled"]
+    scaled = report["targets"]["pairchat scaled"]
+    assert scaled["matched"] == 10 and scaled["delivered"] > 0 and scaled["errors"] == {}
+    assert {"logic", "worker", "broker-0"} <= set(scaled["server_peak_rss_kib"])
+    assert set(report["ratios"]) == {"pairchat scaled / pairchat"}
+    # Each run has a schema and key prefix of its own (bench_...), dropped when it ends.
+    assert {s for s in asyncio.run(_pg_schemas()) if s.startswith("bench_")} <= schemas
+    assert _bench_keys() <= keys
+
+
+def _bench_keys() -> set[bytes]:
+    return set(redis.Redis.from_url(REDIS_URL).scan_iter(match="bench_*", count=1000))
 
 
 @pytest.mark.parametrize("kind", ["picows", "socketio"])

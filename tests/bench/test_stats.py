@@ -141,13 +141,16 @@ def result(name: str, delivered: int, p99_us: int, cpu: list[float]) -> TargetRe
     return TargetResult(name, 10, 10, 10, 0.5, 2.0, tally, cpu)
 
 
-def test_ratios_divide_pairchat_by_each_baseline() -> None:
+def test_ratios_divide_pairchat_by_each_baseline_and_scaled_by_embedded() -> None:
     runs = [result("pairchat", 30_000, 20_000, [0.5]), result("picows relay", 60_000, 10_000,
                                                              [0.5]),
             result("python-socketio relay", 10_000, 40_000, [0.5])]
-    assert ratios(runs) == {"picows relay": {"delivered": 0.5, "p99": 2.0},
-                            "python-socketio relay": {"delivered": 3.0, "p99": 0.5}}
+    assert ratios(runs) == {"pairchat / picows relay": {"delivered": 0.5, "p99": 2.0},
+                            "pairchat / python-socketio relay": {"delivered": 3.0, "p99": 0.5}}
     assert ratios(runs[1:]) == {}
+    scaled = result("pairchat scaled", 15_000, 30_000, [0.5])
+    assert ratios([runs[0], scaled]) == {
+        "pairchat scaled / pairchat": {"delivered": 0.5, "p99": 1.5}}
 
 
 def test_notes_say_when_the_generator_or_the_machine_was_busy() -> None:

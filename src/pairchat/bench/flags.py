@@ -24,12 +24,15 @@ def add_flags(bench: argparse.ArgumentParser) -> None:
           help="drive the running system at these broker WebSocket URLs (comma-separated; "
                "users are spread over them) instead of starting one; it should run with "
                "--max-sessions 1 so that MATCH pairs the users two by two")
-    f.add("--spawn", default="embedded", choices=["embedded", "scaled"],
-          help="the system to start when there is no --url: embedded `pairchat up`, or its "
-               "scaled mode (Redis + PostgreSQL, needs --redis-url and --database-url)")
+    f.add("--spawn", default="embedded",
+          help="the system(s) to start when there is no --url, one after the other: "
+               "embedded `pairchat up`, its scaled mode (Redis + PostgreSQL, needs "
+               "--redis-url and --database-url), or embedded,scaled")
     f.add("--brokers", type=int, default=1, help="broker processes of the spawned system")
     f.add("--redis-url", default="", help="Redis of --spawn scaled")
     f.add("--database-url", default="", help="PostgreSQL of --spawn scaled")
+    f.add("--logics", type=int, default=1, help="logic processes of --spawn scaled")
+    f.add("--workers", type=int, default=1, help="delivery worker processes of --spawn scaled")
     f.add("--users", type=int, default=1000, help="users (an even number), in users/2 sessions")
     f.add("--window", type=int, default=1,
           help="closed loop: DIALOGUEs each user keeps in flight, the next sent as soon as "
@@ -61,8 +64,10 @@ def check_flags(args: argparse.Namespace) -> str:
         return "give --window > 0 (closed loop) or --rate > 0 (open loop)"
     if args.duration <= 0 or args.warmup < 0:
         return "--duration must be positive and --warmup not negative"
+    if any(m.strip() not in ("embedded", "scaled") for m in args.spawn.split(",")):
+        return "--spawn takes embedded, scaled or embedded,scaled"
     if args.idle < 0:
         return "--idle must not be negative"
-    if args.brokers < 1 or args.procs < 0:
-        return "--brokers must be at least 1 and --procs not negative"
+    if min(args.brokers, args.logics, args.workers) < 1 or args.procs < 0:
+        return "--brokers, --logics and --workers must be at least 1, --procs not negative"
     return ""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from rich.console import Console
@@ -15,6 +17,7 @@ from pairchat.bench import report, systems
 from pairchat.bench.driver import BenchError, TargetResult, Workload, drive
 from pairchat.bench.flags import check_flags, default_procs
 from pairchat.bench.progress import LiveProgress
+from pairchat.bench.scaled import Scaled, up_supports_scaled
 from pairchat.bench.systems import StartError, Target
 
 SETUP_TIMEOUT = 30.0  # three times the server's default match wait
@@ -29,18 +32,19 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"pairchat bench: {problem}", file=sys.stderr)
         return 2
     urls = [u.strip() for u in args.url.split(",") if u.strip()]
-    scaled_args: list[str] = []
-    if not urls and args.spawn == "scaled":
-        if not systems.up_supports_scaled():
-            print("pairchat bench: --spawn scaled is not available yet: this `pairchat up` has "
-                  "no scaled mode (no --redis-url); use --spawn embedded, or --url to drive a "
+    modes = [] if urls else [m.strip() for m in args.spawn.split(",") if m.strip()]
+    scaled: Scaled | None = None
+    if "scaled" in modes:
+        if not up_supports_scaled():
+            print("pairchat bench: --spawn scaled is not available: this `pairchat up` has no "
+                  "scaled mode (no --redis-url); use --spawn embedded, or --url to drive a "
                   "scaled system started by hand", file=sys.stderr)
             return 2
         if not (args.redis_url and args.database_url):
             print("pairchat bench: --spawn scaled needs --redis-url and --database-url",
                   file=sys.stderr)
             return 2
-        scaled_args = ["--redis-url", args.redis_url, "--database-url", args.database_url]
+        scaled = Scaled(args.redis_url, args.database_url, args.logics, args.workers)
     procs = args.procs or default_procs()
     if args.idle:
         workload = Workload(
@@ -56,15 +60,17 @@ def run_bench(args: argparse.Namespace) -> int:
     if urls:
         desc = "running system at " + ", ".join(urls)
     else:
-        desc = f"spawned `pairchat up` ({args.spawn}, {args.brokers} broker(s))"
+        desc = f"spawned `pairchat up`, {args.brokers} broker(s)"
+        if scaled:
+            desc += f"; scaled: {args.logics} logic, {args.workers} worker(s)"
     machine = report.machine_info()
 
-    def pairchat() -> AbstractContextManager[Target]:
-        if urls:
-            return contextlib.nullcontext(systems.running_system(urls))
-        return systems.spawned_pairchat(workload.users, args.brokers, scaled_args)
-
-    plan = [pairchat]
+    plan: list[Callable[[], AbstractContextManager[Target]]] = []
+    if urls:
+        plan.append(lambda: contextlib.nullcontext(systems.running_system(urls)))
+    for mode in modes:
+        plan.append(functools.partial(systems.spawned_pairchat, workload.users, args.brokers,
+                                      scaled if mode == "scaled" else None))
     if args.baseline:
         plan += [lambda: systems.spawned_relay("picows"), lambda: systems.spawned_relay("socketio")]
     results: list[TargetResult] = []

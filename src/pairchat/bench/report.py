@@ -49,18 +49,19 @@ def machine_info() -> dict[str, Any]:
 
 
 def ratios(results: list[TargetResult]) -> dict[str, dict[str, float]]:
-    """pairchat's delivered msgs/s and p99 latency divided by each baseline's."""
-    ours = next((r for r in results if r.name == "pairchat"), None)
+    """Delivered msgs/s and p99 latency of each pairchat run divided by each
+    baseline's, and of the scaled mode by the embedded one's, keyed "a / b"."""
+    ours = [r for r in results if r.name.startswith("pairchat")]
+    bases = [r for r in results if not r.name.startswith("pairchat")]
+    pairs = [(a, b) for a in ours for b in bases]
+    embedded = next((r for r in ours if r.name == "pairchat"), None)
+    pairs += [(r, embedded) for r in ours if embedded is not None and r is not embedded]
     out: dict[str, dict[str, float]] = {}
-    if ours is None:
-        return out
-    for base in results:
-        if base is ours:
-            continue
-        rate, p99 = base.per_second(base.tally.delivered), base.latency_ms.p99
-        out[base.name] = {
-            "delivered": round(ours.per_second(ours.tally.delivered) / rate, 3) if rate else 0.0,
-            "p99": round(ours.latency_ms.p99 / p99, 3) if p99 else 0.0,
+    for a, b in pairs:
+        rate, p99 = b.per_second(b.tally.delivered), b.latency_ms.p99
+        out[f"{a.name} / {b.name}"] = {
+            "delivered": round(a.per_second(a.tally.delivered) / rate, 3) if rate else 0.0,
+            "p99": round(a.latency_ms.p99 / p99, 3) if p99 else 0.0,
         }
     return out
 
@@ -182,8 +183,7 @@ def render(console: Console, report: dict[str, Any]) -> None:
     row("machine CPUs busy", lambda t: f"{t['machine_cpu_busy']:.0%}")
     row("other work (of a core)", lambda t: f"{t['others_cpu']:.0%}")
     console.print(table)
-    for base, r in report["ratios"].items():
-        console.print(f"pairchat / {base}: delivered x{r['delivered']:.2f}, "
-                      f"p99 latency x{r['p99']:.2f}")
+    for pair, r in report["ratios"].items():
+        console.print(f"{pair}: delivered x{r['delivered']:.2f}, p99 latency x{r['p99']:.2f}")
     for note in report["notes"]:
         console.print(f"[yellow]note:[/] {note}")

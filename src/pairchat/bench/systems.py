@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from pairchat.bench.scaled import Scaled
 from pairchat.bench.wire import SIO_PATH, Dialect
 
 START_TIMEOUT = 60.0
@@ -178,18 +179,11 @@ def log_tail(log: Path, lines: int = 20) -> str:
         return ""
 
 
-def up_supports_scaled() -> bool:
-    """Whether this `pairchat up` has the scaled mode (Redis + PostgreSQL)."""
-    out = subprocess.run([sys.executable, "-m", "pairchat", "up", "--help"],
-                         capture_output=True, text=True, timeout=START_TIMEOUT, check=False)
-    return "--redis-url" in out.stdout
-
-
 @contextlib.contextmanager
-def spawned_pairchat(users: int, brokers: int, scaled_args: list[str]) -> Iterator[Target]:
-    """`pairchat up` on free ports in a temporary data dir, with the per-connection
-    limits raised above the load and one session per account, so that MATCH
-    pairs the users two by two."""
+def spawned_pairchat(users: int, brokers: int, scaled: Scaled | None) -> Iterator[Target]:
+    """`pairchat up` on free ports in a temporary data dir (embedded) or on Redis
+    and PostgreSQL (scaled), with the per-connection limits raised above the
+    load and one session per account, so that MATCH pairs the users two by two."""
     with tempfile.TemporaryDirectory(prefix="pairchat-bench-") as data:
         port = free_port_range(brokers)
         log = Path(data) / "pairchat-up.log"
@@ -197,7 +191,7 @@ def spawned_pairchat(users: int, brokers: int, scaled_args: list[str]) -> Iterat
                 "--data-dir", data, "--brokers", str(brokers), "--max-sessions", "1",
                 "--rate-limit", "1000000", "--rate-burst", "1000000",
                 "--max-conns-per-ip", str(max(4096, users * 2)),
-                "--log-level", "warning", *scaled_args]
+                "--log-level", "warning", *(scaled.argv() if scaled else [])]
         with log.open("wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         try:
@@ -208,11 +202,13 @@ def spawned_pairchat(users: int, brokers: int, scaled_args: list[str]) -> Iterat
                     raise StartError(f"pairchat up did not start:\n{log_tail(log)}")
                 health = [url for url in health if not _healthy(url)]
                 time.sleep(0.05)
-            yield Target("pairchat", tuple(f"ws://127.0.0.1:{port + i}/ws"
-                                           for i in range(brokers)),
-                         Dialect.PAIRCHAT, proc.pid, log)
+            urls = tuple(f"ws://127.0.0.1:{port + i}/ws" for i in range(brokers))
+            yield Target("pairchat scaled" if scaled else "pairchat", urls, Dialect.PAIRCHAT,
+                         proc.pid, log)
         finally:
             _stop(proc)
+            if scaled is not None:
+                scaled.drop()
 
 
 @contextlib.contextmanager
