@@ -109,13 +109,13 @@ async def test_past_grace_the_account_is_logged_out(users: Users) -> None:
     a = await users.new()
     b = await users.new()
     session_id = await users.match(a, b)
+    late = await users.connect()  # ready to try the token the moment a hears of the exit
     await b.close()
 
     signal = await a.expect_push(is_signal("PartnerExit", session_id), within=GRACE + TIMEOUT)
     assert signal["data"] == {"accountId": b.account_id}
     assert signal["receiverId"] == a.account_id
-
-    late = await users.connect()
+    # Once b's partner is told b is gone, b's token must not work any more.
     refused = await late.request("RECONNECT", accountId=b.account_id, token=b.token)
     assert refused["code"] == 5 and refused["msg"], refused
     closed = await a.request("DIALOGUE", senderId=a.account_id, sessionId=session_id,
