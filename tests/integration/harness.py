@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import random
 import re
 import signal
 import socket
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 import redis
 
@@ -34,6 +35,7 @@ TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
 (a slow machine raises this one knob)."""
 
 POLL_INTERVAL: Final = TIMEOUT / 200
+START_ATTEMPTS: Final = 3
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 REDIS_URL: Final = os.environ.get("PAIRCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -122,49 +124,61 @@ def http_get(url: str, timeout: float = TIMEOUT) -> tuple[int, str]:
         return 0, ""
 
 
-def _free_port_range(count: int) -> int:
-    """A first port such that port..port+count-1 are free right now."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = int(probe.getsockname()[1])
-        if first + count > 65535:
-            continue
-        held: list[socket.socket] = []
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
         try:
-            for port in range(first, first + count):
-                s = socket.socket()
-                held.append(s)
-                s.bind(("127.0.0.1", port))
+            s.bind(("127.0.0.1", port))
         except OSError:
-            continue
-        finally:
-            for s in held:
-                s.close()
-        return first
-    raise RuntimeError(f"no {count} consecutive free ports")
+            return False
+        return True
+
+
+def _free_port_range(count: int) -> int:
+    """A first port such that port..port+count-1 are free right now, chosen below
+    the kernel's ephemeral range: outgoing connections (thousands under a load
+    test on the same machine) never take those."""
+    high = _ephemeral_floor() - count
+    low = min(10000, high // 2)
+    for _ in range(200):
+        first = random.randrange(low, high)
+        if all(_bindable(port) for port in range(first, first + count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports in {low}..{high}")
 
 
 def start_system(flags: Flags, data_dir: Path) -> System:
-    """Start `pairchat up` and wait until the logic and every broker are healthy."""
+    """Start `pairchat up` and wait until the logic and every broker are healthy.
+    A port taken between the check and the brokers' bind is retried elsewhere."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port_range(flags.brokers)
-    log_path = data_dir.parent / f"{data_dir.name}-up-{port}.log"
-    log_file = log_path.open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRCHAT_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pairchat", "up", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir), *flags.argv()],
-        cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    system = System(flags, data_dir, port, proc, log_path, log_file=log_file)
-    try:
-        _wait_ready(system)
-    except BaseException:
-        _kill(system)
-        raise
-    return system
+    for attempt in range(START_ATTEMPTS):
+        port = _free_port_range(flags.brokers)
+        log_path = data_dir.parent / f"{data_dir.name}-up-{port}.log"
+        log_file = log_path.open("wb")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRCHAT_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pairchat", "up", "--host", "127.0.0.1", "--port", str(port),
+             "--data-dir", str(data_dir), *flags.argv()],
+            cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        system = System(flags, data_dir, port, proc, log_path, log_file=log_file)
+        try:
+            _wait_ready(system)
+        except BaseException as exc:
+            _kill(system)
+            port_taken = "address already in use" in system.output().lower()
+            if isinstance(exc, RuntimeError) and port_taken and attempt + 1 < START_ATTEMPTS:
+                continue
+            raise
+        return system
+    raise AssertionError("unreachable")
 
 
 def _wait_ready(system: System) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .client import ChatClient, is_signal
+from .client import ChatClient, Frame, is_signal
 from .harness import TIMEOUT, System, wait_for_metric
 from .users import Users
 
@@ -17,12 +17,12 @@ async def wait_until_waiting(system: System, count: int) -> None:
     await wait_for_metric(system.logic_http + "/metrics", QUEUE_LENGTH, lambda v: v == count)
 
 
-async def answered(pending: asyncio.Future[dict[str, object]]) -> dict[str, object]:
+async def answered(pending: asyncio.Future[Frame]) -> Frame:
     return await asyncio.wait_for(pending, TIMEOUT)
 
 
 async def assert_matched(
-    response: dict[str, object], partner: ChatClient, session_id: object = None
+    response: Frame, partner: ChatClient, session_id: int | None = None
 ) -> None:
     assert response["code"] == 0, response
     assert response["partnerId"] == partner.account_id, response

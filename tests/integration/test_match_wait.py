@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from .client import is_signal
 from .harness import TIMEOUT, Flags, system_fixture
 from .users import Users
 
@@ -61,3 +62,15 @@ async def test_waiter_who_logs_out_leaves_the_line(users: Users) -> None:
     assert (await asyncio.wait_for(pending, TIMEOUT))["code"] != 0
     late = await users.new()
     assert_nobody(await late.request("MATCH", accountId=late.account_id))
+
+
+async def test_account_logging_out_is_not_matched_once_its_partner_is_told(
+    users: Users
+) -> None:
+    leaving = await users.new()
+    partner = await users.new()
+    session_id = await users.match(leaving, partner)
+    logout = await leaving.submit("LOGOUT", accountId=leaving.account_id)
+    await partner.expect_push(is_signal("PartnerExit", session_id))
+    assert_nobody(await partner.request("MATCH", accountId=partner.account_id))
+    assert (await asyncio.wait_for(logout, TIMEOUT))["code"] == 0
