@@ -151,3 +151,11 @@ def test_idle_users_only_sign_in_and_the_memory_is_read() -> None:
     assert result.tally.sent == result.tally.delivered == 0
     assert result.tally.errors == {}
     assert set(result.rss_per_user_kib()) == {target.name}
+
+
+def test_users_that_cannot_connect_are_each_counted_once() -> None:
+    nobody = systems.running_system([f"ws://127.0.0.1:{systems.free_port_range(1)}/ws"])
+    result = drive(nobody, tiny(users=4), lambda _: None)
+    assert (result.connected, result.matched) == (0, 0)
+    assert sum(result.tally.errors.values()) == 4
+    assert all(kind.startswith("connect: ") for kind in result.tally.errors)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -240,11 +239,7 @@ class _Run:
                           for label, used in cpu[0].items() if label in cpu[1]}
             (busy0, total0), (busy1, total1) = machine
             machine_busy = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
-        errors: Counter[str] = Counter()
-        for s in setups:
-            errors.update(s.errors)
         tally = merge_tallies(r.tally for r in results)
-        tally.errors.update(errors)
         return TargetResult(
             self.target.name, w.users, connected, matched, match_seconds,
             max((r.wall_seconds for r in results), default=0.0), tally,

@@ -56,7 +56,7 @@ def run_bench(args: argparse.Namespace) -> int:
             users=args.users, window=0 if args.rate > 0 else args.window, rate=args.rate,
             duration=args.duration, warmup=args.warmup, size=args.size,
             procs=min(procs, args.users), setup_timeout=SETUP_TIMEOUT)
-    _raise_open_files_limit(workload.users)
+    limit_note = _raise_open_files_limit(workload.users)
     if urls:
         desc = "running system at " + ", ".join(urls)
     else:
@@ -91,6 +91,8 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"pairchat bench: the run of {name} had errors; its last log lines:\n{tail}",
               file=sys.stderr)
     doc = report.report_dict(workload, desc, results, machine)
+    if limit_note:
+        doc["notes"].append(limit_note)
     report.render(out, doc)
     if args.json:
         with open(args.json, "w") as f:
@@ -99,10 +101,14 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _raise_open_files_limit(users: int) -> None:
+def _raise_open_files_limit(users: int) -> str:
     """Lets this process and everything it starts (generator processes, servers)
     hold a socket per user and then some: the soft limit up to the hard one,
-    and the hard one up if that is not enough and we may (root)."""
+    and the hard one up if that is not enough and we may (CAP_SYS_RESOURCE).
+
+    Returns:
+        A note for the report when one server process cannot hold every user.
+    """
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -110,8 +116,12 @@ def _raise_open_files_limit(users: int) -> None:
     if hard != resource.RLIM_INFINITY and hard < wanted:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
-            return
+            return ""
         except (ValueError, OSError):
             pass  # not allowed: take what the hard limit gives
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard != resource.RLIM_INFINITY and hard < users + 64:
+        return (f"the open-files limit ({hard}, which this process may not raise) is below "
+                f"what {users} users need on one server process")
+    return ""

@@ -15,7 +15,7 @@ import contextlib
 import resource
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TypeVar
 
@@ -80,7 +80,6 @@ class SetupDone:
     connected: int
     matched: int
     done_ns: int  # when the last of this process's users was matched (or signed in)
-    errors: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -129,8 +128,7 @@ class _Worker:
         try:
             await _sleep_until(setup.at_ns)
             done_ns = await self._set_up()
-            self.conn.send(SetupDone(self.spec.worker, self.connected, self.matched, done_ns,
-                                     Counter(self.run.errors)))
+            self.conn.send(SetupDone(self.spec.worker, self.connected, self.matched, done_ns))
             sending = await self._next(StartSending)
             result = await self._send(sending)
         finally:
@@ -246,4 +244,5 @@ def _setup_error(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, TimeoutError):
         return "setup timed out"
-    return f"connect: {type(exc).__name__}"
+    detail = str(exc).splitlines()[0][:60] if str(exc) else ""
+    return f"connect: {type(exc).__name__}" + (f": {detail}" if detail else "")
