@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add("--http-port", type=int, default=7001, help="port of /healthz and /metrics")
     logic.add_argument("--run-worker", action="store_true",
                        help="also run a delivery worker here (always on in the embedded mode)")
+    logic.add_argument("--ports-file", default="", help=argparse.SUPPRESS)
     logic_flags(f)
     backend_flags(f)
     logging_flags(f)
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add("--http-host", default="127.0.0.1", help="address of /healthz and /metrics")
     f.add("--http-port", type=int, default=7002, help="port of /healthz and /metrics")
     f.add("--data-dir", default="./data", help=argparse.SUPPRESS)
+    worker.add_argument("--ports-file", default="", help=argparse.SUPPRESS)
     backend_flags(f)
     logging_flags(f)
 
@@ -131,13 +133,14 @@ def main(argv: list[str] | None = None) -> int:
             listen=args.listen, http_host=args.http_host, http_port=args.http_port,
             backends=backend_config(args),
             logic=LogicConfig(args.offline_grace, args.match_wait, args.max_sessions),
-            run_worker=args.run_worker,
+            run_worker=args.run_worker, ports_file=args.ports_file,
         )
         return _run(lambda stop: serve_logic(cfg, stop))
     if args.command == "worker":
         from pairchat.delivery.main import WorkerProcessConfig, serve_worker
 
-        wcfg = WorkerProcessConfig(args.http_host, args.http_port, backend_config(args))
+        wcfg = WorkerProcessConfig(args.http_host, args.http_port, backend_config(args),
+                                   args.ports_file)
         return _run(lambda stop: serve_worker(wcfg, stop))
     if args.command == "broker":
         from pairchat.broker.gateway import GatewayConfig

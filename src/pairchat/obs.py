@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -118,11 +119,22 @@ def ops_routes(app: web.Application, healthy: Any) -> None:
     app.router.add_get("/metrics", metrics_handler)
 
 
-async def serve_ops(host: str, port: int, healthy: Any) -> web.AppRunner:
-    """Serve /healthz and /metrics alone (logic and worker processes)."""
+async def serve_ops(host: str, port: int, healthy: Any) -> tuple[web.AppRunner, int]:
+    """Serve /healthz and /metrics alone (logic and worker processes); returns
+    the runner and the port bound (port 0 picks a free one)."""
     app = web.Application()
     ops_routes(app, healthy)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
-    return runner
+    return runner, int(runner.addresses[0][1])
+
+
+def write_ports(path: str, **ports: int) -> None:
+    """Tell a supervisor (`pairchat up`) the ports this process bound: written
+    whole under a temporary name, then renamed, so a reader never sees half."""
+    if path:
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(ports, f)
+        os.replace(tmp, path)

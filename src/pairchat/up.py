@@ -14,12 +14,14 @@ exit code 1.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -33,12 +35,6 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 RESTART_WINDOW = 60.0  # seconds: a child restarted more than MAX_RESTARTS times in it
 MAX_RESTARTS = 5       # is given up on, and the whole system stops with exit code 1
-
-
-def _free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def _healthy(url: str) -> bool:
@@ -68,8 +64,7 @@ def run_up(args: argparse.Namespace) -> int:
         return 2
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    grpc_port, http_port = _free_port(), _free_port()
-    logic_target = f"127.0.0.1:{grpc_port}"
+    run_dir = Path(tempfile.mkdtemp(prefix="pairchat-up-"))  # the children's port files
     py = [sys.executable, "-m", "pairchat"]
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stopping = False
@@ -103,6 +98,27 @@ def run_up(args: argparse.Namespace) -> int:
         children[index] = (name, subprocess.Popen(py + argvs[name]))
         return True
 
+    def bound_ports(name: str, proc: subprocess.Popen[bytes]) -> dict[str, int] | None:
+        """The ports a child bound (it picks free ones: no race with other
+        programs), once it wrote them; then its restarts reuse them."""
+        path = run_dir / f"{name}.ports"
+        deadline = time.monotonic() + START_TIMEOUT
+        while not path.exists():
+            if proc.poll() is not None or stopping or time.monotonic() > deadline:
+                if not stopping:
+                    event(log, "child failed to start", logging.ERROR, child=name,
+                          exit_code=proc.poll())
+                return None
+            time.sleep(0.05)
+        ports: dict[str, int] = json.loads(path.read_text())
+        argv = argvs[name]
+        for flag, key in (("--listen", "grpc"), ("--http-port", "http")):
+            if flag in argv and key in ports:
+                i = argv.index(flag) + 1
+                argv[i] = (f"{argv[i].rsplit(':', 1)[0]}:{ports[key]}" if flag == "--listen"
+                           else str(ports[key]))
+        return ports
+
     def wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str) -> bool:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and not stopping:
@@ -132,22 +148,27 @@ def run_up(args: argparse.Namespace) -> int:
                 return 1
         logic_targets: list[str] = []
         for j in range(args.logics):
-            target = logic_target if j == 0 else f"127.0.0.1:{_free_port()}"
-            port = http_port if j == 0 else _free_port()
-            logic = spawn(f"logic-{j}", [
-                "logic", "--listen", target, "--http-port", str(port), *backend_args,
+            name = f"logic-{j}"
+            logic = spawn(name, [
+                "logic", "--listen", "127.0.0.1:0", "--http-port", "0", *backend_args,
                 "--offline-grace", str(args.offline_grace), "--match-wait", str(args.match_wait),
                 "--max-sessions", str(args.max_sessions), *_common(args),
+                "--ports-file", str(run_dir / f"{name}.ports"),
             ])
-            if not wait_healthy(f"logic-{j}", logic, f"http://127.0.0.1:{port}/healthz"):
+            ports = bound_ports(name, logic)
+            if ports is None or not wait_healthy(
+                    name, logic, f"http://127.0.0.1:{ports['http']}/healthz"):
                 return 0 if stopping else 1
-            logic_targets.append(target)
+            logic_targets.append(f"127.0.0.1:{ports['grpc']}")
         for k in range(args.workers if scaled else 0):
-            port = _free_port()
-            worker = spawn(f"worker-{k}", [
-                "worker", "--http-port", str(port), *backend_args, *_common(args),
+            name = f"worker-{k}"
+            worker = spawn(name, [
+                "worker", "--http-port", "0", *backend_args, *_common(args),
+                "--ports-file", str(run_dir / f"{name}.ports"),
             ])
-            if not wait_healthy(f"worker-{k}", worker, f"http://127.0.0.1:{port}/healthz"):
+            ports = bound_ports(name, worker)
+            if ports is None or not wait_healthy(
+                    name, worker, f"http://127.0.0.1:{ports['http']}/healthz"):
                 return 0 if stopping else 1
         host_for_check = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
         for i in range(args.brokers):
@@ -180,6 +201,7 @@ def run_up(args: argparse.Namespace) -> int:
             time.sleep(0.2)
     finally:
         _stop_all(children)
+        shutil.rmtree(run_dir, ignore_errors=True)
     return exit_code
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pairchat.backends import BackendConfig, open_backends
 from pairchat.delivery.links import PushLinks
 from pairchat.delivery.worker import DeliveryWorker, consumer_name
-from pairchat.obs import event, serve_ops
+from pairchat.obs import event, serve_ops, write_ports
 from pairchat.tasks import bounded
 
 log = logging.getLogger("pairchat.delivery")
@@ -21,6 +21,7 @@ class WorkerProcessConfig:
     http_host: str
     http_port: int
     backends: BackendConfig
+    ports_file: str = ""  # where to write the port bound, for `pairchat up`
 
 
 async def serve_worker(cfg: WorkerProcessConfig, stop: asyncio.Event) -> None:
@@ -37,8 +38,10 @@ async def serve_worker(cfg: WorkerProcessConfig, stop: asyncio.Event) -> None:
                             backends.brokers)
     tasks = [asyncio.create_task(worker.run()),
              asyncio.create_task(links.follow(backends.brokers))]
-    ops = await serve_ops(cfg.http_host, cfg.http_port, lambda: not any(t.done() for t in tasks))
-    event(log, "worker running", consumer=name, http_port=cfg.http_port)
+    ops, http_port = await serve_ops(cfg.http_host, cfg.http_port,
+                                     lambda: not any(t.done() for t in tasks))
+    write_ports(cfg.ports_file, http=http_port)
+    event(log, "worker running", consumer=name, http_port=http_port)
     try:
         await stop.wait()
     finally:

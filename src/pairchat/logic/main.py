@@ -16,7 +16,7 @@ from pairchat.delivery.links import PushLinks
 from pairchat.delivery.worker import DeliveryWorker, consumer_name
 from pairchat.logic.service import LogicConfig, LogicService
 from pairchat.logic.servicer import BrokerRegistry, LogicServicer
-from pairchat.obs import event, serve_ops
+from pairchat.obs import event, serve_ops, write_ports
 from pairchat.tasks import bounded
 
 log = logging.getLogger("pairchat.logic")
@@ -39,6 +39,7 @@ class LogicProcessConfig:
     backends: BackendConfig
     logic: LogicConfig
     run_worker: bool = False  # always on in the embedded mode
+    ports_file: str = ""  # where to write the ports bound, for `pairchat up`
 
 
 async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
@@ -69,9 +70,11 @@ async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("pairchat.api.v1.Logic", health_pb2.HealthCheckResponse.SERVING)
-    ops = await serve_ops(cfg.http_host, cfg.http_port,
-                          lambda: worker_task is None or not worker_task.done())
-    event(log, "logic listening", grpc=cfg.listen, http_port=cfg.http_port,
+    ops, http_port = await serve_ops(cfg.http_host, cfg.http_port,
+                                     lambda: worker_task is None or not worker_task.done())
+    write_ports(cfg.ports_file, grpc=port, http=http_port)
+    event(log, "logic listening", grpc=f"{cfg.listen.rsplit(':', 1)[0]}:{port}",
+          http_port=http_port,
           mode="scaled" if backends.scaled else "embedded",
           worker="yes" if worker_task else "no")
     try:
