@@ -1,10 +1,11 @@
 """The pure parts of the bench: latency histograms and their merge, the split
-of users over processes, the frames of both dialects, the report's ratios."""
+of users over processes, the frames of both dialects, the report's ratios and notes, the server log's tail."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -13,6 +14,7 @@ from pairchat.bench import wire
 from pairchat.bench.driver import TargetResult, split_users
 from pairchat.bench.report import notes, ratios
 from pairchat.bench.stats import Histogram, LatencySummary, Tally, bucket_of, merge_tallies
+from pairchat.bench.systems import log_tail
 
 
 def exact_percentile(values: list[int], p: float) -> int:
@@ -169,3 +171,15 @@ def test_notes_say_when_other_work_took_cpu_from_the_run(monkeypatch: pytest.Mon
     assert run.others_cpu == pytest.approx(1.1)
     said = notes([run], {"load_average_at_start": 0.2})
     assert any("other work on the machine used 1.1 of a core" in n for n in said)
+
+
+def test_a_server_log_tail_shows_each_repeated_line_once(tmp_path: Path) -> None:
+    log = tmp_path / "up.log"
+    log.write_text("pairchat is up\n"
+                   'ts=2026-01-01T00:00:01Z level=error event="step failed" error=A\n'
+                   'ts=2026-01-01T00:00:02Z level=error event="request failed" error=B\n'
+                   'ts=2026-01-01T00:00:03Z level=error event="step failed" error=A\n')
+    assert log_tail(log, lines=2).splitlines() == [
+        'level=error event="request failed" error=B',
+        'level=error event="step failed" error=A (x2)']
+    assert log_tail(tmp_path / "missing.log") == ""

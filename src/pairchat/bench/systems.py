@@ -6,6 +6,7 @@ processes (CPU time, peak RSS).
 from __future__ import annotations
 
 import contextlib
+import re
 import select
 import signal
 import socket
@@ -26,6 +27,7 @@ from pairchat.bench.wire import SIO_PATH, Dialect
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_TIMESTAMP = re.compile(r"^ts=\S+ ")  # pairchat's key=value log lines start with one
 
 
 class StartError(Exception):
@@ -172,11 +174,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def log_tail(log: Path, lines: int = 20) -> str:
-    """The last lines a server wrote (stdout and stderr), for when it failed."""
+    """The last distinct lines a server wrote (stdout and stderr), for when it
+    failed: a line repeated but for its timestamp is shown once, with a count,
+    so that one error logged a thousand times does not hide the others."""
     try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        text = log.read_text(errors="replace")
     except OSError:
         return ""
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        key = _TIMESTAMP.sub("", line, count=1)
+        # Popped and re-inserted: the dict keeps the order of last appearance.
+        counts[key] = counts.pop(key, 0) + 1
+    return "\n".join(f"{k} (x{n})" if n > 1 else k for k, n in list(counts.items())[-lines:])
 
 
 @contextlib.contextmanager
