@@ -1,5 +1,6 @@
-"""The pure parts of the bench: latency histograms and their merge, the split
-of users over processes, the frames of both dialects, the report's ratios and notes, the server log's tail."""
+"""The parts of the bench that need no server: latency histograms and their
+merge, the split of users over processes, the frames of both dialects, the
+report's ratios and notes, the server log's tail."""
 
 from __future__ import annotations
 
