@@ -67,7 +67,9 @@ def ratios(results: list[TargetResult]) -> dict[str, dict[str, float]]:
 
 
 def notes(results: list[TargetResult], machine: dict[str, Any],
-          matching: bool = True) -> list[str]:
+          chatting: bool = True) -> list[str]:
+    """What the reader must know to trust the numbers (`chatting`: False for an
+    idle run, whose memory figures CPU contention does not change)."""
     said: list[str] = []
     load = float(machine.get("load_average_at_start", 0.0))
     if load > BUSY_LOAD:
@@ -78,16 +80,18 @@ def notes(results: list[TargetResult], machine: dict[str, Any],
         if busy:
             said.append(f"{r.name}: the load generator may have been the bottleneck "
                         f"({', '.join(busy)} of a core)")
+        if not chatting:
+            if r.connected < r.users:
+                said.append(f"{r.name}: only {r.connected} of {r.users} users signed in")
+            continue
         if r.others_cpu > OTHERS_CPU:
             said.append(f"{r.name}: other work on the machine used {r.others_cpu:.1f} of a core "
                         "while measuring: this result is lower than the machine can do")
         if r.machine_busy > SATURATED:
             said.append(f"{r.name}: the machine's CPUs were {r.machine_busy:.0%} busy while "
                         "measuring: the load generator and the server competed for them")
-        if matching and r.matched < r.users:
+        if r.matched < r.users:
             said.append(f"{r.name}: only {r.matched} of {r.users} users were matched")
-        elif r.connected < r.users:
-            said.append(f"{r.name}: only {r.connected} of {r.users} users signed in")
     return said
 
 
