@@ -114,6 +114,12 @@ class TargetResult:
         return LatencySummary.of(self.tally.latency_us)
 
     @property
+    def server_cpu_per_message_us(self) -> float:
+        """Server CPU time (all its processes) per delivered message, in µs."""
+        rate = self.per_second(self.tally.delivered)
+        return sum(self.server_cpu.values()) / rate * 1e6 if rate else 0.0
+
+    @property
     def others_cpu(self) -> float:
         """CPU (in cores) that neither the server nor the generator used while
         measuring: other work on the machine, which the result had to share with."""

@@ -116,6 +116,7 @@ def target_dict(r: TargetResult) -> dict[str, Any]:
         "server_rss_end_kib": r.server_rss_end_kib,
         "server_rss_per_user_kib": {k: round(v, 2) for k, v in r.rss_per_user_kib().items()},
         "server_cpu": {k: round(v, 3) for k, v in r.server_cpu.items()},
+        "server_cpu_per_message_us": round(r.server_cpu_per_message_us, 1),
         "generator_cpu": [round(share, 3) for share in r.generator_cpu],
         "generator_busy": r.generator_busy,
         "machine_cpu_busy": round(r.machine_busy, 3),
@@ -182,6 +183,8 @@ def render(console: Console, report: dict[str, Any]) -> None:
         f"{k} {v:.1f} KiB" for k, v in t["server_rss_per_user_kib"].items()) or "-")
     row("server CPU (of a core)", lambda t: "\n".join(
         f"{k} {v:.0%}" for k, v in t["server_cpu"].items()) or "-")
+    if not w["idle"]:
+        row("server CPU per message", lambda t: f"{t['server_cpu_per_message_us']:.0f} µs")
     row("generator CPU (of a core)", lambda t: " ".join(
         f"{share:.0%}" for share in t["generator_cpu"]))
     row("machine CPUs busy", lambda t: f"{t['machine_cpu_busy']:.0%}")
