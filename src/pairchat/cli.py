@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add("--listen", default="127.0.0.1:7000", help="gRPC address to serve")
     f.add("--http-host", default="127.0.0.1", help="address of /healthz and /metrics")
     f.add("--http-port", type=int, default=7001, help="port of /healthz and /metrics")
-    logic.add_argument("--run-worker", action="store_true",
-                       help="also run a delivery worker here (always on in the embedded mode)")
+    f.switch("--run-worker",
+             help="also run a delivery worker here (always on in the embedded mode)")
     logic.add_argument("--ports-file", default="", help=argparse.SUPPRESS)
     logic_flags(f)
     backend_flags(f)
@@ -100,10 +100,13 @@ def _run(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> int:
 
     from pairchat.storage.base import StoreUnavailable
     from pairchat.storage.migrate import SchemaVersionError
+    from pairchat.storage.postgres import RefusedSetting
+    from pairchat.storage.redis_inbox import InboxConfigError
 
     try:
         uvloop.run(runner())
-    except (StoreUnavailable, SchemaVersionError) as exc:  # the operator's next step, no password
+    except (StoreUnavailable, SchemaVersionError, InboxConfigError, RefusedSetting) as exc:
+        # what the operator must do next, never a password
         print(f"pairchat: {exc}", file=sys.stderr)
         return 1
     return 0

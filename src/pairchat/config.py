@@ -32,8 +32,22 @@ class Flags:
                 value = type(raw)
             except ValueError:
                 raise SystemExit(f"{env}={raw!r} is not a valid value for {flag}") from None
-        shown = f" (default: {default}; env {env})"
-        self.parser.add_argument(flag, type=type, default=value, help=help + shown, **kwargs)
+            choices = kwargs.get("choices")
+            if choices is not None and value not in choices:
+                raise SystemExit(f"{env}={raw!r}: {flag} takes one of {', '.join(choices)}")
+        if help != argparse.SUPPRESS:
+            help += f" (default: {default}; env {env})"
+        self.parser.add_argument(flag, type=type, default=value, help=help, **kwargs)
+
+    def switch(self, flag: str, *, help: str) -> None:
+        """An on/off flag; its variable is on for 1, true, yes or on."""
+        env = env_name(flag)
+        raw = os.environ.get(env, "")
+        on = raw.strip().lower() in ("1", "true", "yes", "on")
+        if raw and not on and raw.strip().lower() not in ("0", "false", "no", "off"):
+            raise SystemExit(f"{env}={raw!r} is not a valid value for {flag} (true or false)")
+        self.parser.add_argument(flag, action="store_true", default=on,
+                                 help=f"{help} (default: off; env {env})")
 
 
 def logging_flags(f: Flags) -> None:

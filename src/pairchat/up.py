@@ -59,8 +59,9 @@ def run_up(args: argparse.Namespace) -> int:
               "(--redis-url and --database-url); the embedded store has one writer",
               file=sys.stderr)
         return 2
-    if args.logics < 1 or args.brokers < 1 or args.workers < 0:
-        print("pairchat up: needs at least one logic and one broker", file=sys.stderr)
+    if args.logics < 1 or args.brokers < 1 or (args.redis_url and args.workers < 1):
+        print("pairchat up: needs at least one logic, one broker and (scaled) one worker",
+              file=sys.stderr)
         return 2
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)

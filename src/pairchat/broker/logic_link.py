@@ -22,6 +22,15 @@ from pairchat.obs import event
 log = logging.getLogger("pairchat.broker")
 
 MAX_BATCH = 2000
+# Keepalive pings find a vanished logic host in seconds rather than when TCP gives up.
+CLIENT_OPTIONS = [
+    ("grpc.keepalive_time_ms", 5_000),
+    ("grpc.keepalive_timeout_ms", 3_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_receive_message_length", 64 << 20),
+    ("grpc.max_send_message_length", 64 << 20),
+]
 RETRY_MIN, RETRY_MAX = 0.2, 5.0
 
 
@@ -79,7 +88,7 @@ class LogicLink:
             target = self.targets[attempt % len(self.targets)]
             attempt += 1
             try:
-                async with grpc.aio.insecure_channel(target) as channel:
+                async with grpc.aio.insecure_channel(target, options=CLIENT_OPTIONS) as channel:
                     await asyncio.wait_for(channel.channel_ready(), timeout=RETRY_MAX)
                     stub = logic_pb2_grpc.LogicStub(channel)
                     call = stub.Exchange()

@@ -17,6 +17,7 @@ import grpc
 
 from pairchat.api.v1 import push_pb2 as pb
 from pairchat.api.v1 import push_pb2_grpc
+from pairchat.broker.logic_link import CLIENT_OPTIONS
 from pairchat.obs import PUSHES_MISSED, event
 from pairchat.storage.routing import Brokers
 from pairchat.tasks import spawn
@@ -38,7 +39,7 @@ class PushLink:
         # send() futures by the end index of their items in _pending, then by batch
         self._waiting: deque[tuple[int, asyncio.Future[bool]]] = deque()
         self._in_flight: deque[tuple[int, list[asyncio.Future[bool]]]] = deque()
-        self._channel = grpc.aio.insecure_channel(target)
+        self._channel = grpc.aio.insecure_channel(target, options=CLIENT_OPTIONS)
         self._task = asyncio.create_task(self._run())
 
     def send(self, items: list[pb.PushItem]) -> asyncio.Future[bool]:

@@ -14,6 +14,7 @@ whatever the account had acknowledged).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -32,6 +33,7 @@ log = logging.getLogger("pairchat.delivery")
 
 BATCH = 2000
 RETRY_DELAY = 1.0  # seconds before trying an unavailable inbox again
+DELIVERY_ATTEMPTS = 5  # tries of one batch before its pushes are left to RECONNECT
 
 
 def consumer_name(role: str) -> str:
@@ -61,13 +63,29 @@ class DeliveryWorker:
                 event(log, "inbox unavailable", logging.WARNING, error=repr(exc))
                 await asyncio.sleep(RETRY_DELAY)
                 continue
-            try:
-                delivered = await self._deliver([e for _, e in taken])
-            except Exception as exc:  # never let one bad batch stop delivery
-                event(log, "delivery failed", logging.ERROR, entries=len(taken),
-                      error=repr(exc))
-                continue  # not done: taken again after this consumer is gone
+            entries = [e for _, e in taken]
+            for attempt in range(1, DELIVERY_ATTEMPTS + 1):
+                try:
+                    delivered = await self._deliver(entries)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the store or routing is away: retry in order
+                    event(log, "delivery failed", logging.ERROR, entries=len(taken),
+                          attempt=attempt, error=repr(exc))
+                    await asyncio.sleep(RETRY_DELAY * attempt)
+            else:
+                # Given up, so that later sessions are not held back for ever: the
+                # store keeps every message, and a RECONNECT replays them.
+                delivered = []
+                await self._release_replays(entries)
             spawn(self._done([i for i, _ in taken], delivered))
+
+    async def _release_replays(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            if type(entry) is Replay:
+                with contextlib.suppress(Exception):
+                    await self.routing.end_replay(entry.account_id, entry.session_id)
 
     async def _done(self, ids: list[str], delivered: list[asyncio.Future[bool]]) -> None:
         """An entry is done once every broker it went to answered for it (or is
@@ -87,6 +105,7 @@ class DeliveryWorker:
                                           strict=True) if pending}
         out: dict[str, list[pb.PushItem]] = {}
         signals: dict[int, list[Signal]] = {}
+        ended: list[Replay] = []
         for entry in entries:
             if type(entry) is Push:
                 route = routes.get(entry.recipient)
@@ -110,12 +129,15 @@ class DeliveryWorker:
                     )
                     event(log, "replayed", account=entry.account_id, session=entry.session_id,
                           pushes=len(frames))
-                await self.routing.end_replay(entry.account_id, entry.session_id)
+                ended.append(entry)
             elif type(entry) is Close:
                 _items(out, Route(entry.broker_id, entry.conn_id)).append(pb.PushItem(
                     account_id=entry.account_id, conn_id=entry.conn_id,
                     kind=pb.PUSH_KIND_CLOSE,
                 ))
+        # Only once everything above worked: a retried batch must hold back again.
+        for entry in ended:
+            await self.routing.end_replay(entry.account_id, entry.session_id)
         if self.brokers is not None and any(not self.links.has(b) for b in out):
             # A broker that connected since the last look: learn of it now rather
             # than drop its first pushes.

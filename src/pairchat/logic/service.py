@@ -248,11 +248,14 @@ class LogicService:
         await self._log_out(account_id, reason="logout")
 
     async def _log_out(self, account_id: int, reason: str) -> None:
+        # The token stops working and the account stops being matchable before any
+        # partner hears PartnerExit: a partner reacting at once must not find it.
         self._fail_waiters(account_id, "logged out")
         await self.timers.cancel(account_id)
+        await self.store.logout_account(account_id, now_ms())
+        await self.routing.unbind(account_id)
         for session in await self.routing.sessions_of(account_id):
             await self._end_session(session.id, account_id)
-        await self.store.logout_account(account_id, now_ms())
         await self.routing.forget(account_id)
         route = self._route_of.get(account_id)
         if route is not None:
@@ -436,7 +439,7 @@ class LogicService:
         recent = self._recently_queued
         for m in stored:
             key = (m.session_id, m.msg_id)
-            if m.duplicate and key in recent:
+            if m.duplicate and (key in recent or key in queued):
                 continue
             queued.append(key)
             session = self._sessions.get(m.session_id)

@@ -97,6 +97,10 @@ async def _keep_session(conn: Any) -> None:
     never creates (it sets nothing: search_path is a startup parameter)."""
 
 
+class RefusedSetting(RuntimeError):
+    """The database is set up in a way that would break a guarantee."""
+
+
 class _RequestIdTaken(Exception):
     """A requestId of the batch was committed by another transaction after this
     one looked it up: roll back and plan the batch again."""
@@ -130,7 +134,7 @@ class PostgresStore:
         Raises:
             StoreUnavailable: PostgreSQL cannot be reached or refuses the connection.
             SchemaVersionError: the schema is older or newer than this pairchat.
-            RuntimeError: synchronous_commit is off.
+            RefusedSetting: synchronous_commit is off.
         """
         try:
             # min_size >= 1 makes create_pool connect now, so errors surface here.
@@ -146,7 +150,7 @@ class PostgresStore:
             async with pool.acquire() as conn:
                 await check_version(conn, self.url, self.schema)
                 if await conn.fetchval("SELECT current_setting('synchronous_commit')") == "off":
-                    raise RuntimeError(
+                    raise RefusedSetting(
                         f"synchronous_commit is off at {safe_url(self.url)}: pairchat answers "
                         "a message only once it is durable; turn it on for pairchat's role "
                         "(ALTER ROLE ... SET synchronous_commit = on)"

@@ -41,6 +41,15 @@ def _streams_gone(exc: redis.exceptions.ResponseError) -> bool:
     return str(exc).startswith(("NOGROUP", "UNBLOCKED"))
 
 
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Until the event is set or the time is up. Not asyncio.wait_for: on Python
+    3.11 it can swallow a cancellation that arrives as the event is set, and a
+    consumer's task would then never stop."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 class InboxConfigError(RuntimeError):
     """Processes of one deployment disagree on the inbox's shard count."""
 
@@ -190,8 +199,7 @@ class RedisInbox:
             readable = [s for s, state in c.shards.items() if not state.draining]
             if not readable:  # more consumers than shards, or none free yet
                 c.changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(c.changed.wait(), self._block)
+                await _wait(c.changed, self._block)
                 continue
             await self._read(c, readable, limit)
 
@@ -355,8 +363,7 @@ class RedisInbox:
         at once when `done` drained a shard to hand over)."""
         while True:
             c.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(c.wake.wait(), self._lease_ttl / 3)
+            await _wait(c.wake, self._lease_ttl / 3)
             try:
                 await self._round(c)
             except _RETRYABLE as exc:  # Redis is away: the next round tries again

@@ -180,7 +180,8 @@ class RedisRouting:
         if self._callback is not None:
             self._start_listening()
             try:
-                await asyncio.wait_for(self._listening.wait(), LISTEN_TIMEOUT)
+                async with asyncio.timeout(LISTEN_TIMEOUT):
+                    await self._listening.wait()
             except TimeoutError:
                 raise redis.exceptions.ConnectionError(
                     "cannot subscribe to this process's notices: Redis is unreachable"
