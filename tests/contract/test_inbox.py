@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import random
 import signal
@@ -80,6 +81,11 @@ class Worker:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+    async def ends_when_cancelled(self, seconds: float) -> bool:
+        self._task.cancel()
+        ended, _ = await asyncio.wait([self._task], timeout=seconds)
+        return bool(ended)
 
 
 @contextlib.asynccontextmanager
@@ -344,6 +350,32 @@ async def test_a_cancelled_take_loses_nothing(redis_shared: Shared) -> None:
             await process.inbox.done("w", [entry_id for entry_id, _ in batch])
     finally:
         other.close()
+
+
+async def test_a_cancelled_take_always_ends(redis_shared: Shared) -> None:
+    """Cancelling a busy worker ends it, whatever it was doing: a cancellation
+    lost inside a Redis call would leave it taking forever."""
+    consumer = await redis_shared.open(lease_ttl=LEASE_TTL)
+    producer = await redis_shared.open()
+    pushed: list[tuple[str, Entry]] = []
+    rng = random.Random(11)
+
+    async def feed() -> None:
+        for msg_id in itertools.count(1):
+            await producer.inbox.put([push(s, msg_id) for s in range(16)])
+            await asyncio.sleep(rng.random() * 0.005)
+
+    feeding = asyncio.create_task(feed())
+    try:
+        for _ in range(150):
+            worker = Worker(consumer.inbox, "w", pushed)
+            await asyncio.sleep(rng.random() * 0.02)
+            assert await worker.ends_when_cancelled(DEADLINE / 10)
+    finally:
+        feeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feeding
+    assert pushed  # the workers did work between the cancellations
 
 
 async def test_processes_must_agree_on_the_shard_count(redis_shared: Shared) -> None:

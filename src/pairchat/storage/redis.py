@@ -12,17 +12,25 @@ change several keys are the Lua scripts in lua/, one file each.
 Commands are retried only on connection errors (a connection that broke before
 its reply): a timeout may mean the command ran, and a second `pair` or
 `take_due` must not run it twice.
+
+Connections send commands under `asyncio.timeout` rather than redis-py's
+`asyncio.wait_for`, which on Python 3.11 loses a cancellation that arrives just
+as the send completes: the cancelled task then carries on (an inbox consumer
+would never stop). See `_KeepsCancellation`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis.exceptions
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
@@ -61,6 +69,46 @@ def safe_redis_url(url: str) -> str:
     # Built by hand: urlunsplit drops the "//" of an empty authority (unix:///path).
     return (f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
             + (f"#{parts.fragment}" if parts.fragment else ""))
+
+
+class _KeepsCancellation(AbstractConnection):
+    """redis-py 8.1's `send_packed_command` with the write bounded by
+    `asyncio.timeout` instead of `asyncio.wait_for` (see the module docstring);
+    everything else as in redis-py, which pyproject pins."""
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        if not self.is_connected:
+            await self.connect_check_health(check_health=False)
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]
+        try:
+            if isinstance(command, str):
+                command = command.encode()
+            if isinstance(command, bytes):
+                command = [command]
+            async with asyncio.timeout(self.socket_timeout or None):
+                await self._send_packed_command(command)
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise redis.exceptions.TimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            raise redis.exceptions.ConnectionError(
+                f"Error {exc.errno or 'UNKNOWN'} while writing to socket. {exc.strerror or exc}."
+            ) from exc
+        except BaseException:
+            # A send cut short leaves the protocol state unknown: never reuse it.
+            await self.disconnect(nowait=True)
+            raise
+
+
+def _keeping_cancellation(connection_class: type[Any]) -> type[Any]:
+    """The pool's connection class (TCP, TLS or Unix socket, by URL scheme) with
+    `_KeepsCancellation`'s send."""
+    return type(f"{connection_class.__name__}KeepingCancellation",
+                (_KeepsCancellation, connection_class), {})
 
 
 @dataclass(slots=True)
@@ -114,6 +162,8 @@ async def connect_redis(url: str, prefix: str = "pairchat:", *,
         )
     except ValueError as exc:
         raise StoreUnavailable(f"not a Redis URL: {safe} ({exc})") from exc
+    pool = client.connection_pool
+    pool.connection_class = _keeping_cancellation(pool.connection_class)  # before any connects
     try:
         try:
             await client.ping()
