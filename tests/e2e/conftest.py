@@ -70,8 +70,11 @@ def server(tmp_path: Path, built_client: Path) -> Iterator[Server]:
         srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope, not session: Playwright's sync API keeps an event loop running
+    # on this thread while it lives, and pytest-asyncio cannot run the async tests
+    # of later modules inside it.
     _require_chromium()
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
