@@ -170,6 +170,9 @@ def test_notes_say_when_other_work_took_cpu_from_the_run(monkeypatch: pytest.Mon
     run.server_cpu = {"logic": 0.3, "broker-0": 0.2}
     run.machine_busy = 0.9  # 1.8 cores busy, 0.7 of them ours
     assert run.others_cpu == pytest.approx(1.1)
+    run.interrupts = 0.2  # 0.4 cores in irq and softirq: the kernel's, not other work
+    assert run.others_cpu == pytest.approx(0.7)
+    run.interrupts = 0.0
     said = notes([run], {"load_average_at_start": 0.2})
     assert any("other work on the machine used 1.1 of a core" in n for n in said)
 

@@ -93,6 +93,7 @@ class TargetResult:
     server_cpu: dict[str, float] = field(default_factory=dict)  # share of a core, per process
     server_peak_rss_kib: dict[str, int] = field(default_factory=dict)
     machine_busy: float = 0.0  # share of all the machine's CPUs busy in the window
+    interrupts: float = 0.0  # of it, the share in irq and softirq (charged to no process)
     # Each server process's resident set before the first user connected and at
     # the end of the measured window (KiB).
     server_rss_start_kib: dict[str, int] = field(default_factory=dict)
@@ -121,12 +122,14 @@ class TargetResult:
 
     @property
     def others_cpu(self) -> float:
-        """CPU (in cores) that neither the server nor the generator used while
-        measuring: other work on the machine, which the result had to share with."""
+        """CPU (in cores) that neither the server, the generator nor the kernel's
+        interrupt handling used while measuring: other work on the machine,
+        which the result had to share the CPUs with."""
         if not self.machine_busy:
             return 0.0
         ours = sum(self.server_cpu.values()) + sum(self.generator_cpu)
-        return max(0.0, self.machine_busy * (os.cpu_count() or 1) - ours)
+        busy = (self.machine_busy - self.interrupts) * (os.cpu_count() or 1)
+        return max(0.0, busy - ours)
 
     @property
     def generator_busy(self) -> bool:
@@ -214,7 +217,7 @@ class _Run:
         self._announce(StartSending(send_from, warmup_ns, duration_ns))
         cpu: list[dict[str, float]] = []
         rss_end: dict[str, int] = {}
-        machine: list[tuple[int, int]] = []
+        machine: list[systems.MachineTime] = []
 
         def on_time(now: int) -> None:
             if now < send_from:
@@ -224,13 +227,13 @@ class _Run:
             elif now < send_until:
                 if not cpu:
                     cpu.append(systems.cpu_seconds(servers))
-                    machine.append(systems.machine_jiffies())
+                    machine.append(systems.machine_time())
                 self.phase = "measuring"
                 self.phase_done = (now - measure_from) / max(1, duration_ns)
             else:
                 if len(cpu) == 1:
                     cpu.append(systems.cpu_seconds(servers))
-                    machine.append(systems.machine_jiffies())
+                    machine.append(systems.machine_time())
                     rss_end.update(systems.rss_kib(servers))
                 self.phase, self.phase_done = "draining", 1.0
 
@@ -239,18 +242,22 @@ class _Run:
         self.phase = "done"
         self._show()
         server_cpu: dict[str, float] = {}
-        machine_busy = 0.0
+        machine_busy = interrupts = 0.0
         if len(cpu) == 2:
             server_cpu = {label: (cpu[1][label] - used) / w.duration
                           for label, used in cpu[0].items() if label in cpu[1]}
-            (busy0, total0), (busy1, total1) = machine
-            machine_busy = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+            start, end = machine
+            if end.total > start.total:
+                ticks = end.total - start.total
+                machine_busy = (end.busy - start.busy) / ticks
+                interrupts = (end.interrupts - start.interrupts) / ticks
         tally = merge_tallies(r.tally for r in results)
         return TargetResult(
             self.target.name, w.users, connected, matched, match_seconds,
             max((r.wall_seconds for r in results), default=0.0), tally,
             [r.cpu_seconds / r.wall_seconds if r.wall_seconds else 0.0 for r in results],
-            server_cpu, systems.peak_rss_kib(servers), machine_busy, rss_start, rss_end,
+            server_cpu, systems.peak_rss_kib(servers), machine_busy, interrupts, rss_start,
+            rss_end,
         )
 
     def _announce(self, message: object) -> None:

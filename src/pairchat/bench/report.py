@@ -120,6 +120,7 @@ def target_dict(r: TargetResult) -> dict[str, Any]:
         "generator_cpu": [round(share, 3) for share in r.generator_cpu],
         "generator_busy": r.generator_busy,
         "machine_cpu_busy": round(r.machine_busy, 3),
+        "interrupts_cpu": round(r.interrupts * (os.cpu_count() or 1), 3),
         "others_cpu": round(r.others_cpu, 3),
     }
 
@@ -188,6 +189,7 @@ def render(console: Console, report: dict[str, Any]) -> None:
     row("generator CPU (of a core)", lambda t: " ".join(
         f"{share:.0%}" for share in t["generator_cpu"]))
     row("machine CPUs busy", lambda t: f"{t['machine_cpu_busy']:.0%}")
+    row("kernel interrupts (of a core)", lambda t: f"{t['interrupts_cpu']:.0%}")
     row("other work (of a core)", lambda t: f"{t['others_cpu']:.0%}")
     console.print(table)
     for pair, r in report["ratios"].items():

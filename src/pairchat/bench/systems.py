@@ -101,15 +101,25 @@ def cpu_seconds(processes: list[ServerProcess]) -> dict[str, float]:
     return used
 
 
-def machine_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+@dataclass(frozen=True)
+class MachineTime:
+    """CPU time of the whole machine so far (/proc/stat), in clock ticks."""
+
+    busy: int  # everything but idle and iowait
+    interrupts: int  # irq + softirq: on loopback, mostly the kernel's TCP receive path
+    total: int
+
+
+def machine_time() -> MachineTime:
     try:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
-        return 0, 0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return MachineTime(0, 0, 0)
+    fields += [0] * (8 - len(fields))
+    idle = fields[3] + fields[4]  # idle + iowait
     total = sum(fields[:8])  # guest time is already counted in user
-    return total - idle, total
+    # Interrupt time is charged to no process, so it is counted apart from "others".
+    return MachineTime(total - idle, fields[5] + fields[6], total)
 
 
 def _status_kib(processes: list[ServerProcess], key: str) -> dict[str, int]:
