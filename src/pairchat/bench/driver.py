@@ -168,12 +168,13 @@ class _Run:
         self.progress: dict[int, Progress] = {}
         self.phase = "starting"
         self.phase_done = 0.0
+        self.pipes: list[Connection] = []
+        self._closed: set[int] = set()  # processes whose pipe reached its end
 
     def run(self) -> TargetResult:
         ctx = multiprocessing.get_context("spawn")
         w = self.workload
         procs: list[BaseProcess] = []
-        self.pipes: list[Connection] = []
         try:
             ranges = split_users(w.users, w.procs)
             gate = max(4, HANDSHAKES_IN_FLIGHT // len(ranges))
@@ -265,8 +266,8 @@ class _Run:
             pipe.send(message)
 
     def _collect(self, kind: type[_M], timeout: float,
-                    on_time: Callable[[int], None] | None = None,
-                    wake_at: list[int] | None = None) -> list[_M]:
+                 on_time: Callable[[int], None] | None = None,
+                 wake_at: list[int] | None = None) -> list[_M]:
         """Reads the pipes until every process has sent a `kind`, updating the
         progress from what else arrives; returns them in process order."""
         got: dict[int, _M] = {}
@@ -279,15 +280,19 @@ class _Run:
             if time.monotonic() > deadline:
                 raise BenchError(f"{self.target.name}: the load generator did not report "
                                  f"{kind.__name__} within {timeout:.0f} s")
-            # A process that has sent its `kind` is not read again in this phase:
-            # after its result it exits, and its pipe's end of file is no failure.
-            waiting = [p for i, p in enumerate(self.pipes) if i not in got]
-            for ready in wait(waiting, pause):
+            # Every pipe is read, so that no process blocks on a full pipe of
+            # progress reports; the end of a pipe is a failure unless its
+            # process has sent its `kind` (after its result it exits).
+            reading = [p for i, p in enumerate(self.pipes) if i not in self._closed]
+            for ready in wait(reading, pause):
                 assert isinstance(ready, Connection)
                 worker = self.pipes.index(ready)
                 try:
                     message = ready.recv()
                 except EOFError:
+                    if worker in got:
+                        self._closed.add(worker)
+                        continue
                     raise BenchError(f"{self.target.name}: load generator process {worker} "
                                      "died; see its output above") from None
                 if isinstance(message, Progress):
