@@ -200,6 +200,7 @@ class _Worker:
         run.go(start.at_ns, start.warmup_ns, start.duration_ns)
         active = [u for u in self.users if u.session_id and not u.closed]
         await _sleep_until(run.send_from)
+        ticker: asyncio.Task[None] | None = None
         if run.window:
             now = now_ns()
             for user in active:
@@ -211,9 +212,9 @@ class _Worker:
         cpu0, wall0 = _cpu_seconds(), time.monotonic()
         await _sleep_until(run.send_until)
         cpu1, wall1 = _cpu_seconds(), time.monotonic()
-        if not run.window:
+        if ticker is not None:
             await ticker
-        run.answered(0, now_ns())  # nothing in flight at the end: idle already
+        run.answered(0, now_ns())  # idle at once if nothing is in flight any more
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.idle.wait(), DRAIN_SECONDS)
         latency = Histogram()
