@@ -149,7 +149,11 @@ class LogicService:
                     for broker_id, target in list(self._my_brokers.items()):
                         await self.brokers.alive(broker_id, target, BROKER_TTL)
                     renewed = now
-                if now - healthy_since >= BROKER_TTL:
+                if time.time() - now > BROKER_TTL / 5:
+                    # The engine answered slowly (paused, failing over): other
+                    # processes may not have renewed their brokers meanwhile.
+                    healthy_since = time.time()
+                elif time.time() - healthy_since >= BROKER_TTL:
                     for broker_id in await self.brokers.expired():
                         await self.broker_gone(broker_id)
                 ONLINE.set(await self.routing.online_count())
