@@ -6,6 +6,7 @@ processes (CPU time, peak RSS).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import select
 import signal
@@ -23,6 +24,7 @@ import psutil
 
 from pairchat.bench.scaled import Scaled
 from pairchat.bench.wire import SIO_PATH, Dialect
+from pairchat.config import ENV_PREFIX
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -173,6 +175,13 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _env_without_flags() -> dict[str, str]:
+    """This environment less the PAIRCHAT_* variables: the flags given to the
+    spawned system are all it runs with (a PAIRCHAT_REDIS_URL meant for the
+    bench must not turn an embedded system into a scaled one)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -213,7 +222,8 @@ def spawned_pairchat(users: int, brokers: int, scaled: Scaled | None) -> Iterato
                 "--max-conns-per-ip", str(max(4096, users * 2)),
                 "--log-level", "warning", *(scaled.argv() if scaled else [])]
         with log.open("wb") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    env=_env_without_flags())
         try:
             health = [f"http://127.0.0.1:{port + i}/healthz" for i in range(brokers)]
             deadline = time.monotonic() + START_TIMEOUT
