@@ -29,7 +29,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis.exceptions
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -55,6 +55,7 @@ CONNECT_TIMEOUT: Final = 5.0  # seconds; an unreachable host fails start-up with
 # Seconds a reply may take. It must exceed the inbox's blocking read (1 s).
 SOCKET_TIMEOUT: Final = 5.0
 _RETRIES: Final = 3
+MAX_CONNECTIONS: Final = 64  # per process; blocking inbox reads and pub/sub take one each
 
 
 def safe_redis_url(url: str) -> str:
@@ -155,11 +156,14 @@ async def connect_redis(url: str, prefix: str = "pairchat:", *,
     """
     safe = safe_redis_url(url)
     try:
-        client = Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
+        # A blocking pool: a burst of requests (a thousand users signing in at
+        # once) waits for a connection instead of failing with "too many".
+        client = Redis(connection_pool=BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
             retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), _RETRIES,
                         supported_errors=(redis.exceptions.ConnectionError,)),
-        )
+        ))
     except ValueError as exc:
         raise StoreUnavailable(f"not a Redis URL: {safe} ({exc})") from exc
     pool = client.connection_pool

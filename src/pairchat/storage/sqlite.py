@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pairchat.storage.base import (
     Account,
@@ -125,6 +125,15 @@ class SqliteStore:
             self._writer_pool, self._in_transaction, fn
         )
 
+    async def _write_one(self, sql: str, params: Any) -> None:
+        """One statement in its own transaction. Runs and closes its cursor on the
+        writer thread: a cursor dropped on the event loop's thread would use the
+        connection from there while the writer uses it ("API misuse")."""
+        await self._write(lambda conn: conn.execute(sql, params).close())
+
+    async def _write_many(self, sql: str, rows: Any) -> None:
+        await self._write(lambda conn: conn.executemany(sql, rows).close())
+
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(
             self._reader_pool, lambda: fn(self._conn())
@@ -195,10 +204,10 @@ class SqliteStore:
         return await self._read(read)
 
     async def logout_account(self, account_id: int, now_ms: int) -> None:
-        await self._write(lambda conn: conn.execute(
+        await self._write_one(
             "UPDATE accounts SET logged_out_at = ? WHERE id = ? AND logged_out_at IS NULL",
             (now_ms, account_id),
-        ))
+        )
 
     async def create_session(self, a: int, b: int, now_ms: int) -> int:
         def write(conn: sqlite3.Connection) -> int:
@@ -269,26 +278,26 @@ class SqliteStore:
         return await self._read(read)
 
     async def record_acks(self, acks: Sequence[tuple[int, int, int]]) -> None:
-        await self._write(lambda conn: conn.executemany(
+        await self._write_many(
             "UPDATE members SET acked_msg_id = ?3 "
             "WHERE session_id = ?1 AND account_id = ?2 AND acked_msg_id < ?3",
             acks,
-        ))
+        )
 
     # --- signals ---
     async def put_signals(self, signals: Sequence[Signal]) -> None:
-        await self._write(lambda conn: conn.executemany(
+        await self._write_many(
             "INSERT OR REPLACE INTO signals "
             "(receiver_id, session_id, signal_type, sender_id, data) VALUES (?, ?, ?, ?, ?)",
             [(s.receiver_id, s.session_id, s.signal_type, s.sender_id, json.dumps(s.data))
              for s in signals],
-        ))
+        )
 
     async def ack_signal(self, receiver_id: int, session_id: int, signal_type: str) -> None:
-        await self._write(lambda conn: conn.execute(
+        await self._write_one(
             "DELETE FROM signals WHERE receiver_id = ? AND session_id = ? AND signal_type = ?",
             (receiver_id, session_id, signal_type),
-        ))
+        )
 
     async def pending_signals(self, receiver_id: int) -> list[Signal]:
         def read(conn: sqlite3.Connection) -> list[Signal]:
