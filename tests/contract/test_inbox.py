@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 
 from pairchat.delivery.entries import Close, Entry, Push, Replay, encode_entry
 from pairchat.storage.redis_inbox import InboxConfigError
-from pairchat.storage.redis_keys import ENTRY_FIELD, Keys
+from pairchat.storage.redis_keys import ENTRY_FIELD, INBOX_GROUP, Keys
 from pairchat.storage.routing import Inbox
 from tests.contract.conftest import DEADLINE, REDIS_URL, Shared
 
@@ -350,6 +351,24 @@ async def test_a_cancelled_take_loses_nothing(redis_shared: Shared) -> None:
             await process.inbox.done("w", [entry_id for entry_id, _ in batch])
     finally:
         other.close()
+
+
+async def test_entries_handed_to_a_read_that_went_astray_are_taken(redis_shared: Shared) -> None:
+    """A read whose reply never reached the consumer (here: another client reads
+    as that consumer, as a command Redis runs late from a connection the worker
+    gave up would): the consumer finds the entries pending to it and takes them."""
+    process = await redis_shared.open(lease_ttl=LEASE_TTL)
+    await process.inbox.put([push(1, 1)])
+    await take_all(process.inbox, "w", 1)  # the consumer holds its shards now
+    await process.inbox.put([push(1, 2), push(1, 3)])
+    stray = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        reply = await stray.xreadgroup(INBOX_GROUP, "w", {Keys(redis_shared.prefix).inbox(1): ">"})
+        assert len(reply[0][1]) == 2  # pending to "w", which never saw them
+    finally:
+        await stray.aclose()
+    got = await take_all(process.inbox, "w", 2)
+    assert got == [push(1, 2), push(1, 3)]
 
 
 async def test_a_cancelled_take_always_ends(redis_shared: Shared) -> None:

@@ -1,6 +1,6 @@
 """What only the Redis backends have beyond the shared contracts: connecting,
-notices between processes, Redis' own clock, bounded scripts, and recovery
-when Redis lost its scripts or keys."""
+notices between processes, bounded scripts, and recovery when Redis lost its
+scripts or keys."""
 
 from __future__ import annotations
 
@@ -110,16 +110,6 @@ async def test_a_waiter_past_the_scan_limit_is_answered_too(
     assert await routing.pair(1, 5) == Pairing(3, token)
     assert await routing.waiting_count() == 1
     assert not await routing.stop_waiting(3, token)
-
-
-# --- brokers: Redis' clock ---
-async def test_a_broker_past_its_deadline_has_no_target(redis_shared: Shared) -> None:
-    brokers = (await redis_shared.open()).brokers
-    await brokers.alive("b1", "t1", 0.2)
-    await brokers.alive("b2", "t2", 30)
-    await asyncio.sleep(0.4)
-    assert await brokers.targets() == {"b2": "t2"}  # before `expired` reported b1
-    assert await brokers.expired() == ["b1"]
 
 
 # --- recovery ---

@@ -82,6 +82,17 @@ async def test_a_renewed_broker_does_not_expire(shared: Shared) -> None:
     assert await brokers.targets() == {"b1": "t1"}
 
 
+async def test_a_broker_keeps_its_target_until_reported_expired(shared: Shared) -> None:
+    """Only `expired` declares a broker dead (its caller may know better, after a
+    stall of its own): until then its pushes still find it."""
+    brokers = (await shared.open()).brokers
+    await brokers.alive("b1", "t1", TTL)
+    await asyncio.sleep(TTL * 2)
+    assert await brokers.targets() == {"b1": "t1"}
+    assert await brokers.expired() == ["b1"]
+    assert await brokers.targets() == {}
+
+
 async def test_an_expired_broker_is_reported_once(shared: Shared) -> None:
     p1, p2 = await shared.open(), await shared.open()
     await p1.brokers.alive("b1", "t1", TTL)

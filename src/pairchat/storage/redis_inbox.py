@@ -29,6 +29,10 @@ DEFAULT_LEASE_TTL: Final = 5.0  # seconds: how long the shards of a dead worker 
 DEFAULT_DRAIN_TIMEOUT: Final = 30.0  # seconds a shard to hand over waits for `done`
 BLOCK: Final = 1.0  # seconds one XREADGROUP waits, so that `take` notices new shards
 _CLAIM_BATCH: Final = 100
+# Entries pending to a consumer this long that it does not know of were handed to
+# a read whose reply it never got (a timeout, or a command Redis ran late from a
+# connection given up while Redis was stalled): the consumer takes them again.
+_STRAY_AFTER: Final = 3.0  # seconds
 _RETRYABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 Taken = tuple[str, Entry]
@@ -79,7 +83,8 @@ class _Consumer:
     shards: dict[int, _Shard] = field(default_factory=dict)
     orphans: deque[Taken] = field(default_factory=deque)  # read from a shard lost meanwhile
     reading: frozenset[int] = frozenset()  # shards of the XREADGROUP in flight
-    stranded: set[int] = field(default_factory=set)  # shards of a read cancelled in flight
+    stranded: set[int] = field(default_factory=set)  # shards whose reads may have gone astray
+    unacked: dict[int, set[str]] = field(default_factory=dict)  # done, but XACK failed
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # shards came or went
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # run a lease round now
     keeper: asyncio.Task[None] | None = None
@@ -87,6 +92,11 @@ class _Consumer:
     def idle(self, shard: int) -> bool:
         state = self.shards[shard]
         return not state.buffered and not state.taken and shard not in self.reading
+
+    def known(self, shard: int) -> set[str]:
+        """Ids of the shard's entries this consumer read and has not acked."""
+        state = self.shards[shard]
+        return state.taken | {entry_id for entry_id, _ in state.buffered}
 
 
 class RedisInbox:
@@ -204,21 +214,34 @@ class RedisInbox:
             await self._read(c, readable, limit)
 
     async def done(self, consumer: str, ids: Sequence[str]) -> None:
-        """Acknowledge and delete taken entries: they will not be taken again."""
-        by_shard: dict[int, list[str]] = {}
+        """Acknowledge and delete taken entries: they will not be taken again. If
+        Redis fails to, the consumer acknowledges them again at its next lease
+        round (the error is raised all the same)."""
+        by_shard: dict[int, set[str]] = {}
         for entry_id in ids:
             head, _, stream_id = entry_id.partition(":")
-            by_shard.setdefault(int(head), []).append(stream_id)
+            by_shard.setdefault(int(head), set()).add(stream_id)
         if not by_shard:
             return
+        c = self._consumers.get(consumer)
+        try:
+            await self._ack(by_shard)
+        except Exception:
+            if c is not None:  # delivered all the same: never to be taken again
+                for shard, stream_ids in by_shard.items():
+                    c.unacked.setdefault(shard, set()).update(stream_ids)
+            raise
+        if c is not None:
+            self._acked(c, by_shard)
+
+    async def _ack(self, by_shard: dict[int, set[str]]) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             for shard, stream_ids in by_shard.items():
                 pipe.xack(self._streams[shard], INBOX_GROUP, *stream_ids)
                 pipe.xdel(self._streams[shard], *stream_ids)
             await pipe.execute()
-        c = self._consumers.get(consumer)
-        if c is None:
-            return
+
+    def _acked(self, c: _Consumer, by_shard: dict[int, set[str]]) -> None:
         for shard, stream_ids in by_shard.items():
             state = c.shards.get(shard)
             if state is None:
@@ -294,17 +317,18 @@ class RedisInbox:
                 INBOX_GROUP, c.name, {self._streams[s]: ">" for s in shards},
                 count=limit, block=int(self._block * 1000),
             ))
-        except asyncio.CancelledError:
-            # Redis may have handed out entries whose reply never arrived: they
-            # are this consumer's in the group now, and only it can take them.
-            c.stranded.update(shards)
-            raise
         except redis.exceptions.ResponseError as exc:
             if not _streams_gone(exc):
                 raise
             event(log, "inbox groups recreated", logging.WARNING, error=str(exc))
             await self._create_groups()
             return
+        except BaseException:
+            # Cancelled, timed out, disconnected: Redis may have handed out
+            # entries whose reply never arrived. They are this consumer's in the
+            # group now, and only it can take them.
+            c.stranded.update(shards)
+            raise
         finally:
             c.reading = frozenset()
         for stream, messages in reply:  # RESP2: [[stream, [(id, fields), ...]], ...]
@@ -321,8 +345,7 @@ class RedisInbox:
         the ones it never returned. They come after everything buffered, since
         that cancelled read was the last one."""
         for shard in sorted(c.stranded & set(c.shards)):
-            state = c.shards[shard]
-            known = state.taken | {entry_id for entry_id, _ in state.buffered}
+            state, known = c.shards[shard], c.known(shard)
             cursor = "0-0"
             while True:
                 reply = cast(list[list[Any]], await self._redis.xreadgroup(
@@ -381,6 +404,15 @@ class RedisInbox:
                       consumer=c.name, error=repr(exc))
 
     async def _round(self, c: _Consumer) -> None:
+        if c.unacked:
+            unacked, c.unacked = c.unacked, {}
+            try:
+                await self._ack(unacked)
+            except BaseException:
+                for shard, stream_ids in unacked.items():
+                    c.unacked.setdefault(shard, set()).update(stream_ids)
+                raise
+            self._acked(c, unacked)
         release = [s for s, state in c.shards.items() if state.draining and c.idle(s)]
         share, held_raw = await self._leases(
             keys=self._lease_keys,
@@ -400,6 +432,29 @@ class RedisInbox:
         self._rebalance(c, int(share))
         if set(c.shards) != before:
             c.changed.set()
+        await self._find_strays(c)
+
+    async def _find_strays(self, c: _Consumer) -> None:
+        """Mark the shards where entries are pending to this consumer that it
+        does not know of: its next take reads them again (see _STRAY_AFTER)."""
+        shards = [s for s in c.shards if s not in c.stranded]
+        if not shards:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for shard in shards:
+                pipe.xpending_range(self._streams[shard], INBOX_GROUP, "-", "+", _CLAIM_BATCH,
+                                    consumername=c.name, idle=int(_STRAY_AFTER * 1000))
+            replies = await pipe.execute()
+        for shard, pending in zip(shards, replies, strict=True):
+            if shard not in c.shards:
+                continue
+            known = c.known(shard)
+            strays = [p for p in pending if f"{shard}:{p['message_id'].decode()}" not in known]
+            if strays:
+                event(log, "inbox entries gone astray", logging.WARNING, consumer=c.name,
+                      shard=shard, entries=len(strays))
+                c.stranded.add(shard)
+                c.changed.set()
 
     def _rebalance(self, c: _Consumer, share: int) -> None:
         """Mark the shards above the fair share draining (idle ones first), or

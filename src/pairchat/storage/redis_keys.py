@@ -135,6 +135,12 @@ class Keys:
         return self.prefix + "inbox:consumers"
 
 
+def as_text(raw: bytes | str) -> str:
+    """A reply as text: the pool does not decode replies (inbox entries are
+    binary), so strings come back as bytes."""
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 @functools.cache
 def script_source(name: str) -> str:
     """The text of `lua/<name>.lua`, shipped as package data."""

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from pairchat.obs import event
 from pairchat.storage.base import Route, SessionRecord
-from pairchat.storage.redis_keys import Keys, script
+from pairchat.storage.redis_keys import Keys, as_text, script
 from pairchat.storage.routing import Pairing
 
 log = logging.getLogger("pairchat.storage")
@@ -45,22 +45,17 @@ def route_text(route: Route) -> str:
     return f"{route.broker_id}|{route.conn_id}"
 
 
-def _text(raw: bytes | str) -> str:
-    # The pool does not decode replies (inbox entries are binary).
-    return raw.decode() if isinstance(raw, bytes) else raw
-
-
 # Workers look up the same few thousand routes batch after batch; Route is
 # immutable, so one parsed value serves every lookup of the same text.
 @functools.lru_cache(maxsize=16384)
 def parse_route(raw: bytes | str) -> Route:
     # Split at the last '|': broker ids may contain one, conn ids cannot.
-    broker_id, _, conn_id = _text(raw).rpartition("|")
+    broker_id, _, conn_id = as_text(raw).rpartition("|")
     return Route(broker_id, int(conn_id))
 
 
 def parse_session(session_id: bytes | int, members: bytes | str) -> SessionRecord:
-    a, b = _text(members).split(",")
+    a, b = as_text(members).split(",")
     return SessionRecord(int(session_id), (int(a), int(b)))
 
 

@@ -7,9 +7,9 @@ from typing import Final
 
 from redis.asyncio import Redis
 
-from pairchat.storage.redis_keys import Keys, script
+from pairchat.storage.redis_keys import Keys, as_text, script
 
-SCRIPTS: Final = ("take_due", "broker_alive", "broker_targets", "broker_expired")
+SCRIPTS: Final = ("take_due", "broker_alive", "broker_expired")
 
 
 class RedisTimers:
@@ -35,13 +35,15 @@ class RedisTimers:
 class RedisBrokers:
     """`Brokers` on a hash of push targets and a sorted set of deadlines. The
     deadlines are Redis' own time, so brokers and logic processes on hosts whose
-    clocks differ agree on who is alive."""
+    clocks differ agree on who is alive. A broker keeps its target until
+    `expired` reports it: that call is where a broker is declared dead, and its
+    caller may hold back (after Redis itself stalled, every deadline has passed
+    although every broker is alive)."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = [keys.broker, keys.broker_deadline]
         self._alive = script(redis, "broker_alive")
-        self._targets = script(redis, "broker_targets")
         self._expired = script(redis, "broker_expired")
 
     async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
@@ -54,8 +56,8 @@ class RedisBrokers:
             await pipe.execute()
 
     async def targets(self) -> dict[str, str]:
-        flat = await self._targets(keys=self._keys)
-        return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        found = await self._redis.hgetall(self._keys[0])
+        return {as_text(b): as_text(t) for b, t in found.items()}
 
     async def expired(self) -> list[str]:
         return [b.decode() for b in await self._expired(keys=self._keys)]
