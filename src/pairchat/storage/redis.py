@@ -5,7 +5,8 @@
   replay markers, and notices to the logic process a MATCH request waits in;
 - `RedisTimers`, `RedisBrokers` (redis_timers.py): grace deadlines and broker
   liveness;
-- `RedisInbox` (redis_inbox.py): the delivery workers' queue on sharded Streams.
+- `RedisInbox` (redis_inbox.py, its shards and leases in redis_shards.py): the
+  delivery workers' queue on sharded Streams.
 The key schema is declared, in full, at the top of redis_keys.py; the steps that
 change several keys are the Lua scripts in lua/, one file each.
 

@@ -1,102 +1,44 @@
 """`Inbox` on Redis Streams: several delivery workers share the load, entries of
-one session stay in order, and what a dead worker took is taken again."""
+one session stay in order, and what a dead worker took is taken again. The
+shards and their leases are in redis_shards.py."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 import zlib
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
-import msgspec
 import redis.exceptions
 from redis.asyncio import Redis
 
-from pairchat.delivery.entries import Entry, decode_entry, encode_entry
+from pairchat.delivery.entries import Entry, encode_entry
 from pairchat.obs import event
-from pairchat.storage.redis_keys import ENTRY_FIELD, INBOX_GROUP, Keys, script
+from pairchat.storage import redis_shards
+from pairchat.storage.redis_keys import ENTRY_FIELD, INBOX_GROUP, Keys
+from pairchat.storage.redis_shards import (
+    BATCH,
+    Consumer,
+    Leases,
+    Streams,
+    Taken,
+    streams_gone,
+    wait_for_event,
+)
 
 log = logging.getLogger("pairchat.storage")
 
-SCRIPTS: Final = ("inbox_leases", "inbox_release")
+SCRIPTS: Final = redis_shards.SCRIPTS
 DEFAULT_SHARDS: Final = 16
 DEFAULT_LEASE_TTL: Final = 5.0  # seconds: how long the shards of a dead worker stall
 DEFAULT_DRAIN_TIMEOUT: Final = 30.0  # seconds a shard to hand over waits for `done`
 BLOCK: Final = 1.0  # seconds one XREADGROUP waits, so that `take` notices new shards
-_CLAIM_BATCH: Final = 100
-# Entries pending to a consumer this long that it does not know of were handed to
-# a read whose reply it never got (a timeout, or a command Redis ran late from a
-# connection given up while Redis was stalled): the consumer takes them again.
-_STRAY_AFTER: Final = 3.0  # seconds
-_RETRYABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-
-Taken = tuple[str, Entry]
-
-
-def _streams_gone(exc: redis.exceptions.ResponseError) -> bool:
-    """NOGROUP: the streams are gone (FLUSHDB, a Redis restarted without
-    persistence); UNBLOCKED: they went while a read waited. Either way the
-    groups are to be created again, and the read or claim repeated."""
-    return str(exc).startswith(("NOGROUP", "UNBLOCKED"))
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    """Until the event is set or the time is up. Not asyncio.wait_for: on Python
-    3.11 it can swallow a cancellation that arrives as the event is set, and a
-    consumer's task would then never stop."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()
 
 
 class InboxConfigError(RuntimeError):
     """Processes of one deployment disagree on the inbox's shard count."""
-
-
-@dataclass(slots=True)
-class _Shard:
-    """A shard a consumer holds the lease of."""
-
-    buffered: deque[Taken] = field(default_factory=deque)  # read, not yet returned
-    taken: set[str] = field(default_factory=set)  # returned by take, not yet done
-    # Above the fair share since this loop time: read no more, release once idle.
-    draining_since: float | None = None
-    # Entries taken from it were not done within the drain timeout (their
-    # delivery failed, say): it stays with this consumer, which reads it again.
-    stuck: bool = False
-
-    @property
-    def draining(self) -> bool:
-        return self.draining_since is not None
-
-
-@dataclass(slots=True)
-class _Consumer:
-    name: str  # its name in the consumer group, the caller's
-    holder: str  # its name on leases: unique to this process even if names repeat
-    start: int  # where it looks for free shards first, so consumers spread out
-    shards: dict[int, _Shard] = field(default_factory=dict)
-    orphans: deque[Taken] = field(default_factory=deque)  # read from a shard lost meanwhile
-    reading: frozenset[int] = frozenset()  # shards of the XREADGROUP in flight
-    stranded: set[int] = field(default_factory=set)  # shards whose reads may have gone astray
-    unacked: dict[int, set[str]] = field(default_factory=dict)  # done, but XACK failed
-    changed: asyncio.Event = field(default_factory=asyncio.Event)  # shards came or went
-    wake: asyncio.Event = field(default_factory=asyncio.Event)  # run a lease round now
-    keeper: asyncio.Task[None] | None = None
-
-    def idle(self, shard: int) -> bool:
-        state = self.shards[shard]
-        return not state.buffered and not state.taken and shard not in self.reading
-
-    def known(self, shard: int) -> set[str]:
-        """Ids of the shard's entries this consumer read and has not acked."""
-        state = self.shards[shard]
-        return state.taken | {entry_id for entry_id, _ in state.buffered}
 
 
 class RedisInbox:
@@ -125,10 +67,12 @@ class RedisInbox:
     - a consumer that took over a shard whose holder died (its lease ran out)
       first claims every pending entry of the shard with XAUTOCLAIM (they come
       in id order) and returns those before reading anything new.
-    The one exception is a consumer stalled for longer than the lease ttl while
-    alive: another consumer takes its shards over meanwhile, and both may push
-    the same entries, in either order; pushes are at-least-once and clients drop
-    duplicates by (sessionId, msgId).
+    Two failures bend this, never losing an entry: a consumer stalled for longer
+    than the lease ttl while alive (another consumer takes its shards over
+    meanwhile, and both may push the same entries, in either order), and a read
+    whose reply was lost after it was given up (Redis stalled, then ran it late:
+    the lease round finds its entries pending and `take` returns them late).
+    Pushes are at-least-once, and clients drop duplicates by (sessionId, msgId).
 
     Args:
         redis: the client (a connection pool), shared with the other backends.
@@ -152,16 +96,12 @@ class RedisInbox:
         self._redis = redis
         self._keys = keys
         self.shards = shards
-        self._lease_ttl = lease_ttl
-        self._drain_timeout = drain_timeout
         self._block = block
-        self._streams = [keys.inbox(s) for s in range(shards)]
-        self._shard_of = {name.encode(): s for s, name in enumerate(self._streams)}
-        self._lease_keys = [keys.consumers] + [keys.lease(s) for s in range(shards)]
-        self._leases = script(redis, "inbox_leases")
-        self._release = script(redis, "inbox_release")
+        self._streams = Streams(redis, keys, shards)
+        self._leases = Leases(redis, keys, self._streams, lease_ttl=lease_ttl,
+                              drain_timeout=drain_timeout)
         self._instance = uuid.uuid4().hex[:12]
-        self._consumers: dict[str, _Consumer] = {}
+        self._consumers: dict[str, Consumer] = {}
         self._joining = asyncio.Lock()
         self._closed = False
 
@@ -187,7 +127,7 @@ class RedisInbox:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for entry in entries:
-                stream = self._streams[entry.session_id % self.shards]
+                stream = self._streams.names[entry.session_id % self.shards]
                 pipe.xadd(stream, {ENTRY_FIELD: encode_entry(entry)})
             await pipe.execute()
 
@@ -209,7 +149,7 @@ class RedisInbox:
             readable = [s for s, state in c.shards.items() if not state.draining]
             if not readable:  # more consumers than shards, or none free yet
                 c.changed.clear()
-                await _wait(c.changed, self._block)
+                await wait_for_event(c.changed, self._block)
                 continue
             await self._read(c, readable, limit)
 
@@ -225,30 +165,14 @@ class RedisInbox:
             return
         c = self._consumers.get(consumer)
         try:
-            await self._ack(by_shard)
+            await self._streams.ack(by_shard)
         except Exception:
             if c is not None:  # delivered all the same: never to be taken again
                 for shard, stream_ids in by_shard.items():
                     c.unacked.setdefault(shard, set()).update(stream_ids)
             raise
         if c is not None:
-            self._acked(c, by_shard)
-
-    async def _ack(self, by_shard: dict[int, set[str]]) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for shard, stream_ids in by_shard.items():
-                pipe.xack(self._streams[shard], INBOX_GROUP, *stream_ids)
-                pipe.xdel(self._streams[shard], *stream_ids)
-            await pipe.execute()
-
-    def _acked(self, c: _Consumer, by_shard: dict[int, set[str]]) -> None:
-        for shard, stream_ids in by_shard.items():
-            state = c.shards.get(shard)
-            if state is None:
-                continue
-            state.taken.difference_update(f"{shard}:{s}" for s in stream_ids)
-            if state.draining and c.idle(shard):
-                c.wake.set()  # hand the shard over now rather than at the next renewal
+            c.acked(by_shard)
 
     async def close(self) -> None:
         """Stop every consumer of this process and give up its leases, so that
@@ -256,19 +180,11 @@ class RedisInbox:
         did not mark done). The connection pool is the creator's to close."""
         self._closed = True
         for c in list(self._consumers.values()):
-            if c.keeper is not None:
-                c.keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await c.keeper
-            try:
-                await self._release(keys=self._lease_keys, args=[c.holder])
-            except _RETRYABLE as exc:  # the leases run out by themselves
-                event(log, "inbox leases not released", logging.WARNING,
-                      consumer=c.name, error=repr(exc))
+            await self._leases.stop(c)
         self._consumers.clear()
 
     # --- the consumer's side, inside this process ---
-    async def _join(self, name: str) -> _Consumer:
+    async def _join(self, name: str) -> Consumer:
         c = self._consumers.get(name)
         if c is not None:
             return c
@@ -278,28 +194,15 @@ class RedisInbox:
                 return c
             if self._closed:
                 raise RuntimeError("the inbox is closed")
-            await self._create_groups()
+            await self._streams.create_groups()
             holder = f"{name}#{self._instance}"
-            c = _Consumer(name, holder, zlib.crc32(holder.encode()) % self.shards)
-            await self._round(c)  # errors reach the caller rather than a log
-            c.keeper = asyncio.get_running_loop().create_task(
-                self._keep(c), name=f"inbox-leases:{name}"
-            )
+            c = Consumer(name, holder, zlib.crc32(holder.encode()) % self.shards)
+            await self._leases.round(c)  # errors reach the caller rather than a log
+            self._leases.start(c)
             self._consumers[name] = c
             return c
 
-    async def _create_groups(self) -> None:
-        """Create the consumer group on every shard that lacks it. It starts at
-        the beginning, so entries put before any worker ran are delivered too."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for stream in self._streams:
-                pipe.xgroup_create(stream, INBOX_GROUP, id="0", mkstream=True)
-            results = await pipe.execute(raise_on_error=False)
-        for result in results:
-            if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
-                raise result
-
-    def _pop(self, c: _Consumer, limit: int) -> list[Taken]:
+    def _pop(self, c: Consumer, limit: int) -> list[Taken]:
         batch: list[Taken] = []
         while c.orphans and len(batch) < limit:
             batch.append(c.orphans.popleft())
@@ -310,18 +213,18 @@ class RedisInbox:
                 batch.append(taken)
         return batch
 
-    async def _read(self, c: _Consumer, shards: list[int], limit: int) -> None:
+    async def _read(self, c: Consumer, shards: list[int], limit: int) -> None:
         c.reading = frozenset(shards)
         try:
             reply = cast(list[list[Any]], await self._redis.xreadgroup(
-                INBOX_GROUP, c.name, {self._streams[s]: ">" for s in shards},
+                INBOX_GROUP, c.name, {self._streams.names[s]: ">" for s in shards},
                 count=limit, block=int(self._block * 1000),
             ))
         except redis.exceptions.ResponseError as exc:
-            if not _streams_gone(exc):
+            if not streams_gone(exc):
                 raise
             event(log, "inbox groups recreated", logging.WARNING, error=str(exc))
-            await self._create_groups()
+            await self._streams.create_groups()
             return
         except BaseException:
             # Cancelled, timed out, disconnected: Redis may have handed out
@@ -332,181 +235,31 @@ class RedisInbox:
         finally:
             c.reading = frozenset()
         for stream, messages in reply:  # RESP2: [[stream, [(id, fields), ...]], ...]
-            shard = self._shard_of[stream]
+            shard = self._streams.shard_of[stream]
             state = c.shards.get(shard)
             # A shard lost while the read waited: its entries are ours in the
             # group, and nobody else will claim them before a later takeover.
             target = c.orphans if state is None else state.buffered
-            target.extend(await self._decode(shard, messages))
+            target.extend(await self._streams.decode(shard, messages))
 
-    async def _recover(self, c: _Consumer) -> None:
-        """Take back what a cancelled read left pending to this consumer: read
-        its own pending entries of those shards (XREADGROUP from id 0) and keep
-        the ones it never returned. They come after everything buffered, since
-        that cancelled read was the last one."""
+    async def _recover(self, c: Consumer) -> None:
+        """Take back what reads that went astray left pending to this consumer:
+        read its own pending entries of those shards (XREADGROUP from id 0) and
+        keep the ones it never returned. After a cancelled or failed read they
+        come after everything buffered, since that read was the last one; ones
+        found later by the lease round come late (see the class docstring)."""
         for shard in sorted(c.stranded & set(c.shards)):
             state, known = c.shards[shard], c.known(shard)
             cursor = "0-0"
             while True:
                 reply = cast(list[list[Any]], await self._redis.xreadgroup(
-                    INBOX_GROUP, c.name, {self._streams[shard]: cursor}, count=_CLAIM_BATCH,
+                    INBOX_GROUP, c.name, {self._streams.names[shard]: cursor}, count=BATCH,
                 ))
                 messages = reply[0][1] if reply else []
                 if not messages:
                     break
                 cursor = messages[-1][0]
-                state.buffered.extend(taken for taken in await self._decode(shard, messages)
+                state.buffered.extend(taken for taken in
+                                      await self._streams.decode(shard, messages)
                                       if taken[0] not in known)
         c.stranded.clear()
-
-    async def _decode(self, shard: int, messages: list[Any]) -> list[Taken]:
-        out: list[Taken] = []
-        bad: list[bytes] = []
-        for stream_id, fields in messages:
-            if fields is None:  # deleted while pending: done already
-                continue
-            try:
-                out.append((f"{shard}:{stream_id.decode()}", decode_entry(fields[ENTRY_FIELD])))
-            except (msgspec.DecodeError, KeyError) as exc:
-                # Not an entry this code can read (another version put it): it
-                # would come back forever, so it is dropped, loudly.
-                event(log, "inbox entry dropped", logging.ERROR, shard=shard,
-                      id=stream_id.decode(), error=repr(exc))
-                bad.append(stream_id)
-        if bad:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xack(self._streams[shard], INBOX_GROUP, *bad)
-                pipe.xdel(self._streams[shard], *bad)
-                await pipe.execute()
-        return out
-
-    # --- leases ---
-    async def _keep(self, c: _Consumer) -> None:
-        """Renew the consumer's leases and rebalance, every third of the ttl (or
-        at once when `done` drained a shard to hand over)."""
-        while True:
-            c.wake.clear()
-            await _wait(c.wake, self._lease_ttl / 3)
-            try:
-                await self._round(c)
-            except _RETRYABLE as exc:  # Redis is away: the next round tries again
-                event(log, "inbox lease renewal failed", logging.WARNING,
-                      consumer=c.name, error=repr(exc))
-            except Exception as exc:
-                if isinstance(exc, redis.exceptions.ResponseError) and _streams_gone(exc):
-                    event(log, "inbox groups recreated", logging.WARNING, error=str(exc))
-                    with contextlib.suppress(*_RETRYABLE):
-                        await self._create_groups()
-                    continue
-                # Keep renewing whatever went wrong: a keeper that stopped would
-                # let the leases run out under a live consumer.
-                event(log, "inbox lease round failed", logging.ERROR,
-                      consumer=c.name, error=repr(exc))
-
-    async def _round(self, c: _Consumer) -> None:
-        if c.unacked:
-            unacked, c.unacked = c.unacked, {}
-            try:
-                await self._ack(unacked)
-            except BaseException:
-                for shard, stream_ids in unacked.items():
-                    c.unacked.setdefault(shard, set()).update(stream_ids)
-                raise
-            self._acked(c, unacked)
-        release = [s for s, state in c.shards.items() if state.draining and c.idle(s)]
-        share, held_raw = await self._leases(
-            keys=self._lease_keys,
-            args=[c.holder, int(self._lease_ttl * 1000), c.start, *release],
-        )
-        held = {int(s) for s in held_raw}
-        before = set(c.shards)
-        for shard in release:
-            del c.shards[shard]
-        for shard in set(c.shards) - held:
-            # The lease ran out before it was renewed (Redis away, or this process
-            # stalled): whoever holds it now claimed what was buffered here.
-            del c.shards[shard]
-            event(log, "inbox shard lost", logging.WARNING, consumer=c.name, shard=shard)
-        for shard in sorted(held - set(c.shards)):
-            c.shards[shard] = _Shard(deque(await self._claim(shard, c)))
-        self._rebalance(c, int(share))
-        if set(c.shards) != before:
-            c.changed.set()
-        await self._find_strays(c)
-
-    async def _find_strays(self, c: _Consumer) -> None:
-        """Mark the shards where entries are pending to this consumer that it
-        does not know of: its next take reads them again (see _STRAY_AFTER)."""
-        shards = [s for s in c.shards if s not in c.stranded]
-        if not shards:
-            return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for shard in shards:
-                pipe.xpending_range(self._streams[shard], INBOX_GROUP, "-", "+", _CLAIM_BATCH,
-                                    consumername=c.name, idle=int(_STRAY_AFTER * 1000))
-            replies = await pipe.execute()
-        for shard, pending in zip(shards, replies, strict=True):
-            if shard not in c.shards:
-                continue
-            known = c.known(shard)
-            strays = [p for p in pending if f"{shard}:{p['message_id'].decode()}" not in known]
-            if strays:
-                event(log, "inbox entries gone astray", logging.WARNING, consumer=c.name,
-                      shard=shard, entries=len(strays))
-                c.stranded.add(shard)
-                c.changed.set()
-
-    def _rebalance(self, c: _Consumer, share: int) -> None:
-        """Mark the shards above the fair share draining (idle ones first), or
-        take back drained ones when the share grew again; keep a shard whose
-        taken entries outlived the drain timeout."""
-        now = asyncio.get_running_loop().time()
-        for shard, state in c.shards.items():
-            if state.draining_since is not None and not c.idle(shard) \
-                    and now - state.draining_since > self._drain_timeout:
-                state.draining_since, state.stuck = None, True
-                event(log, "inbox shard kept: taken entries not done", logging.WARNING,
-                      consumer=c.name, shard=shard, entries=len(state.taken))
-            elif state.stuck and c.idle(shard):
-                state.stuck = False
-        draining = [s for s, state in c.shards.items() if state.draining]
-        excess = max(len(c.shards) - share, 0)
-        if len(draining) > excess:
-            for shard in draining[: len(draining) - excess]:
-                c.shards[shard].draining_since = None
-        elif len(draining) < excess:
-            candidates = sorted(
-                (s for s, state in c.shards.items() if not state.draining and not state.stuck),
-                key=lambda s: (not c.idle(s), -s),
-            )
-            for shard in candidates[: excess - len(draining)]:
-                c.shards[shard].draining_since = now
-                if c.idle(shard):
-                    c.wake.set()
-
-    async def _claim(self, shard: int, c: _Consumer) -> list[Taken]:
-        """Take over every entry of the shard still pending in the group (taken by
-        a consumer that died), oldest first, and drop the group's consumers that
-        have nothing pending there any more."""
-        stream = self._streams[shard]
-        claimed: list[Taken] = []
-        cursor: Any = "0-0"
-        while True:
-            reply = await self._redis.xautoclaim(
-                stream, INBOX_GROUP, c.name, min_idle_time=0, start_id=cursor,
-                count=_CLAIM_BATCH,
-            )
-            claimed.extend(await self._decode(shard, reply[1]))
-            cursor = reply[0]
-            if cursor in (b"0-0", "0-0"):
-                break
-        if claimed:
-            event(log, "inbox entries claimed", consumer=c.name, shard=shard,
-                  entries=len(claimed))
-        # Consumers that left stay in the group's list until removed; without
-        # pending entries here, removing one changes nothing else.
-        for info in await self._redis.xinfo_consumers(stream, INBOX_GROUP):
-            name = info["name"]
-            if info["pending"] == 0 and name not in (c.name, c.name.encode()):
-                await self._redis.xgroup_delconsumer(stream, INBOX_GROUP, name)
-        return claimed

@@ -25,7 +25,7 @@ Brokers (storage/redis_timers.py):
     P broker             hash    broker_id -> push target of a live broker
     P broker:deadline    zset    broker_id -> end of its liveness (Redis server
                                  time, epoch seconds, so clocks of hosts don't matter)
-Inbox (storage/redis_inbox.py):
+Inbox (storage/redis_inbox.py, storage/redis_shards.py):
     P inbox:shards       string  the shard count every process must agree on
     P inbox:<n>          stream  entries of the sessions with id % shards == n,
                                  field "e" = msgpack entry; consumer group "workers"
