@@ -44,7 +44,8 @@ class Routing(Protocol):
 
     async def unbind(self, account_id: int, route: Route | None = None) -> bool:
         """Take the account offline if its route is `route` (any route if None);
-        True if it was. Its match-queue entries are dropped too."""
+        True if it was. The match-queue entries of an account that is offline
+        after this call are dropped."""
         ...
 
     async def routes(self, account_ids: Sequence[int]) -> list[Route | None]:
@@ -100,15 +101,18 @@ class Routing(Protocol):
         ...
 
     async def stop_waiting(self, account_id: int, token: str) -> bool:
-        """Leave the match queue; False if `pair` took this entry already (its
-        result is then on the way through `notify`)."""
+        """Leave the match queue; False if the entry is gone already: `pair` took
+        it (its result is then on the way through `notify`) or the account went
+        offline."""
         ...
 
     async def waiting_count(self) -> int: ...
 
     async def notify(self, token: str, payload: bytes) -> None:
         """Deliver a payload to whoever registered for `token` with `on_notify`,
-        in whichever process that is."""
+        in whichever process that is. At most once: a payload sent while that
+        process is cut off from the engine is lost, and the waiting request ends
+        at its deadline."""
         ...
 
     def on_notify(self, callback: Callable[[str, bytes], None]) -> None:
@@ -192,7 +196,9 @@ class Brokers(Protocol):
     async def gone(self, broker_id: str) -> None: ...
 
     async def targets(self) -> dict[str, str]:
-        """Live brokers and their push targets."""
+        """Brokers and their push targets, until `expired` reports them: only
+        `expired` declares a broker dead (a deadline passed during an engine
+        stall is not a dead broker)."""
         ...
 
     async def expired(self) -> list[str]:
