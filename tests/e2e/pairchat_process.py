@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from pairchat.ports import free_port_range
 
 from .browser_people import (
     MATCH_WAIT_S,
@@ -28,22 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
-    """A free port below the kernel's ephemeral range: the system's own processes
-    bind their internal ports (gRPC, metrics) in that range, with port 0, and
-    could take a port picked there before the broker binds it."""
-    try:
-        floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        floor = 32768
-    for _ in range(200):
-        port = random.randrange(min(10000, floor // 2), floor)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port below the ephemeral range")
+    return free_port_range(1)
 
 
 def _healthy(url: str) -> bool:

@@ -11,10 +11,8 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +27,8 @@ from typing import IO, Any, Final
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 import redis
+
+from pairchat.ports import free_port_range
 
 TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
 """The longest any single expected event may take; every wait derives from it
@@ -124,41 +124,12 @@ def http_get(url: str, timeout: float = TIMEOUT) -> tuple[int, str]:
         return 0, ""
 
 
-def _ephemeral_floor() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_port_range(count: int) -> int:
-    """A first port such that port..port+count-1 are free right now, chosen below
-    the kernel's ephemeral range: outgoing connections (thousands under a load
-    test on the same machine) never take those."""
-    high = _ephemeral_floor() - count
-    low = min(10000, high // 2)
-    for _ in range(200):
-        first = random.randrange(low, high)
-        if all(_bindable(port) for port in range(first, first + count)):
-            return first
-    raise RuntimeError(f"no {count} consecutive free ports in {low}..{high}")
-
-
 def start_system(flags: Flags, data_dir: Path) -> System:
     """Start `pairchat up` and wait until the logic and every broker are healthy.
     A port taken between the check and the brokers' bind is retried elsewhere."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for attempt in range(START_ATTEMPTS):
-        port = _free_port_range(flags.brokers)
+        port = free_port_range(flags.brokers)
         log_path = data_dir.parent / f"{data_dir.name}-up-{port}.log"
         log_file = log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRCHAT_")}

@@ -10,7 +10,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import psutil
 from pairchat.bench.scaled import Scaled
 from pairchat.bench.wire import SIO_PATH, Dialect
 from pairchat.config import ENV_PREFIX
+from pairchat.ports import free_port_range
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -145,28 +145,6 @@ def rss_kib(processes: list[ServerProcess]) -> dict[str, int]:
 
 
 # --- starting systems -----------------------------------------------------
-def free_port_range(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + count > 65535:
-            continue
-        if all(_port_free(base + i) for i in range(1, count)):
-            return base
-    raise StartError(f"no {count} consecutive free ports")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _healthy(url: str) -> bool:
     try:
         with _NO_PROXY.open(url, timeout=1.0) as resp:
