@@ -238,3 +238,14 @@ async def test_a_reopened_store_continues_ids_acks_and_signals(backend: Backend)
     assert [(x.signal_type, x.data) for x in await second.pending_signals(b)] == [
         ("NewSession", {"nick": "a"})]
     assert [x.id for x in (await second.snapshot()).accounts] == [b]
+
+
+async def test_a_session_can_be_announced_in_its_own_transaction(store: Store) -> None:
+    a = await store.create_account("a", b"h", 1)
+    b = await store.create_account("b", b"h", 1)
+    quiet = await store.create_session(a, b, 2)
+    told = await store.create_session(a, b, 3, {"accountId": a, "nickName": "a"})
+    [signal] = await store.pending_signals(b)
+    assert (signal.session_id, signal.signal_type, signal.sender_id, signal.data) == (
+        told, "NewSession", a, {"accountId": a, "nickName": "a"})
+    assert quiet != told and await store.pending_signals(a) == []

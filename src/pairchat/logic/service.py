@@ -341,8 +341,10 @@ class LogicService:
     async def _pair(self, requester: int, partner: int) -> tuple[Matched, Matched]:
         """Create the session `Routing.pair` reserved; the partner is told by a
         NewSession push."""
+        requester_nick, partner_nick = await self._nick(requester), await self._nick(partner)
+        announce = {"accountId": requester, "nickName": requester_nick}
         try:
-            session_id = await self.store.create_session(requester, partner, now_ms())
+            session_id = await self.store.create_session(requester, partner, now_ms(), announce)
         except BaseException:
             await self.routing.release(requester, partner)
             raise
@@ -350,11 +352,9 @@ class LogicService:
         await self.routing.add_session(session)
         self._sessions[session_id] = session
         SESSIONS_OPEN.inc()
-        requester_nick, partner_nick = await self._nick(requester), await self._nick(partner)
-        await self._signal(Signal(
-            partner, session_id, "NewSession", requester,
-            {"accountId": requester, "nickName": requester_nick},
-        ))
+        # Kept by create_session already: only its push is queued here.
+        signal = Signal(partner, session_id, "NewSession", requester, announce)
+        await self.inbox.put([Push(partner, session_id, signal_frame(signal))])
         event(log, "matched", session=session_id, a=requester, b=partner)
         return (Matched(session_id, partner, partner_nick),
                 Matched(session_id, requester, requester_nick))

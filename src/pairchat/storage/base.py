@@ -107,7 +107,13 @@ class Store(Protocol):
         """Mark the account logged out; its token stops working. Idempotent."""
         ...
 
-    async def create_session(self, a: int, b: int, now_ms: int) -> int: ...
+    async def create_session(
+        self, a: int, b: int, now_ms: int, announce: dict[str, Any] | None = None
+    ) -> int:
+        """Store an open session between a and b. With `announce`, the NewSession
+        signal to b (from a, with that data) is kept in the same transaction: one
+        commit per match instead of two."""
+        ...
 
     async def get_session(self, session_id: int) -> SessionRecord | None:
         """A session, open or closed."""

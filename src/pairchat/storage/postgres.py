@@ -209,15 +209,22 @@ class PostgresStore:
             account_id, now_ms,
         )
 
-    async def create_session(self, a: int, b: int, now_ms: int) -> int:
-        # One statement, hence one implicit transaction: the session and its
-        # two members appear together or not at all.
+    async def create_session(
+        self, a: int, b: int, now_ms: int, announce: dict[str, Any] | None = None
+    ) -> int:
+        # One statement, hence one implicit transaction: the session, its two
+        # members and (with `announce`) the NewSession signal appear together.
         return int(await self._opened().fetchval(
             "WITH s AS (INSERT INTO sessions (member_a, member_b, created_at) "
-            "VALUES ($1, $2, $3) RETURNING id) "
-            "INSERT INTO members (session_id, account_id) "
-            "SELECT s.id, m FROM s, unnest(ARRAY[$1, $2]::bigint[]) AS m RETURNING session_id",
-            a, b, now_ms,
+            "VALUES ($1, $2, $3) RETURNING id), "
+            "m AS (INSERT INTO members (session_id, account_id) "
+            "SELECT s.id, m FROM s, unnest(ARRAY[$1, $2]::bigint[]) AS m), "
+            "n AS (INSERT INTO signals (receiver_id, session_id, signal_type, sender_id, data) "
+            "SELECT $2, s.id, 'NewSession', $1, $4::jsonb FROM s WHERE $4::jsonb IS NOT NULL "
+            "ON CONFLICT (receiver_id, session_id, signal_type) "
+            "DO UPDATE SET sender_id = EXCLUDED.sender_id, data = EXCLUDED.data) "
+            "SELECT id FROM s",
+            a, b, now_ms, None if announce is None else json.dumps(announce),
         ))
 
     async def get_session(self, session_id: int) -> SessionRecord | None:

@@ -209,7 +209,9 @@ class SqliteStore:
             (now_ms, account_id),
         )
 
-    async def create_session(self, a: int, b: int, now_ms: int) -> int:
+    async def create_session(
+        self, a: int, b: int, now_ms: int, announce: dict[str, Any] | None = None
+    ) -> int:
         def write(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "INSERT INTO sessions (member_a, member_b, created_at) VALUES (?, ?, ?)",
@@ -221,6 +223,13 @@ class SqliteStore:
                 "INSERT INTO members (session_id, account_id) VALUES (?, ?)",
                 ((session_id, a), (session_id, b)),
             )
+            if announce is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO signals "
+                    "(receiver_id, session_id, signal_type, sender_id, data) "
+                    "VALUES (?, ?, 'NewSession', ?, ?)",
+                    (b, session_id, a, json.dumps(announce)),
+                )
             return session_id
 
         return await self._write(write)
