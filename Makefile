@@ -39,10 +39,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy src
 
-# Regenerate the gRPC code from proto/ (committed, so users need no protoc).
+# Regenerate the protobuf messages from proto/ (committed, so users need no protoc);
+# the services are wired by hand in src/pairchat/api/rpc.py.
 proto: $(STAMP)
-	PATH=$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -Iproto --python_out=src --mypy_out=src \
-	  --grpc_python_out=src --mypy_grpc_out=src proto/pairchat/api/v1/*.proto
+	PATH=$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -Iproto --python_out=src --mypy_out=src proto/pairchat/api/v1/*.proto
 
 clean:
 	rm -rf $(VENV) web/node_modules $(STATIC) data

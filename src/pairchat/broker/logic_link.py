@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import grpc
 
+from pairchat.api import rpc
 from pairchat.api.v1 import logic_pb2 as pb
-from pairchat.api.v1 import logic_pb2_grpc
 from pairchat.obs import event
 
 log = logging.getLogger("pairchat.broker")
@@ -90,8 +90,7 @@ class LogicLink:
             try:
                 async with grpc.aio.insecure_channel(target, options=CLIENT_OPTIONS) as channel:
                     await asyncio.wait_for(channel.channel_ready(), timeout=RETRY_MAX)
-                    stub = logic_pb2_grpc.LogicStub(channel)
-                    call = stub.Exchange()
+                    call = rpc.logic_exchange(channel)
                     writer = asyncio.create_task(self._write(call))
                     try:
                         await call.wait_for_connection()

@@ -12,8 +12,8 @@ import grpc
 from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from pairchat.api import rpc
 from pairchat.api.v1 import logic_pb2 as lpb
-from pairchat.api.v1 import push_pb2_grpc
 from pairchat.broker.gateway import Gateway, GatewayConfig
 from pairchat.broker.hub import Hub, Limits
 from pairchat.broker.logic_link import LogicLink
@@ -43,7 +43,7 @@ async def serve_broker(cfg: BrokerProcessConfig, stop: asyncio.Event) -> None:
     hub = Hub(cfg.limits, lambda call: link_box[0].call(call))
 
     server = grpc.aio.server(options=GRPC_OPTIONS)
-    push_pb2_grpc.add_PushServicer_to_server(PushServicer(hub), server)
+    rpc.serve_push(server, PushServicer(hub).Deliver)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     push_port = server.add_insecure_port(cfg.push_listen)

@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 import grpc
 
 from pairchat.api.v1 import push_pb2 as pb
-from pairchat.api.v1 import push_pb2_grpc
 from pairchat.broker.hub import Hub
 
 
-class PushServicer(push_pb2_grpc.PushServicer):
+class PushServicer:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 

@@ -15,8 +15,8 @@ from collections import deque
 
 import grpc
 
+from pairchat.api import rpc
 from pairchat.api.v1 import push_pb2 as pb
-from pairchat.api.v1 import push_pb2_grpc
 from pairchat.broker.logic_link import CLIENT_OPTIONS
 from pairchat.obs import PUSHES_MISSED, event
 from pairchat.storage.routing import Brokers
@@ -96,10 +96,9 @@ class PushLink:
             await call.write(pb.PushBatch(batch_id=self._batch_id, items=items))
 
     async def _run(self) -> None:
-        stub = push_pb2_grpc.PushStub(self._channel)
         while True:
             try:
-                call = stub.Deliver()
+                call = rpc.push_deliver(self._channel)
                 writer = asyncio.create_task(self._write(call))
                 try:
                     async for delivered in call:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from pairchat.api.v1 import logic_pb2_grpc
+from pairchat.api import rpc
 from pairchat.backends import BackendConfig, open_backends
 from pairchat.delivery.links import PushLinks
 from pairchat.delivery.worker import DeliveryWorker, consumer_name
@@ -64,7 +64,7 @@ async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     server = grpc.aio.server(options=GRPC_OPTIONS)
     registry = BrokerRegistry(links.register, links.unregister) if worker_task else (
         BrokerRegistry(lambda _b, _t: None, lambda _b: None))
-    logic_pb2_grpc.add_LogicServicer_to_server(LogicServicer(service, registry), server)
+    rpc.serve_logic(server, LogicServicer(service, registry).Exchange)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port(cfg.listen)

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import grpc
 
 from pairchat.api.v1 import logic_pb2 as pb
-from pairchat.api.v1 import logic_pb2_grpc
 from pairchat.logic.service import Bound, LogicService, Matched, NotCached
 from pairchat.obs import event
 from pairchat.protocol import Code, ProtocolError
@@ -88,7 +87,7 @@ class BrokerRegistry:
         self.on_gone = on_gone
 
 
-class LogicServicer(logic_pb2_grpc.LogicServicer):
+class LogicServicer:
     def __init__(self, service: LogicService, brokers: BrokerRegistry) -> None:
         self.service = service
         self.brokers = brokers
