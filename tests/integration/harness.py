@@ -62,6 +62,8 @@ class Flags:
     rate_limit: float = 200.0
     rate_burst: float = 400.0
     heartbeat: float = 15.0
+    allowed_origins: str = ""
+    max_conns_per_ip: int = 4096
 
     def argv(self) -> list[str]:
         scaled = [
@@ -79,6 +81,8 @@ class Flags:
             "--rate-limit", str(self.rate_limit),
             "--rate-burst", str(self.rate_burst),
             "--heartbeat", str(self.heartbeat),
+            "--allowed-origins", self.allowed_origins,
+            "--max-conns-per-ip", str(self.max_conns_per_ip),
         ]
 
 

@@ -1,10 +1,11 @@
 """One client WebSocket connection as the hub sees it.
 
-Frames to the client are written straight to the transport as complete
-WebSocket frames (server frames are never masked and compression is off), so a
-push costs one synchronous write and no task. A client that does not read
-fills its transport buffer; past `send_limit` bytes it is disconnected instead
-of growing the broker's memory.
+Frames to a client are gathered during one turn of the event loop and written
+together at its end, as complete WebSocket frames (server frames are never
+masked and there is no compression): a response and a push that meet in one
+turn cost one write and one syscall. A client that does not read fills its
+transport buffer; past `send_limit` bytes it is disconnected instead of
+growing the broker's memory.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import asyncio
 import struct
 import time
 
-from aiohttp import web
+from picows import WSTransport
 
 from pairchat.obs import SLOW_CLIENTS
-from pairchat.tasks import spawn
 
 _TEXT = 0x81  # FIN + text opcode
 
@@ -28,6 +28,31 @@ def text_frame(payload: bytes) -> bytes:
     if n < 65536:
         return struct.pack("!BBH", _TEXT, 126, n) + payload
     return struct.pack("!BBQ", _TEXT, 127, n) + payload
+
+
+class Outgoing:
+    """The connections with frames waiting for the end of this loop turn."""
+
+    __slots__ = ("dirty", "loop", "scheduled")
+
+    def __init__(self) -> None:
+        self.dirty: list[Connection] = []
+        self.scheduled = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def mark(self, conn: Connection) -> None:
+        self.dirty.append(conn)
+        if not self.scheduled:
+            self.scheduled = True
+            if self.loop is None:
+                self.loop = asyncio.get_running_loop()
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.scheduled = False
+        dirty, self.dirty = self.dirty, []
+        for conn in dirty:
+            conn.flush()
 
 
 class TokenBucket:
@@ -54,16 +79,18 @@ class TokenBucket:
 class Connection:
     __slots__ = (
         "account_id", "binding", "bucket", "closed", "conn_id", "held", "ip",
-        "send_limit", "transport", "ws",
+        "out", "outgoing", "raw", "send_limit", "ws",
     )
 
     def __init__(
-        self, conn_id: int, ws: web.WebSocketResponse, transport: asyncio.Transport,
-        ip: str, bucket: TokenBucket, send_limit: int,
+        self, conn_id: int, ws: WSTransport, ip: str, bucket: TokenBucket, send_limit: int,
+        outgoing: Outgoing,
     ) -> None:
         self.conn_id = conn_id
+        self.outgoing = outgoing
+        self.out: list[bytes] = []  # frames of this turn
         self.ws = ws
-        self.transport = transport
+        self.raw = ws.underlying_transport
         self.ip = ip
         self.bucket = bucket
         self.send_limit = send_limit
@@ -73,10 +100,23 @@ class Connection:
         self.closed = False
 
     def send(self, payload: bytes) -> None:
-        if self.closed or self.transport.is_closing():
+        if self.closed:
             return
-        self.transport.write(text_frame(payload))
-        if self.transport.get_write_buffer_size() > self.send_limit:
+        out = self.out
+        if not out:
+            self.outgoing.mark(self)
+        out.append(text_frame(payload))
+
+    def flush(self) -> None:
+        out = self.out
+        if not out:
+            return
+        self.out = []
+        raw = self.raw
+        if self.closed or raw.is_closing():
+            return
+        raw.write(out[0] if len(out) == 1 else b"".join(out))
+        if raw.get_write_buffer_size() > self.send_limit:
             SLOW_CLIENTS.inc()
             self.abort()
 
@@ -95,8 +135,15 @@ class Connection:
 
     def abort(self) -> None:
         self.closed = True
-        self.transport.abort()
+        self.ws.disconnect(graceful=False)
 
     def close_soon(self, code: int, reason: str) -> None:
+        """Send a close frame with `code`, then close the connection once what
+        was queued before it is written."""
+        if self.closed:
+            return
+        self.flush()  # what was sent before the close goes first
         self.closed = True
-        spawn(self.ws.close(code=code, message=reason.encode()))
+        # picows takes any code in the range of a close frame, not only its enum's
+        self.ws.send_close(code, reason.encode())  # type: ignore[arg-type]
+        self.ws.disconnect()

@@ -1,26 +1,59 @@
-"""The broker's HTTP face: the WebSocket at /ws, /healthz, /metrics and the web
-client's static files at /. Checks what HTTP can: Origin, connections per IP."""
+"""The broker's HTTP face, on picows: the WebSocket at /ws, /healthz, /metrics
+and the web client's static files at /. Checks what HTTP can: Origin,
+connections per address.
+
+picows parses the upgrade request and hands each frame to a callback with no
+task and no await in between, which is the cheapest way to carry frames in
+Python (see docs/benchmarks.md). It serves plain GETs too, one response per
+connection (`Connection: close`): enough for health checks, metrics and the
+few files of the web client, which are read into memory at start.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import mimetypes
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from aiohttp import WSMsgType, web
+from picows import (
+    WSAutoPingStrategy,
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pairchat.broker.connection import Connection, TokenBucket
+from pairchat.broker.connection import Connection, Outgoing, TokenBucket
 from pairchat.broker.hub import Hub
-from pairchat.obs import event, ops_routes
+from pairchat.obs import event
 from pairchat.protocol import Code, encode_error
 
 log = logging.getLogger("pairchat.broker")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-HARD_FRAME_LIMIT = 1 << 20  # past this aiohttp closes the connection (1009)
+HARD_FRAME_LIMIT = 1 << 20  # a frame or message past this closes the connection (1009)
+HANDSHAKE_TIMEOUT = 10.0    # seconds a new TCP connection has to send its request
+
+_TEXT, _BINARY, _CONT, _CLOSE = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION,
+                                 WSMsgType.CLOSE)
+_BINARY_ERROR = encode_error("ERROR", None, Code.PARAM_ERR,
+                             "binary frames are not supported: send JSON text")
+_UTF8_ERROR = encode_error("ERROR", None, Code.PARAM_ERR, "the frame is not valid UTF-8")
+_INTERNAL_ERROR = encode_error("ERROR", None, Code.INTERNAL_ERR, "internal error")
+_NO_CLIENT = (b"pairchat broker: the web client is not built (run `make install`); "
+              b"WebSocket clients connect to /ws.\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,82 +63,211 @@ class GatewayConfig:
     allowed_origins: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _File:
+    body: bytes
+    headers: dict[str, str]
+
+
+def _load_static(root: Path) -> dict[str, _File]:
+    """Every file of the built web client by URL path; `/` is index.html. Only
+    these paths are ever served, so no request can reach another file."""
+    files: dict[str, _File] = {}
+    if not (root / "index.html").is_file():
+        return files
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        url = "/" + path.relative_to(root).as_posix()
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
+            kind += "; charset=utf-8"
+        # Vite names assets by their content's hash: they never change.
+        cache = ("public, max-age=31536000, immutable" if url.startswith("/assets/")
+                 else "no-cache")
+        files[url] = _File(path.read_bytes(), {"Content-Type": kind, "Cache-Control": cache})
+    files["/"] = files["/index.html"]
+    return files
+
+
+def _response(status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
+              headers: dict[str, str] | None = None) -> WSUpgradeResponseWithListener:
+    extra = {"Content-Type": content_type, **(headers or {})}
+    if status == 200:
+        response = WSUpgradeResponse.create_ok_response(body, extra)
+    else:
+        response = WSUpgradeResponse.create_error_response(status, body, extra)
+    return WSUpgradeResponseWithListener(response, None)
+
+
 class Gateway:
     def __init__(self, hub: Hub, config: GatewayConfig, healthy: Callable[[], bool]) -> None:
         self.hub = hub
         self.config = config
         self.healthy = healthy
         self._per_ip: Counter[str] = Counter()
+        self._outgoing = Outgoing()
+        self._static = _load_static(STATIC_DIR)
+        self._max_frame = max(HARD_FRAME_LIMIT, hub.limits.max_frame_bytes * 2)
 
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/ws", self.websocket)
-        ops_routes(app, self.healthy)
-        if (STATIC_DIR / "index.html").is_file():
-            app.router.add_get("/", self.index)
-            app.router.add_static("/", STATIC_DIR, append_version=False)
-        else:
-            app.router.add_get("/", self.no_client)
-        return app
-
-    async def index(self, _: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
-
-    async def no_client(self, _: web.Request) -> web.Response:
-        return web.Response(
-            text="pairchat broker: the web client is not built (run `make install`); "
-                 "WebSocket clients connect to /ws.\n",
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        heartbeat = self.config.heartbeat
+        return await ws_create_server(
+            self.route, host, port,
+            websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
+            logger_name=log,
+            # A client silent for `heartbeat` seconds is pinged; one that does not
+            # answer within half of that more is dropped.
+            enable_auto_ping=heartbeat > 0,
+            auto_ping_idle_timeout=heartbeat or 1.0,
+            auto_ping_reply_timeout=(heartbeat or 2.0) / 2,
+            auto_ping_strategy=WSAutoPingStrategy.PING_WHEN_IDLE,
+            max_frame_size=self._max_frame,
+            read_buffer_init_size=1024,
+            backlog=4096,
         )
 
-    def _origin_ok(self, request: web.Request) -> bool:
+    # --- HTTP ---
+    def route(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener:
+        """Pick what answers a GET: the WebSocket, an ops endpoint or a file."""
+        path = unquote(urlsplit(request.path.decode("latin-1")).path)
+        if path == "/ws":
+            if not self._origin_ok(request):
+                event(log, "origin refused", logging.WARNING,
+                      origin=request.headers.get("Origin"))
+                return _response(403, b"origin not allowed\n")
+            return _Client(self)
+        if path == "/healthz":
+            ok = bool(self.healthy())
+            return _response(200 if ok else 503,
+                             json.dumps({"status": "ok" if ok else "unavailable"}).encode(),
+                             "application/json; charset=utf-8")
+        if path == "/metrics":
+            return _response(200, generate_latest(), CONTENT_TYPE_LATEST)
+        if not self._static:
+            if path == "/":
+                return _response(200, _NO_CLIENT)
+            return _response(404, b"not found\n")
+        found = self._static.get(path)
+        if found is None:
+            return _response(404, b"not found\n")
+        return _response(200, found.body, found.headers["Content-Type"], found.headers)
+
+    def _origin_ok(self, request: WSUpgradeRequest) -> bool:
         origin = request.headers.get("Origin")
         if origin is None:
             return True  # not a browser: Origin protects browsers' users only
         if origin in self.config.allowed_origins or "*" in self.config.allowed_origins:
             return True
-        return urlsplit(origin).netloc.lower() == request.host.lower()
+        host = request.headers.get("Host", "")
+        return urlsplit(origin).netloc.lower() == host.lower()
 
-    async def websocket(self, request: web.Request) -> web.StreamResponse:
-        if not self._origin_ok(request):
-            event(log, "origin refused", logging.WARNING, origin=request.headers.get("Origin"))
-            raise web.HTTPForbidden(text="origin not allowed")
-        ip = request.remote or "?"
+    # --- connections ---
+    def connected(self, client: _Client, transport: WSTransport) -> Connection | None:
+        peer = transport.underlying_transport.get_extra_info("peername")
+        ip = str(peer[0]) if peer else "?"
         if self._per_ip[ip] >= self.config.max_conns_per_ip:
-            raise web.HTTPTooManyRequests(text="too many connections from this address")
+            event(log, "too many connections", logging.WARNING, ip=ip)
+            transport.send_close(WSCloseCode.TRY_AGAIN_LATER,
+                                 b"too many connections from this address")
+            transport.disconnect()
+            return None
         limits = self.hub.limits
-        ws = web.WebSocketResponse(
-            heartbeat=self.config.heartbeat or None,
-            max_msg_size=max(HARD_FRAME_LIMIT, limits.max_frame_bytes * 2),
-            compress=False,
-        )
-        await ws.prepare(request)
-        transport = request.transport
-        assert transport is not None
-        conn = Connection(
-            self.hub.next_conn_id(), ws, transport, ip,
-            TokenBucket(limits.rate, limits.burst), limits.send_limit,
-        )
+        conn = Connection(self.hub.next_conn_id(), transport, ip,
+                          TokenBucket(limits.rate, limits.burst), limits.send_limit,
+                          self._outgoing)
         self._per_ip[ip] += 1
         self.hub.add(conn)
         event(log, "connected", conn=conn.conn_id, ip=ip)
+        return conn
+
+    def disconnected(self, conn: Connection, close_code: int | None) -> None:
+        self.hub.remove(conn)
+        self._per_ip[conn.ip] -= 1
+        if not self._per_ip[conn.ip]:
+            del self._per_ip[conn.ip]
+        event(log, "disconnected", conn=conn.conn_id, account=conn.account_id, code=close_code)
+
+    def text(self, conn: Connection, data: str) -> None:
         try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    try:
-                        self.hub.on_frame(conn, msg.data)
-                    except Exception as exc:  # a bug must cost one request, not the connection
-                        event(log, "frame failed", logging.ERROR, conn=conn.conn_id,
-                              error=repr(exc))
-                        conn.send(encode_error("ERROR", None, Code.INTERNAL_ERR,
-                                               "internal error"))
-                elif msg.type == WSMsgType.BINARY:
-                    conn.send(encode_error("ERROR", None, Code.PARAM_ERR,
-                                           "binary frames are not supported: send JSON text"))
-        finally:
-            self.hub.remove(conn)
-            self._per_ip[ip] -= 1
-            if not self._per_ip[ip]:
-                del self._per_ip[ip]
-            event(log, "disconnected", conn=conn.conn_id, account=conn.account_id,
-                  code=ws.close_code)
-        return ws
+            self.hub.on_frame(conn, data)
+        except Exception as exc:  # a bug must cost one request, not the connection
+            event(log, "frame failed", logging.ERROR, conn=conn.conn_id, error=repr(exc))
+            conn.send(_INTERNAL_ERROR)
+
+
+class _Client(WSListener):
+    """One WebSocket: frames to the hub, fragments joined into messages."""
+
+    __slots__ = ("close_code", "conn", "gateway", "parts", "size")
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.conn: Connection | None = None
+        self.parts: list[bytes] | None = None  # a fragmented message being received
+        self.size = 0
+        self.close_code: int | None = None  # the client's, if it sent one
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.conn = self.gateway.connected(self, transport)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        conn = self.conn
+        if conn is not None:
+            self.conn = None
+            self.gateway.disconnected(conn, self.close_code)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        kind = frame.msg_type
+        if kind is _TEXT and frame.fin:
+            try:
+                data = frame.get_payload_as_utf8_text()
+            except UnicodeDecodeError:
+                conn.send(_UTF8_ERROR)
+                return
+            self.gateway.text(conn, data)
+        elif kind is _CLOSE:
+            code = frame.get_close_code()
+            self.close_code = int(code.value)
+            transport.send_close(code)
+            transport.disconnect()
+        elif kind is _TEXT or kind is _BINARY or kind is _CONT:
+            self._fragment(transport, conn, frame)
+
+    def _fragment(self, transport: WSTransport, conn: Connection, frame: WSFrame) -> None:
+        """Binary messages are refused; a text message sent in fragments is
+        joined, up to the same hard limit as a single frame."""
+        kind = frame.msg_type
+        if kind is not _CONT:
+            self.parts = [] if kind is _TEXT else None
+            self.size = 0
+            if kind is _BINARY:
+                if frame.fin:
+                    conn.send(_BINARY_ERROR)
+                else:
+                    self.parts, self.size = [], -1  # skip the rest, answer at its end
+                    return
+        parts = self.parts
+        if parts is None:
+            return  # a continuation of nothing: ignored
+        if self.size >= 0:
+            self.size += frame.payload_size
+            if self.size > self.gateway._max_frame:
+                transport.send_close(WSCloseCode.MESSAGE_TOO_BIG, b"message too big")
+                transport.disconnect()
+                return
+            parts.append(frame.get_payload_as_bytes())
+        if not frame.fin:
+            return
+        self.parts = None
+        if self.size < 0:
+            conn.send(_BINARY_ERROR)
+            return
+        try:
+            data = b"".join(parts).decode()
+        except UnicodeDecodeError:
+            conn.send(_UTF8_ERROR)
+            return
+        self.gateway.text(conn, data)
