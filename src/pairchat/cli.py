@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pairchat.bench.flags import add_flags as bench_flags
 from pairchat.config import (
@@ -19,6 +19,9 @@ from pairchat.config import (
     logic_flags,
 )
 from pairchat.obs import setup_logging
+
+if TYPE_CHECKING:
+    from pairchat.broker.main import BrokerProcessConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,8 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     f.switch("--run-worker",
              help="also run a delivery worker here (always on in the embedded mode)")
     logic.add_argument("--ports-file", default="", help=argparse.SUPPRESS)
+    f.add("--broker-host", default="127.0.0.1",
+          help="address of the in-process broker (with --broker-port)")
+    f.add("--broker-port", type=int, default=0,
+          help="embedded mode: also run a broker in this process on this port, calling "
+               "logic and taking pushes without gRPC (0: none)")
+    f.add("--broker-id", default="", help="the in-process broker's unique name")
     logic_flags(f)
     backend_flags(f)
+    broker_flags(f)
     logging_flags(f)
 
     worker = sub.add_parser("worker", help="run one delivery worker (scaled mode)")
@@ -112,6 +122,25 @@ def _run(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> int:
     return 0
 
 
+def _broker_config(args: argparse.Namespace, host: str, port: int, logic_targets: list[str],
+                   push_listen: str, push_advertise: str = "") -> BrokerProcessConfig:
+    from pairchat.broker.gateway import GatewayConfig
+    from pairchat.broker.hub import Limits
+    from pairchat.broker.main import BrokerProcessConfig
+
+    return BrokerProcessConfig(
+        host=host, port=port, logic_targets=logic_targets,
+        push_listen=push_listen, push_advertise=push_advertise,
+        broker_id=args.broker_id,
+        limits=Limits(args.max_frame_bytes, args.max_content, args.rate_limit,
+                      args.rate_burst, args.send_buffer),
+        gateway=GatewayConfig(
+            args.heartbeat, args.max_conns_per_ip,
+            tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip()),
+        ),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "up":
@@ -137,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             backends=backend_config(args),
             logic=LogicConfig(args.offline_grace, args.match_wait, args.max_sessions),
             run_worker=args.run_worker, ports_file=args.ports_file,
+            broker=_broker_config(args, args.broker_host, args.broker_port, [], "")
+            if args.broker_port else None,
         )
         return _run(lambda stop: serve_logic(cfg, stop))
     if args.command == "worker":
@@ -146,22 +177,11 @@ def main(argv: list[str] | None = None) -> int:
                                    args.ports_file)
         return _run(lambda stop: serve_worker(wcfg, stop))
     if args.command == "broker":
-        from pairchat.broker.gateway import GatewayConfig
-        from pairchat.broker.hub import Limits
-        from pairchat.broker.main import BrokerProcessConfig, serve_broker
+        from pairchat.broker.main import serve_broker
 
-        bcfg = BrokerProcessConfig(
-            host=args.host, port=args.port,
-            logic_targets=[t.strip() for t in args.logic.split(",") if t.strip()],
-            push_listen=args.push_listen, push_advertise=args.push_advertise,
-            broker_id=args.broker_id,
-            limits=Limits(args.max_frame_bytes, args.max_content, args.rate_limit,
-                          args.rate_burst, args.send_buffer),
-            gateway=GatewayConfig(
-                args.heartbeat, args.max_conns_per_ip,
-                tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip()),
-            ),
-        )
+        bcfg = _broker_config(args, args.host, args.port,
+                              [t.strip() for t in args.logic.split(",") if t.strip()],
+                              args.push_listen, args.push_advertise)
         return _run(lambda stop: serve_broker(bcfg, stop))
     print(f"unknown command {args.command}", file=sys.stderr)
     return 2

@@ -1,14 +1,15 @@
 """`pairchat up`: a whole system on this machine, each role its own process.
 
-Embedded (the default): one logic process with the SQLite store and the
-delivery worker. Scaled (--redis-url and --database-url): the schema migrated,
-then --logics logic processes and --workers worker processes on PostgreSQL and
-Redis. Each is started once the previous is healthy; then the brokers on port,
-port+1, ..., each preferring a different logic. Ctrl-C or
-SIGTERM stops every child. A child that dies on its own is started again (the
-others heal around it: brokers fail over to another logic, workers take over
-the dead one's inbox shards); one that keeps dying stops the whole system with
-exit code 1.
+Embedded (the default): one logic process with the SQLite store, the delivery
+worker and the first broker, which calls logic and takes pushes without gRPC;
+further brokers (--brokers N) are processes of their own. Scaled (--redis-url
+and --database-url): the schema migrated, then --logics logic processes and
+--workers worker processes on PostgreSQL and Redis, then the brokers on port,
+port+1, ..., each preferring a different logic. Each is started once the
+previous is healthy. Ctrl-C or SIGTERM stops every child. A child that dies on
+its own is started again (the others heal around it: brokers fail over to
+another logic, workers take over the dead one's inbox shards); one that keeps
+dying stops the whole system with exit code 1.
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ def _healthy(url: str) -> bool:
 
 def _common(args: argparse.Namespace) -> list[str]:
     return ["--log-format", args.log_format, "--log-level", args.log_level]
+
+
+def _broker_args(args: argparse.Namespace) -> list[str]:
+    """The flags every broker gets, in its own process or in logic's."""
+    return [
+        "--max-content", str(args.max_content),
+        "--max-frame-bytes", str(args.max_frame_bytes),
+        "--rate-limit", str(args.rate_limit), "--rate-burst", str(args.rate_burst),
+        "--send-buffer", str(args.send_buffer), "--heartbeat", str(args.heartbeat),
+        "--max-conns-per-ip", str(args.max_conns_per_ip),
+        "--allowed-origins", args.allowed_origins,
+    ]
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -147,18 +160,26 @@ def run_up(args: argparse.Namespace) -> int:
                                        "--schema", args.schema, *_common(args)])
             if migrated.returncode != 0:
                 return 1
+        host_for_check = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+        # Embedded, broker 0 runs inside the logic process.
+        in_process = [] if scaled else [
+            "--broker-host", args.host, "--broker-port", str(args.port),
+            "--broker-id", "broker-0", *_broker_args(args)]
         logic_targets: list[str] = []
         for j in range(args.logics):
             name = f"logic-{j}"
             logic = spawn(name, [
                 "logic", "--listen", "127.0.0.1:0", "--http-port", "0", *backend_args,
                 "--offline-grace", str(args.offline_grace), "--match-wait", str(args.match_wait),
-                "--max-sessions", str(args.max_sessions), *_common(args),
+                "--max-sessions", str(args.max_sessions), *in_process, *_common(args),
                 "--ports-file", str(run_dir / f"{name}.ports"),
             ])
             ports = bound_ports(name, logic)
             if ports is None or not wait_healthy(
                     name, logic, f"http://127.0.0.1:{ports['http']}/healthz"):
+                return 0 if stopping else 1
+            if in_process and not wait_healthy(
+                    name, logic, f"http://{host_for_check}:{args.port}/healthz"):
                 return 0 if stopping else 1
             logic_targets.append(f"127.0.0.1:{ports['grpc']}")
         for k in range(args.workers if scaled else 0):
@@ -171,8 +192,7 @@ def run_up(args: argparse.Namespace) -> int:
             if ports is None or not wait_healthy(
                     name, worker, f"http://127.0.0.1:{ports['http']}/healthz"):
                 return 0 if stopping else 1
-        host_for_check = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-        for i in range(args.brokers):
+        for i in range(1 if in_process else 0, args.brokers):
             port = args.port + i
             # Each broker prefers another logic first (client-side balancing); the
             # rest of the list is its failover order.
@@ -180,12 +200,7 @@ def run_up(args: argparse.Namespace) -> int:
             targets = ",".join(logic_targets[first:] + logic_targets[:first])
             broker = spawn(f"broker-{i}", [
                 "broker", "--host", args.host, "--port", str(port), "--logic", targets,
-                "--broker-id", f"broker-{i}", "--max-content", str(args.max_content),
-                "--max-frame-bytes", str(args.max_frame_bytes),
-                "--rate-limit", str(args.rate_limit), "--rate-burst", str(args.rate_burst),
-                "--send-buffer", str(args.send_buffer), "--heartbeat", str(args.heartbeat),
-                "--max-conns-per-ip", str(args.max_conns_per_ip),
-                "--allowed-origins", args.allowed_origins, *_common(args),
+                "--broker-id", f"broker-{i}", *_broker_args(args), *_common(args),
             ])
             if not wait_healthy(f"broker-{i}", broker,
                                 f"http://{host_for_check}:{port}/healthz"):

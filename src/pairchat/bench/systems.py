@@ -77,13 +77,15 @@ class Target:
 
 
 def _role_of(proc: psutil.Process) -> str:
-    """`pairchat broker --broker-id broker-0 ...` -> "broker-0"; `pairchat logic` -> "logic"."""
+    """`pairchat broker --broker-id broker-0 ...` -> "broker-0"; `pairchat logic` -> "logic";
+    a logic process with a broker inside (`--broker-port`) -> "logic+broker-0"."""
     try:
         argv = proc.cmdline()
     except psutil.Error:
         return str(proc.pid)
     if "--broker-id" in argv:
-        return argv[argv.index("--broker-id") + 1]
+        broker = argv[argv.index("--broker-id") + 1]
+        return f"logic+{broker}" if "logic" in argv else broker
     for role in ("logic", "broker", "worker"):
         if role in argv:
             return role

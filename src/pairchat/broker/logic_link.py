@@ -1,4 +1,6 @@
-"""The broker's link to logic: one Exchange stream carrying batches of calls.
+"""The broker's link to logic: one Exchange stream carrying batches of calls
+(or, with logic in the same process, `LocalLogicLink`: the same batches
+without gRPC).
 
 Calls queued while a batch is being written go out together in the next one,
 so the batch size follows the load. The link tries the logic addresses in turn
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
 
@@ -114,3 +116,65 @@ class LogicLink:
                     self._on_lost()
             await asyncio.sleep(delay)
             delay = min(RETRY_MAX, delay * 2)
+
+
+class LocalLogicLink:
+    """The same link to a logic service in this process (the embedded mode): the
+    hub's calls go to `exchange` as batches of Python objects, with no
+    serialization, no gRPC and no second process in the message path."""
+
+    def __init__(
+        self,
+        exchange: Callable[[AsyncIterator[Sequence[pb.Call]]], AsyncIterator[list[pb.Reply]]],
+        hello: pb.BrokerHello,
+        on_reply: Callable[[pb.Reply], None],
+        on_lost: Callable[[], None],
+    ) -> None:
+        self._exchange = exchange
+        self.hello = hello
+        self._on_reply = on_reply
+        self._on_lost = on_lost
+        self._pending: list[pb.Call] = []
+        self._ready = asyncio.Event()
+        self.connected = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.connected = True
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        self.connected = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def call(self, call: pb.Call) -> bool:
+        """Queue a call; False once the logic service stopped."""
+        if not self.connected:
+            return False
+        self._pending.append(call)
+        self._ready.set()
+        return True
+
+    async def _calls(self) -> AsyncIterator[Sequence[pb.Call]]:
+        yield [pb.Call(hello=self.hello)]
+        while True:
+            if not self._pending:
+                self._ready.clear()
+                await self._ready.wait()
+            calls, self._pending = self._pending, []
+            yield calls
+
+    async def _run(self) -> None:
+        try:
+            async for replies in self._exchange(self._calls()):
+                for reply in replies:
+                    self._on_reply(reply)
+        finally:
+            if self.connected:
+                event(log, "logic lost", logging.WARNING, target="in-process")
+                self.connected = False
+                self._pending.clear()
+                self._on_lost()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 import grpc
 
@@ -27,6 +28,12 @@ log = logging.getLogger("pairchat.delivery")
 MAX_BATCH = 2000
 RETRY_DELAY = 0.5
 FOLLOW_INTERVAL = 0.5  # seconds between looks at the live brokers
+
+
+def _answered(ok: bool) -> asyncio.Future[bool]:
+    future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    future.set_result(ok)
+    return future
 
 
 class PushLink:
@@ -119,12 +126,24 @@ class PushLink:
 
 
 class PushLinks:
-    """The worker's links, by broker id, as brokers say hello and go away."""
+    """The worker's links, by broker id, as brokers say hello and go away, and
+    the brokers of this very process (the embedded mode), pushed to directly."""
 
     def __init__(self) -> None:
         self._links: dict[str, PushLink] = {}
+        self._local: dict[str, Callable[[list[pb.PushItem]], list[int]]] = {}
+
+    def attach(self, broker_id: str, deliver: Callable[[list[pb.PushItem]], list[int]]) -> None:
+        """A broker in this process: its pushes are handed to `deliver` (which
+        returns the indexes of the items whose connection is gone) at once."""
+        self._local[broker_id] = deliver
+
+    def detach(self, broker_id: str) -> None:
+        self._local.pop(broker_id, None)
 
     def register(self, broker_id: str, target: str) -> None:
+        if broker_id in self._local:
+            return
         link = self._links.get(broker_id)
         if link is not None and link.target == target:
             return
@@ -138,11 +157,13 @@ class PushLinks:
             spawn(link.close())
 
     def send(self, broker_id: str, items: list[pb.PushItem]) -> asyncio.Future[bool]:
+        local = self._local.get(broker_id)
+        if local is not None:
+            PUSHES_MISSED.inc(len(local(items)))
+            return _answered(True)
         link = self._links.get(broker_id)
         if link is None:  # gone: its clients lost their connections and will replay
-            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-            future.set_result(False)
-            return future
+            return _answered(False)
         return link.send(items)
 
     async def follow(self, brokers: Brokers, every: float = FOLLOW_INTERVAL) -> None:
@@ -156,7 +177,7 @@ class PushLinks:
             await asyncio.sleep(every)
 
     def has(self, broker_id: str) -> bool:
-        return broker_id in self._links
+        return broker_id in self._links or broker_id in self._local
 
     def sync(self, targets: dict[str, str]) -> None:
         """Match the links to the live brokers (a standalone worker polls them)."""

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import grpc
 
 from pairchat.api.v1 import logic_pb2 as pb
-from pairchat.logic.service import Bound, LogicService, Matched, NotCached
+from pairchat.logic.service import (
+    SESSION_ENDED,
+    STORE_FAILED,
+    Bound,
+    LogicService,
+    Matched,
+    NotCached,
+)
 from pairchat.obs import event
 from pairchat.protocol import Code, ProtocolError
 from pairchat.storage.base import Route, StoredMessage
@@ -47,6 +54,11 @@ class _Outbox:
             await self.ready.wait()
         items, self.items = self.items, []
         return items
+
+
+async def _unwrap(batches: AsyncIterator[pb.Calls]) -> AsyncIterator[Sequence[pb.Call]]:
+    async for batch in batches:
+        yield batch.calls
 
 
 def _bound_reply(call_id: int, bound: Bound) -> pb.Reply:
@@ -97,12 +109,22 @@ class LogicServicer:
     async def Exchange(
         self, request_iterator: AsyncIterator[pb.Calls], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.Replies]:
+        """The gRPC face of `exchange`: one stream per broker."""
+        async for batch in self.exchange(_unwrap(request_iterator)):
+            yield pb.Replies(replies=batch)
+
+    async def exchange(
+        self, batches: AsyncIterator[Sequence[pb.Call]]
+    ) -> AsyncIterator[list[pb.Reply]]:
+        """Serve one broker's batches of calls, yielding batches of replies; its
+        first call must be a hello. A broker in this process (the embedded mode)
+        calls this directly, with no gRPC in between."""
         out = _Outbox()
         broker: list[str] = []
-        reader = asyncio.create_task(self._read(request_iterator, out, broker))
+        reader = asyncio.create_task(self._read(batches, out, broker))
         try:
             while (batch := await out.take()) is not None:
-                yield pb.Replies(replies=batch)
+                yield batch
         finally:
             reader.cancel()
             # A broker that restarted may have said hello on a new stream before
@@ -114,11 +136,11 @@ class LogicServicer:
                 event(log, "broker disconnected", broker=broker[0])
 
     async def _read(
-        self, calls: AsyncIterator[pb.Calls], out: _Outbox, broker: list[str]
+        self, batches: AsyncIterator[Sequence[pb.Call]], out: _Outbox, broker: list[str]
     ) -> None:
         try:
-            async for batch in calls:
-                for call in batch.calls:
+            async for batch in batches:
+                for call in batch:
                     if call.WhichOneof("body") == "hello":
                         broker[:] = [call.hello.broker_id]
                         # Connections routed to this id belong to an earlier stream,
@@ -147,12 +169,12 @@ class LogicServicer:
                 def done(result: StoredMessage | BaseException) -> None:
                     if isinstance(result, StoredMessage):
                         if result.closed:
-                            out.error(cid, Code.SESSION_CLOSED, "session has ended")
+                            out.error(cid, Code.SESSION_CLOSED, SESSION_ENDED)
                         else:
                             out.add(pb.Reply(call_id=cid, stored=pb.MsgStored(
                                 session_id=result.session_id, msg_id=result.msg_id)))
                     else:
-                        out.error(cid, Code.INTERNAL_ERR, "could not store the message, retry")
+                        out.error(cid, Code.INTERNAL_ERR, STORE_FAILED)
 
                 m = call.send_msg
                 svc.send(acct, route, m.session_id, m.content, call.request_id or None, done)
