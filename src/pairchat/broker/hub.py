@@ -5,6 +5,11 @@ The hub enforces what the broker owns: a connection acts as exactly one
 account, bound by a successful CRT_ACCOUNT or RECONNECT; `senderId` and
 `accountId` must be that account; rate and size limits. Everything else is
 decided by logic.
+
+With logic in the same process (`Shortcut`), the two commands of every
+message, DIALOGUE and its PUSH_DIALOGUE acknowledgement, call the use cases
+directly and answer from their callback; every other command, and these two
+for a session the logic has not cached yet, takes the batched call path.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pairchat.api.v1 import logic_pb2 as lpb
 from pairchat.api.v1 import push_pb2 as ppb
 from pairchat.broker.connection import Connection
+from pairchat.logic.service import SESSION_ENDED, STORE_FAILED, NotCached
 from pairchat.obs import CONNECTIONS, MESSAGES_PUSHED, PUSH_LATENCY, REQUESTS, SIGNALS_PUSHED, event
 from pairchat.protocol import (
     BadFrame,
@@ -31,6 +37,7 @@ from pairchat.protocol import (
     Logout,
     Match,
     Ping,
+    ProtocolError,
     Reconnect,
     SignalAck,
     Typing,
@@ -39,6 +46,7 @@ from pairchat.protocol import (
     encode_response,
 )
 from pairchat.protocol.frames import CMD_OF, Request
+from pairchat.storage.base import Route, StoredMessage
 
 log = logging.getLogger("pairchat.broker")
 
@@ -54,6 +62,18 @@ class Limits:
     send_limit: int = 1 << 20
 
 
+class Shortcut(Protocol):
+    """The hot use cases of a logic service in this process (`LogicService`):
+    plain calls that raise `ProtocolError`, or `NotCached` for the slow path."""
+
+    def send(self, account_id: int, route: Route, session_id: int, content: str,
+             request_id: str | None,
+             done: Callable[[StoredMessage | BaseException], None]) -> None: ...
+
+    def ack_message(self, account_id: int, route: Route, session_id: int,
+                    msg_id: int) -> None: ...
+
+
 @dataclass(slots=True)
 class _Pending:
     conn: Connection
@@ -62,8 +82,11 @@ class _Pending:
 
 
 class Hub:
-    def __init__(self, limits: Limits, call_logic: Callable[[lpb.Call], bool]) -> None:
+    def __init__(self, limits: Limits, call_logic: Callable[[lpb.Call], bool],
+                 shortcut: Shortcut | None = None, broker_id: str = "") -> None:
         self.limits = limits
+        self._shortcut = shortcut
+        self._broker_id = broker_id
         self.parser = FrameParser(limits.max_content)
         self.conns: dict[int, Connection] = {}
         self._call_logic = call_logic
@@ -140,6 +163,17 @@ class Hub:
 
     def _acknowledge(self, conn: Connection, req: DialogueAck | SignalAck) -> None:
         """Acks go without a call_id: logic answers only if one fails."""
+        if self._shortcut is not None and type(req) is DialogueAck:
+            try:
+                self._shortcut.ack_message(conn.account_id,
+                                           Route(self._broker_id, conn.conn_id),
+                                           req.sessionId, req.msgId)
+                return
+            except ProtocolError as exc:
+                self._error(conn, "PUSH_DIALOGUE", req.requestId, exc.code, exc.msg)
+                return
+            except NotCached:
+                pass
         if isinstance(req, DialogueAck):
             ack = lpb.Ack(session_id=req.sessionId, msg_id=req.msgId)
         else:
@@ -158,6 +192,8 @@ class Hub:
             assert isinstance(req, Dialogue)
             if req.senderId != acct:
                 return self._forbidden(conn, "DIALOGUE", req.requestId)
+            if self._shortcut is not None and self._send_here(conn, req):
+                return None
             return lpb.Call(send_msg=lpb.SendMsg(session_id=req.sessionId, content=req.content))
         if t is Typing:
             assert isinstance(req, Typing)
@@ -183,6 +219,31 @@ class Hub:
             return lpb.Call(history=lpb.History(
                 session_id=req.sessionId, after_msg_id=req.afterMsgId, limit=req.limit))
         raise AssertionError(f"unhandled request {t.__name__}")
+
+    def _send_here(self, conn: Connection, req: Dialogue) -> bool:
+        """DIALOGUE straight to the logic service of this process; False when it
+        must take the call path (a session that service has not cached)."""
+        assert self._shortcut is not None
+        request_id = req.requestId
+
+        def done(result: StoredMessage | BaseException) -> None:
+            if isinstance(result, BaseException):
+                self._error(conn, "DIALOGUE", request_id, Code.INTERNAL_ERR, STORE_FAILED)
+            elif result.closed:
+                self._error(conn, "DIALOGUE", request_id, Code.SESSION_CLOSED, SESSION_ENDED)
+            else:
+                self._reply(conn, encode_response("DIALOGUE", request_id, {
+                    "sessionId": result.session_id, "msgId": result.msg_id}),
+                    "DIALOGUE", Code.OK)
+
+        try:
+            self._shortcut.send(conn.account_id, Route(self._broker_id, conn.conn_id),
+                                req.sessionId, req.content, request_id, done)
+        except ProtocolError as exc:
+            self._error(conn, "DIALOGUE", request_id, exc.code, exc.msg)
+        except NotCached:
+            return False
+        return True
 
     def _forbidden(self, conn: Connection, cmd: str, request_id: str | None) -> lpb.Call | None:
         """Answer code 6; returns None, the call _to_call does not make."""

@@ -64,6 +64,10 @@ class Matched(msgspec.Struct, frozen=True):
     partner_name: str
 
 
+SESSION_ENDED = "session has ended"
+STORE_FAILED = "could not store the message, retry"
+
+
 class NotCached(Exception):
     """The session is not in this process's cache: take the slow path."""
 
@@ -392,7 +396,7 @@ class LogicService:
         member of, or raise the request's error (4, 6, or 7 once it ended)."""
         session = await self._stored_session(account_id, session_id)
         if session.closed:
-            raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
+            raise ProtocolError(Code.SESSION_CLOSED, SESSION_ENDED)
 
     async def leave(self, account_id: int, route: Route, session_id: int) -> None:
         self._check_bound(account_id, route)
@@ -430,7 +434,7 @@ class LogicService:
         message (msgId) after the commit and after its push was queued."""
         self._check_bound(account_id, route)
         if self._cached_session(account_id, session_id).closed:
-            raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
+            raise ProtocolError(Code.SESSION_CLOSED, SESSION_ENDED)
         self.commit.submit(NewMessage(session_id, account_id, content, request_id), done)
 
     async def _committed(self, stored: list[StoredMessage]) -> None:
@@ -471,7 +475,7 @@ class LogicService:
         self._check_bound(account_id, route)
         session = await self._stored_session(account_id, session_id)
         if session.closed:
-            raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
+            raise ProtocolError(Code.SESSION_CLOSED, SESSION_ENDED)
         await self._signal(Signal(
             session.partner_of(account_id), session_id, "ViewedAck", account_id,
             {"accountId": account_id, "msgId": msg_id},
@@ -481,7 +485,7 @@ class LogicService:
         self._check_bound(account_id, route)
         session = await self._stored_session(account_id, session_id)
         if session.closed:
-            raise ProtocolError(Code.SESSION_CLOSED, "session has ended")
+            raise ProtocolError(Code.SESSION_CLOSED, SESSION_ENDED)
         partner = session.partner_of(account_id)
         signal = Signal(partner, session_id, "Typing", account_id, {"accountId": account_id})
         await self.inbox.put([Push(partner, session_id, signal_frame(signal))])
