@@ -1,11 +1,14 @@
 """Run the logic role: use cases over the chosen backends, the gRPC server,
-/healthz + /metrics, and (embedded, or with --run-worker) a delivery worker."""
+/healthz + /metrics, (embedded, or with --run-worker) a delivery worker, and
+(embedded, with --broker-port) a broker in the same process."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -19,7 +22,16 @@ from pairchat.logic.servicer import BrokerRegistry, LogicServicer
 from pairchat.obs import event, serve_ops, write_ports
 from pairchat.tasks import bounded
 
+if TYPE_CHECKING:
+    from pairchat.broker.main import BrokerProcessConfig
+
 log = logging.getLogger("pairchat.logic")
+
+# Embedded, the SQLite writer thread gives up the GIL at every step of a
+# statement and must win it back from the busy event loop; Python hands it over
+# only every switch interval (5 ms by default), several times per group commit.
+# 1 ms keeps commits short under load (measured: docs/benchmarks.md).
+EMBEDDED_SWITCH_INTERVAL = 0.001
 
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
@@ -43,10 +55,16 @@ class LogicProcessConfig:
     logic: LogicConfig
     run_worker: bool = False  # always on in the embedded mode
     ports_file: str = ""  # where to write the ports bound, for `pairchat up`
+    broker: BrokerProcessConfig | None = None  # a broker in this process (embedded only)
 
 
 async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
+    if cfg.broker is not None and cfg.backends.scaled:
+        raise SystemExit("logic: --broker-port is for the embedded mode; scaled, run "
+                         "`pairchat broker` processes, which every worker can reach")
     backends = await open_backends(cfg.backends)
+    if not backends.scaled:
+        sys.setswitchinterval(EMBEDDED_SWITCH_INTERVAL)
     service = LogicService(backends.store, backends.routing, backends.timers, backends.inbox,
                            backends.brokers, cfg.logic)
     await service.start()
@@ -64,7 +82,8 @@ async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     server = grpc.aio.server(options=GRPC_OPTIONS)
     registry = BrokerRegistry(links.register, links.unregister) if worker_task else (
         BrokerRegistry(lambda _b, _t: None, lambda _b: None))
-    rpc.serve_logic(server, LogicServicer(service, registry).Exchange)
+    servicer = LogicServicer(service, registry)
+    rpc.serve_logic(server, servicer.Exchange)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port(cfg.listen)
@@ -75,14 +94,22 @@ async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     await health_servicer.set("pairchat.api.v1.Logic", health_pb2.HealthCheckResponse.SERVING)
     ops, http_port = await serve_ops(cfg.http_host, cfg.http_port,
                                      lambda: worker_task is None or not worker_task.done())
+    broker = None
+    if cfg.broker is not None:
+        from pairchat.broker.main import InProcessLogic, start_broker
+
+        broker = await start_broker(cfg.broker, InProcessLogic(servicer, links))
     write_ports(cfg.ports_file, grpc=port, http=http_port)
     event(log, "logic listening", grpc=f"{cfg.listen.rsplit(':', 1)[0]}:{port}",
           http_port=http_port,
           mode="scaled" if backends.scaled else "embedded",
-          worker="yes" if worker_task else "no")
+          worker="yes" if worker_task else "no",
+          broker=f"{cfg.broker.host}:{cfg.broker.port}" if cfg.broker else "no")
     try:
         await stop.wait()
     finally:
+        if broker is not None:
+            await broker.stop()
         event(log, "logic stopping")
         await bounded("health", health_servicer.enter_graceful_shutdown())
         await bounded("grpc server", server.stop(grace=1.0))

@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
+
 from pairchat.storage.base import (
     Account,
     NewMessage,
@@ -287,10 +289,13 @@ class SqliteStore:
         return await self._read(read)
 
     async def record_acks(self, acks: Sequence[tuple[int, int, int]]) -> None:
-        await self._write_many(
-            "UPDATE members SET acked_msg_id = ?3 "
-            "WHERE session_id = ?1 AND account_id = ?2 AND acked_msg_id < ?3",
-            acks,
+        # One statement for the batch (see _append on why not executemany).
+        await self._write_one(
+            "UPDATE members SET acked_msg_id = json_extract(j.value, '$[2]') "
+            "FROM json_each(?) j WHERE members.session_id = json_extract(j.value, '$[0]') "
+            "AND members.account_id = json_extract(j.value, '$[1]') "
+            "AND members.acked_msg_id < json_extract(j.value, '$[2]')",
+            (_json(list(acks)),),
         )
 
     # --- signals ---
@@ -320,70 +325,91 @@ class SqliteStore:
         return await self._read(read)
 
 
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 def _append(
     conn: sqlite3.Connection, batch: Sequence[NewMessage], now_ms: int
 ) -> list[StoredMessage]:
     """One group commit: msgIds come from sessions.last_msg_id inside the
-    transaction, so they stay gap-free even if several writers shared the file."""
-    out: list[StoredMessage | None] = [None] * len(batch)
+    transaction, so they stay gap-free even if several writers shared the file.
+
+    Each statement carries the whole batch as one JSON parameter and returns
+    at most one row: the sqlite3 module gives up the GIL at every step of a
+    statement and must win it back from the busy event loop, so a batch costs
+    a handful of steps rather than a few per message."""
+    keys = [(m.sender_id, m.request_id) for m in batch if m.request_id is not None]
+    # Requests stored before (by requestId) and the sessions' states: one step.
+    found, states = conn.execute(
+        "SELECT (SELECT json_group_array(json_array(r.sender_id, r.request_id, r.session_id, "
+        "r.msg_id, m.content, m.created_at)) FROM json_each(?1) j "
+        "JOIN request_ids r ON r.sender_id = json_extract(j.value, '$[0]') "
+        "AND r.request_id = json_extract(j.value, '$[1]') "
+        "JOIN messages m ON m.session_id = r.session_id AND m.msg_id = r.msg_id), "
+        "(SELECT json_group_array(json_array(id, last_msg_id, closed_at IS NOT NULL)) "
+        "FROM sessions WHERE id IN (SELECT value FROM json_each(?2)))",
+        (_json(list(set(keys))), _json(list({m.session_id for m in batch}))),
+    ).fetchone()
     seen: dict[tuple[int, str], StoredMessage] = {}
+    for sender, request_id, session_id, msg_id, content, created in json.loads(found):
+        seen[(sender, request_id)] = StoredMessage(
+            session_id, msg_id, sender, content, created, True)
     last: dict[int, int] = {}
     closed: set[int] = set()
+    for session_id, last_msg_id, is_closed in json.loads(states):
+        if is_closed:
+            closed.add(session_id)
+        else:
+            last[session_id] = last_msg_id
+    unknown = {m.session_id for m in batch} - last.keys() - closed
+    if unknown:
+        raise LookupError(f"no such session: {sorted(unknown)}")  # the batch rolls back
+    first_last = dict(last)
+    out: list[StoredMessage] = []
     rows: list[tuple[int, int, int, str, int]] = []
     request_rows: list[tuple[int, str, int, int]] = []
-    pending_dupes: list[tuple[int, tuple[int, str]]] = []
-    for i, m in enumerate(batch):
-        if m.request_id is not None:
-            key = (m.sender_id, m.request_id)
-            if key in seen:
-                pending_dupes.append((i, key))
+    for m in batch:
+        key = (m.sender_id, m.request_id) if m.request_id is not None else None
+        if key is not None:
+            earlier = seen.get(key)
+            if earlier is not None:  # stored before, or earlier in this batch
+                out.append(earlier if earlier.duplicate else StoredMessage(
+                    earlier.session_id, earlier.msg_id, earlier.sender_id, earlier.content,
+                    earlier.created_at, True))
                 continue
-            row = conn.execute(
-                "SELECT r.session_id, r.msg_id, m.content, m.created_at FROM request_ids r "
-                "JOIN messages m ON m.session_id = r.session_id AND m.msg_id = r.msg_id "
-                "WHERE r.sender_id = ? AND r.request_id = ?",
-                key,
-            ).fetchone()
-            if row is not None:
-                out[i] = StoredMessage(row[0], row[1], m.sender_id, row[2], row[3], True)
-                seen[key] = out[i]  # type: ignore[assignment]
-                continue
-        if m.session_id not in last and m.session_id not in closed:
-            last_msg_id, closed_at = conn.execute(
-                "SELECT last_msg_id, closed_at FROM sessions WHERE id = ?", (m.session_id,)
-            ).fetchone()
-            if closed_at is None:
-                last[m.session_id] = last_msg_id
-            else:
-                closed.add(m.session_id)
         if m.session_id in closed:
-            out[i] = StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms, closed=True)
+            out.append(StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms,
+                                     closed=True))
             continue
         msg_id = last[m.session_id] = last[m.session_id] + 1
         stored = StoredMessage(m.session_id, msg_id, m.sender_id, m.content, now_ms)
-        out[i] = stored
+        out.append(stored)
         rows.append((m.session_id, msg_id, m.sender_id, m.content, now_ms))
-        if m.request_id is not None:
-            seen[(m.sender_id, m.request_id)] = stored
-            request_rows.append((m.sender_id, m.request_id, m.session_id, msg_id))
-    for i, key in pending_dupes:
-        first = seen[key]
-        out[i] = StoredMessage(
-            first.session_id, first.msg_id, first.sender_id, first.content, first.created_at, True
+        if key is not None:
+            seen[key] = stored
+            request_rows.append((m.sender_id, key[1], m.session_id, msg_id))
+    if rows:
+        conn.execute(
+            "INSERT INTO messages (session_id, msg_id, sender_id, content, created_at) "
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+            "json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
+            "json_extract(value, '$[4]') FROM json_each(?)",
+            (_json(rows),),
         )
-    conn.executemany(
-        "INSERT INTO messages (session_id, msg_id, sender_id, content, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        rows,
-    )
     if request_rows:
-        conn.executemany(
+        conn.execute(
             "INSERT INTO request_ids (sender_id, request_id, session_id, msg_id) "
-            "VALUES (?, ?, ?, ?)",
-            request_rows,
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+            "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?)",
+            (_json(request_rows),),
         )
-    conn.executemany(
-        "UPDATE sessions SET last_msg_id = ? WHERE id = ?",
-        [(msg_id, session_id) for session_id, msg_id in last.items()],
-    )
-    return [m for m in out if m is not None]
+    moved = [(session_id, msg_id) for session_id, msg_id in last.items()
+             if msg_id != first_last[session_id]]
+    if moved:
+        conn.execute(
+            "UPDATE sessions SET last_msg_id = json_extract(j.value, '$[1]') "
+            "FROM json_each(?) j WHERE sessions.id = json_extract(j.value, '$[0]')",
+            (_json(moved),),
+        )
+    return out
