@@ -36,6 +36,11 @@ PUSH_LATENCY = Histogram(
 MATCH_QUEUE = Gauge("pairchat_match_queue_length", "Accounts waiting in MATCH")
 ONLINE = Gauge("pairchat_accounts_online", "Accounts with a live connection")
 SESSIONS_OPEN = Gauge("pairchat_sessions_open", "Open conversation sessions")
+COMMIT_SECONDS = Histogram(
+    "pairchat_commit_seconds",
+    "Time of one group commit in the store, from the request to its result",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 COMMIT_BATCH = Histogram(
     "pairchat_commit_batch_size",
     "Messages per group commit",

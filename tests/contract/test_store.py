@@ -172,6 +172,29 @@ async def test_acks_never_go_back_and_unacked_is_the_partners_rest(store: Store)
     assert [m.msg_id for m in await store.unacked(s, a)] == [2]
 
 
+async def test_acks_commit_with_a_batch_or_alone(store: Store) -> None:
+    a, b, s = await two_members(store)
+    await store.append_messages([NewMessage(s, a, "1", None), NewMessage(s, a, "2", None)], 5)
+    # acks ride with the next batch: the highest of a member's wins, never lowering
+    [third] = await store.append_messages([NewMessage(s, a, "3", None)], 6,
+                                          [(s, b, 2), (s, b, 1)])
+    assert third.msg_id == 3
+    assert [m.msg_id for m in await store.unacked(s, b)] == [3]
+    # with no message at all, the acks alone are written
+    assert await store.append_messages([], 7, [(s, b, 3)]) == []
+    assert await store.unacked(s, b) == []
+    await store.append_messages([NewMessage(s, b, "x", None)], 8, [(s, b, 1)])
+    assert await store.unacked(s, b) == []
+
+
+async def test_a_failing_batch_keeps_its_acks_out(store: Store) -> None:
+    a, b, s = await two_members(store)
+    await store.append_messages([NewMessage(s, a, "1", None)], 5)
+    with pytest.raises(Exception):  # noqa: B017
+        await store.append_messages([NewMessage(s + 1000, a, "bad", None)], 6, [(s, b, 1)])
+    assert [m.msg_id for m in await store.unacked(s, b)] == [1]
+
+
 # --- signals ---
 async def test_signals_replace_and_ack(store: Store) -> None:
     a, b, s = await two_members(store)

@@ -102,8 +102,6 @@ class LogicService:
         self._recently_queued: OrderedDict[tuple[int, int], None] = OrderedDict()  # oldest first
         self._waiters: dict[str, tuple[int, asyncio.Future[Matched]]] = {}
         self._my_brokers: dict[str, str] = {}  # brokers streaming to this process -> push target
-        self._acks: dict[tuple[int, int], int] = {}
-        self._acks_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         routing.on_notify(self._on_notify)
 
@@ -123,7 +121,6 @@ class LogicService:
             SESSIONS_OPEN.set(len(snap.sessions))
             event(log, "state loaded", accounts=len(snap.accounts), sessions=len(snap.sessions))
         self._spawn(self.commit.run())
-        self._spawn(self._flush_acks())
         self._spawn(self._sweep())
 
     async def stop(self) -> None:
@@ -492,7 +489,8 @@ class LogicService:
 
     # --- acknowledgements ---
     def ack_message(self, account_id: int, route: Route, session_id: int, msg_id: int) -> None:
-        """Record a PUSH_DIALOGUE ack; written in batches, never lowering the mark.
+        """Record a PUSH_DIALOGUE ack; written with the next group commit, never
+        lowering the mark.
         Raises NotCached for a session not in the cache (`ack_message_late`)."""
         self._check_bound(account_id, route)
         self._cached_session(account_id, session_id)
@@ -507,10 +505,7 @@ class LogicService:
         self._queue_ack(account_id, session_id, msg_id)
 
     def _queue_ack(self, account_id: int, session_id: int, msg_id: int) -> None:
-        key = (session_id, account_id)
-        if self._acks.get(key, 0) < msg_id:
-            self._acks[key] = msg_id
-            self._acks_ready.set()
+        self.commit.ack(session_id, account_id, msg_id)
 
     async def ack_signal(
         self, account_id: int, route: Route, session_id: int, signal_type: str
@@ -519,19 +514,3 @@ class LogicService:
         await self._stored_session(account_id, session_id)
         if signal_type in DURABLE_SIGNALS:
             await self.store.ack_signal(account_id, session_id, signal_type)
-
-    async def _flush_acks(self) -> None:
-        while True:
-            await self._acks_ready.wait()
-            self._acks_ready.clear()
-            acks, self._acks = self._acks, {}
-            try:
-                await self.store.record_acks([(s, a, m) for (s, a), m in acks.items()])
-            except Exception as exc:
-                event(log, "ack write failed", logging.ERROR, acks=len(acks), error=repr(exc))
-                for key, msg_id in acks.items():  # keep them for the next write
-                    if self._acks.get(key, 0) < msg_id:
-                        self._acks[key] = msg_id
-                await asyncio.sleep(1.0)
-                self._acks_ready.set()
-

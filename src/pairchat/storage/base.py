@@ -124,7 +124,8 @@ class Store(Protocol):
         ...
 
     async def append_messages(
-        self, batch: Sequence[NewMessage], now_ms: int
+        self, batch: Sequence[NewMessage], now_ms: int,
+        acks: Sequence[tuple[int, int, int]] = (),
     ) -> list[StoredMessage]:
         """Store a batch in ONE transaction (group commit) and return, in order, each
         message with its msgId. msgIds are gap-free and increasing per session. A
@@ -132,7 +133,8 @@ class Store(Protocol):
         stores nothing and returns the first message with duplicate=True. A message
         for a session that is closed (checked inside the transaction, so a LEAVE
         committed first always wins) stores nothing and returns closed=True,
-        msg_id 0."""
+        msg_id 0. `acks` are recorded as by `record_acks`, in the same
+        transaction: one commit (one sync to disk) covers both."""
         ...
 
     async def history(self, session_id: int, after_msg_id: int, limit: int) -> list[StoredMessage]:

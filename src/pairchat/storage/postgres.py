@@ -245,7 +245,8 @@ class PostgresStore:
 
     # --- messages ---
     async def append_messages(
-        self, batch: Sequence[NewMessage], now_ms: int
+        self, batch: Sequence[NewMessage], now_ms: int,
+        acks: Sequence[tuple[int, int, int]] = (),
     ) -> list[StoredMessage]:
         """See `Store.append_messages`.
 
@@ -253,13 +254,15 @@ class PostgresStore:
             LookupError: a message names a session that does not exist (nothing
                 of the batch is stored).
         """
-        if not batch:
+        if not batch and not acks:
             return []
         pool = self._opened()
         for _ in range(APPEND_ATTEMPTS):
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    return await _append(conn, batch, now_ms)
+                    stored = await _append(conn, batch, now_ms) if batch else []
+                    await _record_acks(conn, acks)
+                    return stored
             except _RequestIdTaken:
                 continue
         raise RuntimeError(
@@ -286,20 +289,8 @@ class PostgresStore:
         return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
 
     async def record_acks(self, acks: Sequence[tuple[int, int, int]]) -> None:
-        # The highest ack per member, applied in key order: one row update per
-        # member, and two processes acking the same members never deadlock.
-        highest: dict[tuple[int, int], int] = {}
-        for session_id, account_id, msg_id in acks:
-            key = (session_id, account_id)
-            highest[key] = max(msg_id, highest.get(key, msg_id))
-        if not highest:
-            return
         async with self._opened().acquire() as conn, conn.transaction():
-            await conn.executemany(
-                "UPDATE members SET acked_msg_id = $3 "
-                "WHERE session_id = $1 AND account_id = $2 AND acked_msg_id < $3",
-                [(s, a, m) for (s, a), m in sorted(highest.items())],
-            )
+            await _record_acks(conn, acks)
 
     # --- signals ---
     async def put_signals(self, signals: Sequence[Signal]) -> None:
@@ -407,3 +398,18 @@ async def _append(conn: Any, batch: Sequence[NewMessage], now_ms: int) -> list[S
     if claimed != len(plan.claims):
         raise _RequestIdTaken
     return plan.results
+
+
+async def _record_acks(conn: Any, acks: Sequence[tuple[int, int, int]]) -> None:
+    """The highest ack per member, applied in key order: one row update per
+    member, and two processes acking the same members never deadlock."""
+    highest: dict[tuple[int, int], int] = {}
+    for session_id, account_id, msg_id in acks:
+        key = (session_id, account_id)
+        highest[key] = max(msg_id, highest.get(key, msg_id))
+    if highest:
+        await conn.executemany(
+            "UPDATE members SET acked_msg_id = $3 "
+            "WHERE session_id = $1 AND account_id = $2 AND acked_msg_id < $3",
+            [(s, a, m) for (s, a), m in sorted(highest.items())],
+        )
