@@ -56,8 +56,9 @@ def test_bench_against_a_spawned_embedded_system(tmp_path: Path) -> None:
     assert run["errors"] == {}
     lat = run["latency_ms"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
-    # The spawned `pairchat up` runs one logic process with broker 0 inside; it was read.
-    assert set(run["server_peak_rss_kib"]) == {"logic+broker-0"}
+    # The spawned `pairchat up` runs one logic process with broker 0 inside, and
+    # the SQLite store's writer process; both were read.
+    assert set(run["server_peak_rss_kib"]) == {"logic+broker-0", "sqlite-writer"}
     assert all(kib > 1024 for kib in run["server_peak_rss_kib"].values())
     assert len(run["generator_cpu"]) == report["workload"]["procs"]
     assert report["ratios"] == {}

@@ -78,11 +78,14 @@ class Target:
 
 def _role_of(proc: psutil.Process) -> str:
     """`pairchat broker --broker-id broker-0 ...` -> "broker-0"; `pairchat logic` -> "logic";
-    a logic process with a broker inside (`--broker-port`) -> "logic+broker-0"."""
+    a logic process with a broker inside (`--broker-port`) -> "logic+broker-0"; the
+    embedded store's writer process -> "sqlite-writer"."""
     try:
         argv = proc.cmdline()
     except psutil.Error:
         return str(proc.pid)
+    if "pairchat.storage.sqlite_writer" in argv:
+        return "sqlite-writer"
     if "--broker-id" in argv:
         broker = argv[argv.index("--broker-id") + 1]
         return f"logic+{broker}" if "logic" in argv else broker

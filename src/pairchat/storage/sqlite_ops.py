@@ -1,0 +1,303 @@
+"""The writes of the SQLite store, and how a connection is opened.
+
+Kept apart from `storage/sqlite.py` because they run in the store's writer
+process (`storage/sqlite_writer.py`), which imports only this: sqlite3,
+msgspec and the records. Each operation runs in one transaction
+(`in_transaction`); `OPS` names them with their argument and result types,
+which is the whole protocol between the store and its writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from pairchat.storage.base import NewMessage, Signal, StoredMessage
+
+WAL_SIZE_LIMIT = 64 << 20  # bytes of WAL file kept once it starts over
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    nick TEXT NOT NULL,
+    token_hash BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    logged_out_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    member_a INTEGER NOT NULL REFERENCES accounts(id),
+    member_b INTEGER NOT NULL REFERENCES accounts(id),
+    created_at INTEGER NOT NULL,
+    closed_at INTEGER,
+    closed_by INTEGER,
+    last_msg_id INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS members (
+    session_id INTEGER NOT NULL,
+    account_id INTEGER NOT NULL,
+    acked_msg_id INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, account_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    session_id INTEGER NOT NULL,
+    msg_id INTEGER NOT NULL,
+    sender_id INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (session_id, msg_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS request_ids (
+    sender_id INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    session_id INTEGER NOT NULL,
+    msg_id INTEGER NOT NULL,
+    PRIMARY KEY (sender_id, request_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signals (
+    receiver_id INTEGER NOT NULL,
+    session_id INTEGER NOT NULL,
+    signal_type TEXT NOT NULL,
+    sender_id INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (receiver_id, session_id, signal_type)
+) WITHOUT ROWID;
+"""
+
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # the store's checkpoint thread does it
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")  # the WAL left after a reset
+    return conn
+
+
+def in_transaction(conn: sqlite3.Connection, fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(conn, *args)` in one transaction, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the data dir's schema is version {version}, newer than this pairchat "
+            f"({SCHEMA_VERSION}); upgrade pairchat"
+        )
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def create_account(conn: sqlite3.Connection, nick: str, token_hash: bytes, now_ms: int) -> int:
+    cur = conn.execute(
+        "INSERT INTO accounts (nick, token_hash, created_at) VALUES (?, ?, ?)",
+        (nick, token_hash, now_ms),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def logout_account(conn: sqlite3.Connection, account_id: int, now_ms: int) -> None:
+    conn.execute(
+        "UPDATE accounts SET logged_out_at = ? WHERE id = ? AND logged_out_at IS NULL",
+        (now_ms, account_id),
+    ).close()
+
+
+def create_session(conn: sqlite3.Connection, a: int, b: int, now_ms: int,
+                   announce: dict[str, Any] | None) -> int:
+    cur = conn.execute(
+        "INSERT INTO sessions (member_a, member_b, created_at) VALUES (?, ?, ?)",
+        (a, b, now_ms),
+    )
+    session_id = cur.lastrowid
+    assert session_id is not None
+    conn.executemany(
+        "INSERT INTO members (session_id, account_id) VALUES (?, ?)",
+        ((session_id, a), (session_id, b)),
+    ).close()
+    if announce is not None:
+        conn.execute(
+            "INSERT OR REPLACE INTO signals "
+            "(receiver_id, session_id, signal_type, sender_id, data) "
+            "VALUES (?, ?, 'NewSession', ?, ?)",
+            (b, session_id, a, json.dumps(announce)),
+        ).close()
+    return session_id
+
+
+def close_session(conn: sqlite3.Connection, session_id: int, closed_by: int,
+                  now_ms: int) -> bool:
+    cur = conn.execute(
+        "UPDATE sessions SET closed_at = ?, closed_by = ? WHERE id = ? AND closed_at IS NULL",
+        (now_ms, closed_by, session_id),
+    )
+    return cur.rowcount == 1
+
+
+def append_messages(conn: sqlite3.Connection, batch: Sequence[NewMessage], now_ms: int,
+                    acks: Sequence[tuple[int, int, int]]) -> list[StoredMessage]:
+    stored = _append(conn, batch, now_ms) if batch else []
+    if acks:
+        record_acks(conn, acks)
+    return stored
+
+
+def put_signals(conn: sqlite3.Connection, signals: Sequence[Signal]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO signals "
+        "(receiver_id, session_id, signal_type, sender_id, data) VALUES (?, ?, ?, ?, ?)",
+        [(s.receiver_id, s.session_id, s.signal_type, s.sender_id, json.dumps(s.data))
+         for s in signals],
+    ).close()
+
+
+def ack_signal(conn: sqlite3.Connection, receiver_id: int, session_id: int,
+               signal_type: str) -> None:
+    conn.execute(
+        "DELETE FROM signals WHERE receiver_id = ? AND session_id = ? AND signal_type = ?",
+        (receiver_id, session_id, signal_type),
+    ).close()
+
+
+def record_acks(conn: sqlite3.Connection, acks: Sequence[tuple[int, int, int]]) -> None:
+    """One statement for all of them (see `_append` on why not executemany); the
+    highest of a member's acks wins, and a mark never goes down."""
+    highest: dict[tuple[int, int], int] = {}
+    for session_id, account_id, msg_id in acks:
+        key = (session_id, account_id)
+        highest[key] = max(msg_id, highest.get(key, msg_id))
+    conn.execute(
+        "UPDATE members SET acked_msg_id = json_extract(j.value, '$[2]') "
+        "FROM json_each(?) j WHERE members.session_id = json_extract(j.value, '$[0]') "
+        "AND members.account_id = json_extract(j.value, '$[1]') "
+        "AND members.acked_msg_id < json_extract(j.value, '$[2]')",
+        (_json([(s, a, m) for (s, a), m in highest.items()]),),
+    ).close()
+
+
+def _append(
+    conn: sqlite3.Connection, batch: Sequence[NewMessage], now_ms: int
+) -> list[StoredMessage]:
+    """One group commit: msgIds come from sessions.last_msg_id inside the
+    transaction, so they stay gap-free even if several writers shared the file.
+
+    Each statement carries the whole batch as one JSON parameter and returns
+    at most one row, so a batch costs a handful of statement steps rather than
+    a few per message (each step of the sqlite3 module also gives up the GIL
+    and takes it back)."""
+    keys = [(m.sender_id, m.request_id) for m in batch if m.request_id is not None]
+    # Requests stored before (by requestId) and the sessions' states: one step.
+    found, states = conn.execute(
+        "SELECT (SELECT json_group_array(json_array(r.sender_id, r.request_id, r.session_id, "
+        "r.msg_id, m.content, m.created_at)) FROM json_each(?1) j "
+        "JOIN request_ids r ON r.sender_id = json_extract(j.value, '$[0]') "
+        "AND r.request_id = json_extract(j.value, '$[1]') "
+        "JOIN messages m ON m.session_id = r.session_id AND m.msg_id = r.msg_id), "
+        "(SELECT json_group_array(json_array(id, last_msg_id, closed_at IS NOT NULL)) "
+        "FROM sessions WHERE id IN (SELECT value FROM json_each(?2)))",
+        (_json(list(set(keys))), _json(list({m.session_id for m in batch}))),
+    ).fetchone()
+    seen: dict[tuple[int, str], StoredMessage] = {}
+    for sender, request_id, session_id, msg_id, content, created in json.loads(found):
+        seen[(sender, request_id)] = StoredMessage(
+            session_id, msg_id, sender, content, created, True)
+    last: dict[int, int] = {}
+    closed: set[int] = set()
+    for session_id, last_msg_id, is_closed in json.loads(states):
+        if is_closed:
+            closed.add(session_id)
+        else:
+            last[session_id] = last_msg_id
+    unknown = {m.session_id for m in batch} - last.keys() - closed
+    if unknown:
+        raise LookupError(f"no such session: {sorted(unknown)}")  # the batch rolls back
+    first_last = dict(last)
+    out: list[StoredMessage] = []
+    rows: list[tuple[int, int, int, str, int]] = []
+    request_rows: list[tuple[int, str, int, int]] = []
+    for m in batch:
+        key = (m.sender_id, m.request_id) if m.request_id is not None else None
+        if key is not None:
+            earlier = seen.get(key)
+            if earlier is not None:  # stored before, or earlier in this batch
+                out.append(earlier if earlier.duplicate else StoredMessage(
+                    earlier.session_id, earlier.msg_id, earlier.sender_id, earlier.content,
+                    earlier.created_at, True))
+                continue
+        if m.session_id in closed:
+            out.append(StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms,
+                                     closed=True))
+            continue
+        msg_id = last[m.session_id] = last[m.session_id] + 1
+        stored = StoredMessage(m.session_id, msg_id, m.sender_id, m.content, now_ms)
+        out.append(stored)
+        rows.append((m.session_id, msg_id, m.sender_id, m.content, now_ms))
+        if key is not None:
+            seen[key] = stored
+            request_rows.append((m.sender_id, key[1], m.session_id, msg_id))
+    if rows:
+        conn.execute(
+            "INSERT INTO messages (session_id, msg_id, sender_id, content, created_at) "
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+            "json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
+            "json_extract(value, '$[4]') FROM json_each(?)",
+            (_json(rows),),
+        )
+    if request_rows:
+        conn.execute(
+            "INSERT INTO request_ids (sender_id, request_id, session_id, msg_id) "
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+            "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?)",
+            (_json(request_rows),),
+        )
+    moved = [(session_id, msg_id) for session_id, msg_id in last.items()
+             if msg_id != first_last[session_id]]
+    if moved:
+        conn.execute(
+            "UPDATE sessions SET last_msg_id = json_extract(j.value, '$[1]') "
+            "FROM json_each(?) j WHERE sessions.id = json_extract(j.value, '$[0]')",
+            (_json(moved),),
+        )
+    return out
+
+
+Acks = list[tuple[int, int, int]]
+
+# name -> (operation, its arguments' type, its result's type)
+OPS: dict[str, tuple[Callable[..., Any], Any, Any]] = {
+    "migrate": (migrate, tuple[()], None),
+    "create_account": (create_account, tuple[str, bytes, int], int),
+    "logout_account": (logout_account, tuple[int, int], None),
+    "create_session": (create_session, tuple[int, int, int, dict[str, Any] | None], int),
+    "close_session": (close_session, tuple[int, int, int], bool),
+    "append_messages": (append_messages, tuple[list[NewMessage], int, Acks],
+                        list[StoredMessage]),
+    "record_acks": (record_acks, tuple[Acks], None),
+    "put_signals": (put_signals, tuple[list[Signal]], None),
+    "ack_signal": (ack_signal, tuple[int, int, str], None),
+}

@@ -1,0 +1,181 @@
+"""The SQLite store's writer: a small process of its own, and its client.
+
+Every write of the embedded store runs in this process, one transaction at a
+time, on its one connection. It is a process rather than a thread because the
+sqlite3 module gives up the GIL at each step of a statement and must win it
+back from the event loop, which under load holds it for up to a switch
+interval each time: a writer thread made every group commit wait for the GIL
+several times, and took its CPU from the event loop's core. Here the commits
+run on the other core and never wait for the event loop.
+
+The protocol is length-prefixed msgpack frames over the child's stdin and
+stdout: a request `[id, op, args]`, a response `[id, error type, error message,
+result]`, with the operations and their types in `sqlite_ops.OPS`. Requests
+are served in order. The child ignores SIGINT and SIGTERM (a Ctrl-C reaches
+the whole process group; its parent decides when to stop) and exits when its
+stdin closes, which also happens when the parent dies.
+
+Run by `SqliteWriter` as `python -m pairchat.storage.sqlite_writer PATH`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from pairchat.storage import sqlite_ops
+from pairchat.storage.base import StoreUnavailable
+
+_HEADER = 4
+STOP_TIMEOUT = 5.0  # seconds the child has to finish its last transaction and exit
+
+
+def _frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(_HEADER, "big") + payload
+
+
+# --- the child -------------------------------------------------------------------
+def serve(path: str) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    conn = sqlite_ops.connect(Path(path))
+    requests = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw])
+    encode = msgspec.msgpack.Encoder().encode
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = inp.read(_HEADER)
+        if len(header) < _HEADER:
+            break
+        body = inp.read(int.from_bytes(header, "big"))
+        request_id, op, raw = requests.decode(body)
+        try:
+            fn, arg_type, _ = sqlite_ops.OPS[op]
+            args = msgspec.msgpack.decode(raw, type=arg_type)
+            result = sqlite_ops.in_transaction(conn, fn, *args)
+            response = encode((request_id, None, None, result))
+        except Exception as exc:  # the caller raises it; this process goes on
+            response = encode((request_id, type(exc).__name__, str(exc), None))
+        out.write(_frame(response))
+        out.flush()
+    conn.close()
+    return 0
+
+
+# --- the client ------------------------------------------------------------------
+def _error(kind: str, msg: str) -> Exception:
+    """The writer's exception as the caller sees it."""
+    if kind == "LookupError":
+        return LookupError(msg)
+    if kind == "RuntimeError":
+        return RuntimeError(msg)
+    error = getattr(sqlite3, kind, None)
+    if isinstance(error, type) and issubclass(error, sqlite3.Error):
+        return error(msg)
+    return RuntimeError(f"{kind}: {msg}")
+
+
+class SqliteWriter:
+    """Starts the writer process (again, after it died) and calls it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiting: dict[int, tuple[asyncio.Future[Any], Any]] = {}
+        self._next = 0
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._responses = msgspec.msgpack.Decoder(
+            tuple[int, str | None, str | None, msgspec.Raw])
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def in_flight(self) -> int:
+        """Calls sent and not answered yet."""
+        return len(self._waiting)
+
+    @property
+    def running(self) -> bool:
+        """Started, and not known to have exited."""
+        return (self._proc is not None and self._proc.returncode is None
+                and self._reader is not None and not self._reader.done())
+
+    async def _start(self) -> asyncio.subprocess.Process:
+        if self.running:
+            assert self._proc is not None
+            return self._proc
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "pairchat.storage.sqlite_writer", str(self.path),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot start the SQLite writer process: {exc}") from exc
+        self._proc = proc
+        self._reader = asyncio.create_task(self._read(proc))
+        return proc
+
+    async def call(self, op: str, *args: Any) -> Any:
+        """Run one operation of `sqlite_ops.OPS` in its own transaction."""
+        proc = await self._start()
+        assert proc.stdin is not None
+        self._next += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[self._next] = (future, sqlite_ops.OPS[op][2])
+        proc.stdin.write(_frame(self._encode((self._next, op, args))))
+        return await future
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        try:
+            while True:
+                header = await proc.stdout.readexactly(_HEADER)
+                body = await proc.stdout.readexactly(int.from_bytes(header, "big"))
+                request_id, kind, msg, raw = self._responses.decode(body)
+                future, result_type = self._waiting.pop(request_id)
+                if future.done():
+                    continue
+                if kind is not None:
+                    future.set_exception(_error(kind, msg or ""))
+                else:
+                    try:
+                        future.set_result(msgspec.msgpack.decode(raw, type=result_type))
+                    except msgspec.ValidationError as exc:
+                        future.set_exception(exc)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            # Gone: what was asked may or may not be committed, as with any engine
+            # that goes away; the callers answer code 2 and the next call starts
+            # a new writer.
+            waiting, self._waiting = self._waiting, {}
+            for future, _ in waiting.values():
+                if not future.done():
+                    future.set_exception(StoreUnavailable("the SQLite writer process exited"))
+
+    async def close(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1]))
