@@ -41,6 +41,10 @@ from pairchat.obs import event
 from pairchat.protocol import Code, encode_error
 
 log = logging.getLogger("pairchat.broker")
+# picows logs every TCP connection with its peer address at info level: only its
+# warnings and errors are kept (the gateway logs connections as events itself).
+PICOWS_LOG = logging.getLogger("pairchat.broker.picows")
+PICOWS_LOG.setLevel(logging.WARNING)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 HARD_FRAME_LIMIT = 1 << 20  # a frame or message past this closes the connection (1009)
@@ -113,7 +117,7 @@ class Gateway:
         return await ws_create_server(
             self.route, host, port,
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
-            logger_name=log,
+            logger_name=PICOWS_LOG,
             # A client silent for `heartbeat` seconds is pinged; one that does not
             # answer within half of that more is dropped.
             enable_auto_ping=heartbeat > 0,
