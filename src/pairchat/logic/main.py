@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pairchat.logic")
 
-# Embedded, the SQLite writer thread gives up the GIL at every step of a
-# statement and must win it back from the busy event loop; Python hands it over
-# only every switch interval (5 ms by default), several times per group commit.
-# 1 ms keeps commits short under load (measured: docs/benchmarks.md).
+# Embedded, the SQLite store's reader and checkpoint threads give up the GIL at
+# every step of a statement and must win it back from the busy event loop, which
+# Python hands over only every switch interval (5 ms by default). 1 ms keeps
+# RECONNECT replays and HISTORY pages from queueing behind it (measured a few
+# percent more messages per second in the benchmark, docs/benchmarks.md).
 EMBEDDED_SWITCH_INTERVAL = 0.001
 
 GRPC_OPTIONS = [
