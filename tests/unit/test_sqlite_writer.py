@@ -115,3 +115,26 @@ async def _until(condition: object) -> None:
     assert callable(condition)
     while not condition():  # noqa: ASYNC110
         await asyncio.sleep(0.01)
+
+
+async def test_writes_sent_together_commit_together_and_fail_alone(store: SqliteStore) -> None:
+    """Requests that reach the writer together share a transaction; one that
+    fails (a message for no session) changes nothing and the others stand."""
+    a = await store.create_account("a", b"t", 1)
+    b = await store.create_account("b", b"t", 1)
+    s = await store.create_session(a, b, 1)
+    results = await asyncio.gather(
+        *(store.create_account(f"n{i}", b"t", 2) for i in range(50)),
+        store.append_messages([NewMessage(s + 1000, a, "lost", None)], 3),
+        store.append_messages([NewMessage(s, a, "kept", "k")], 3),
+        return_exceptions=True,
+    )
+    ids, failed, [kept] = results[:50], results[50], results[51]
+    assert isinstance(failed, LookupError)
+    assert isinstance(kept, StoredMessage) and kept.msg_id == 1
+    assert len(set(ids)) == 50 and all(isinstance(i, int) for i in ids)
+    for account_id in ids:
+        assert isinstance(account_id, int)
+        found = await store.get_account(account_id)
+        assert found is not None and found.nick.startswith("n")
+    assert [m.content for m in await store.history(s, 0, 10)] == ["kept"]

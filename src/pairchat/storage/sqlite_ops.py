@@ -2,9 +2,10 @@
 
 Kept apart from `storage/sqlite.py` because they run in the store's writer
 process (`storage/sqlite_writer.py`), which imports only this: sqlite3,
-msgspec and the records. Each operation runs in one transaction
-(`in_transaction`); `OPS` names them with their argument and result types,
-which is the whole protocol between the store and its writer.
+msgspec and the records. Each operation runs inside a transaction the writer
+opens (requests that arrive together share one, each in a savepoint); `OPS`
+names them with their argument and result types, which is the whole protocol
+between the store and its writer.
 """
 
 from __future__ import annotations
@@ -81,18 +82,6 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA wal_autocheckpoint=0")  # the store's checkpoint thread does it
     conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")  # the WAL left after a reset
     return conn
-
-
-def in_transaction(conn: sqlite3.Connection, fn: Callable[..., Any], *args: Any) -> Any:
-    """`fn(conn, *args)` in one transaction, rolled back if it raises."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn, *args)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return result
 
 
 def _json(value: Any) -> str:

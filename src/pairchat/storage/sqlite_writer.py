@@ -11,9 +11,12 @@ run on the other core and never wait for the event loop.
 The protocol is length-prefixed msgpack frames over the child's stdin and
 stdout: a request `[id, op, args]`, a response `[id, error type, error message,
 result]`, with the operations and their types in `sqlite_ops.OPS`. Requests
-are served in order. The child ignores SIGINT and SIGTERM (a Ctrl-C reaches
-the whole process group; its parent decides when to stop) and exits when its
-stdin closes, which also happens when the parent dies.
+are served in order; those that arrived together share one transaction (each
+in a savepoint of its own) and one sync to disk, and are answered after its
+commit: group commit for every kind of write, not only messages. The child
+ignores SIGINT and SIGTERM (a Ctrl-C reaches the whole process group; its
+parent decides when to stop) and exits when its stdin closes, which also
+happens when the parent dies.
 
 Run by `SqliteWriter` as `python -m pairchat.storage.sqlite_writer PATH`.
 """
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import select
 import signal
 import sqlite3
 import sys
@@ -34,6 +39,7 @@ from pairchat.storage import sqlite_ops
 from pairchat.storage.base import StoreUnavailable
 
 _HEADER = 4
+MAX_TOGETHER = 256  # requests at most in one transaction
 STOP_TIMEOUT = 5.0  # seconds the child has to finish its last transaction and exit
 
 
@@ -42,27 +48,94 @@ def _frame(payload: bytes) -> bytes:
 
 
 # --- the child -------------------------------------------------------------------
+class _Requests:
+    """Frames from stdin: blocks for the first, then takes whatever else has
+    already arrived, so that requests sent together commit together."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.closed = False
+
+    def _fill(self, block: bool) -> None:
+        if not block and not select.select([self.fd], [], [], 0)[0]:
+            return
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            self.closed = True
+        self.buffer += chunk
+
+    def _frame(self) -> bytes | None:
+        if len(self.buffer) < _HEADER:
+            return None
+        end = _HEADER + int.from_bytes(self.buffer[:_HEADER], "big")
+        if len(self.buffer) < end:
+            return None
+        body = bytes(self.buffer[_HEADER:end])
+        del self.buffer[:end]
+        return body
+
+    def take(self, most: int) -> list[bytes]:
+        """At least one frame (empty once stdin closed), at most `most`."""
+        frames: list[bytes] = []
+        while not frames and not self.closed:
+            frame = self._frame()
+            if frame is None:
+                self._fill(block=True)
+            else:
+                frames.append(frame)
+        while len(frames) < most and not self.closed:
+            frame = self._frame()
+            if frame is None:
+                before = len(self.buffer)
+                self._fill(block=False)
+                if len(self.buffer) == before:
+                    break
+            else:
+                frames.append(frame)
+        return frames
+
+
+def _run(conn: sqlite3.Connection, op: str, raw: bytes) -> Any:
+    fn, arg_type, _ = sqlite_ops.OPS[op]
+    return fn(conn, *msgspec.msgpack.decode(raw, type=arg_type))
+
+
 def serve(path: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = sqlite_ops.connect(Path(path))
-    requests = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw])
+    decode = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw]).decode
     encode = msgspec.msgpack.Encoder().encode
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        header = inp.read(_HEADER)
-        if len(header) < _HEADER:
-            break
-        body = inp.read(int.from_bytes(header, "big"))
-        request_id, op, raw = requests.decode(body)
+    requests = _Requests(sys.stdin.fileno())
+    out = sys.stdout.buffer
+    while batch := requests.take(MAX_TOGETHER):
+        calls = [decode(body) for body in batch]
+        results: list[tuple[str | None, str | None, Any]] = []
         try:
-            fn, arg_type, _ = sqlite_ops.OPS[op]
-            args = msgspec.msgpack.decode(raw, type=arg_type)
-            result = sqlite_ops.in_transaction(conn, fn, *args)
-            response = encode((request_id, None, None, result))
-        except Exception as exc:  # the caller raises it; this process goes on
-            response = encode((request_id, type(exc).__name__, str(exc), None))
-        out.write(_frame(response))
+            # One transaction, one sync to disk, for every request that arrived
+            # together; each in a savepoint of its own, so one that fails
+            # changes nothing and leaves the others be.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for _, op, raw in calls:
+                    conn.execute("SAVEPOINT one")
+                    try:
+                        result = _run(conn, op, raw)
+                    except Exception as exc:  # the caller raises it
+                        conn.execute("ROLLBACK TO one")
+                        results.append((type(exc).__name__, str(exc), None))
+                    else:
+                        results.append((None, None, result))
+                    conn.execute("RELEASE one")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except Exception as exc:  # the transaction itself failed: nothing is stored
+            results = [(type(exc).__name__, str(exc), None)] * len(calls)
+        out.write(b"".join(_frame(encode((request_id, *result)))
+                           for (request_id, _, _), result in zip(calls, results, strict=True)))
         out.flush()
     conn.close()
     return 0
