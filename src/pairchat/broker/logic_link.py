@@ -10,6 +10,7 @@ and closes its clients, who reconnect.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -36,15 +37,17 @@ CLIENT_OPTIONS = [
 RETRY_MIN, RETRY_MAX = 0.2, 5.0
 
 
-class LogicLink:
+class _Link(abc.ABC):
+    """What both links share: calls queued while a batch is out go in the next
+    one; `connected` says whether a call can be taken; a link that breaks drops
+    what is queued and tells the hub, which fails it and closes its clients."""
+
     def __init__(
         self,
-        targets: list[str],
         hello: pb.BrokerHello,
         on_reply: Callable[[pb.Reply], None],
         on_lost: Callable[[], None],
     ) -> None:
-        self.targets = targets
         self.hello = hello
         self._on_reply = on_reply
         self._on_lost = on_lost
@@ -56,7 +59,12 @@ class LogicLink:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
+    @abc.abstractmethod
+    async def _run(self) -> None:
+        """Carry the batches until cancelled (each link's own transport)."""
+
     async def close(self) -> None:
+        self.connected = False  # closing is not losing: the hub is told nothing
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -70,18 +78,43 @@ class LogicLink:
         self._ready.set()
         return True
 
+    async def _next_batch(self) -> list[pb.Call]:
+        """The calls queued so far (at most MAX_BATCH), once there is one."""
+        if not self._pending:
+            self._ready.clear()
+            await self._ready.wait()
+        calls = self._pending[:MAX_BATCH]
+        del self._pending[:MAX_BATCH]
+        return calls
+
+    def _lost(self, **why: object) -> None:
+        if self.connected:
+            event(log, "logic lost", logging.WARNING, **why)
+            self.connected = False
+            self._pending.clear()
+            self._on_lost()
+
+
+class LogicLink(_Link):
+    """Over gRPC to the first reachable of `targets`, reconnecting with backoff."""
+
+    def __init__(
+        self,
+        targets: list[str],
+        hello: pb.BrokerHello,
+        on_reply: Callable[[pb.Reply], None],
+        on_lost: Callable[[], None],
+    ) -> None:
+        super().__init__(hello, on_reply, on_lost)
+        self.targets = targets
+
     async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
         """Write queued calls to one stream until it is cancelled. Each stream has
         its own writer, cancelled with the stream, so a dead stream never takes
         calls meant for its successor."""
         await call.write(pb.Calls(calls=[pb.Call(hello=self.hello)]))
         while True:
-            if not self._pending:
-                self._ready.clear()
-                await self._ready.wait()
-            calls = self._pending[:MAX_BATCH]
-            del self._pending[:MAX_BATCH]
-            await call.write(pb.Calls(calls=calls))
+            await call.write(pb.Calls(calls=await self._next_batch()))
 
     async def _run(self) -> None:
         delay = RETRY_MIN
@@ -109,16 +142,12 @@ class LogicLink:
             except asyncio.CancelledError:
                 raise
             except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
-                if self.connected:
-                    event(log, "logic lost", logging.WARNING, target=target, error=repr(exc))
-                    self.connected = False
-                    self._pending.clear()
-                    self._on_lost()
+                self._lost(target=target, error=repr(exc))
             await asyncio.sleep(delay)
             delay = min(RETRY_MAX, delay * 2)
 
 
-class LocalLogicLink:
+class LocalLogicLink(_Link):
     """The same link to a logic service in this process (the embedded mode): the
     hub's calls go to `exchange` as batches of Python objects, with no
     serialization, no gRPC and no second process in the message path."""
@@ -130,42 +159,17 @@ class LocalLogicLink:
         on_reply: Callable[[pb.Reply], None],
         on_lost: Callable[[], None],
     ) -> None:
+        super().__init__(hello, on_reply, on_lost)
         self._exchange = exchange
-        self.hello = hello
-        self._on_reply = on_reply
-        self._on_lost = on_lost
-        self._pending: list[pb.Call] = []
-        self._ready = asyncio.Event()
-        self.connected = False
-        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.connected = True
-        self._task = asyncio.create_task(self._run())
-
-    async def close(self) -> None:
-        self.connected = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def call(self, call: pb.Call) -> bool:
-        """Queue a call; False once the logic service stopped."""
-        if not self.connected:
-            return False
-        self._pending.append(call)
-        self._ready.set()
-        return True
+        super().start()
 
     async def _calls(self) -> AsyncIterator[Sequence[pb.Call]]:
         yield [pb.Call(hello=self.hello)]
         while True:
-            if not self._pending:
-                self._ready.clear()
-                await self._ready.wait()
-            calls, self._pending = self._pending, []
-            yield calls
+            yield await self._next_batch()
 
     async def _run(self) -> None:
         try:
@@ -173,8 +177,4 @@ class LocalLogicLink:
                 for reply in replies:
                     self._on_reply(reply)
         finally:
-            if self.connected:
-                event(log, "logic lost", logging.WARNING, target="in-process")
-                self.connected = False
-                self._pending.clear()
-                self._on_lost()
+            self._lost(target="in-process")
