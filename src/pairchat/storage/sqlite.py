@@ -26,6 +26,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +49,8 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 T = TypeVar("T")
 
 CHECKPOINT_INTERVAL = 1.0  # seconds between checkpoints of the WAL
+RESTART_TRIES = 50         # tries of each checkpoint's RESTART while the writer is busy
+RESTART_PAUSE = 0.002      # seconds between them
 log = logging.getLogger("pairchat.storage")
 
 
@@ -94,8 +97,22 @@ class SqliteStore:
 
     def _checkpoint(self) -> None:
         conn = self._conn()
+        # Never wait holding a lock: SQLite's busy handler sleeps in steps of up
+        # to 25 ms, and a RESTART that sleeps while it holds the write lock holds
+        # the group commit back for as long. A RESTART that finds the writer busy
+        # fails at once and is tried again RESTART_TRIES times, a moment apart.
+        conn.execute("PRAGMA busy_timeout=0")
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
-        conn.execute("PRAGMA wal_checkpoint(RESTART)").close()
+        for _ in range(RESTART_TRIES):
+            try:
+                (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            except sqlite3.OperationalError as exc:  # locked: the writer is committing
+                if "locked" not in str(exc):
+                    raise
+                busy = 1
+            if not busy:
+                return
+            time.sleep(RESTART_PAUSE)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
