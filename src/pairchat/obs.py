@@ -107,28 +107,32 @@ def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields
 
 
 # --- HTTP: /healthz and /metrics ---
-async def metrics_handler(_: web.Request) -> web.Response:
-    body = generate_latest()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+def health(healthy: Any) -> tuple[int, bytes]:
+    """The /healthz answer of every process: 200 when healthy() is true, else 503,
+    with a JSON body saying which."""
+    ok = bool(healthy())
+    return (200 if ok else 503), b'{"status": "ok"}' if ok else b'{"status": "unavailable"}'
 
 
-def ops_routes(app: web.Application, healthy: Any) -> None:
-    """Add /healthz (200 when healthy() is true, else 503) and /metrics to an app."""
-
-    async def healthz(_: web.Request) -> web.Response:
-        ok = bool(healthy())
-        status = 200 if ok else 503
-        return web.json_response({"status": "ok" if ok else "unavailable"}, status=status)
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_handler)
+def metrics() -> tuple[bytes, str]:
+    """The /metrics answer of every process: the body and its content type."""
+    return generate_latest(), CONTENT_TYPE_LATEST
 
 
 async def serve_ops(host: str, port: int, healthy: Any) -> tuple[web.AppRunner, int]:
     """Serve /healthz and /metrics alone (logic and worker processes); returns
     the runner and the port bound (port 0 picks a free one)."""
+    async def healthz(_: web.Request) -> web.Response:
+        status, body = health(healthy)
+        return web.Response(body=body, status=status, content_type="application/json")
+
+    async def metrics_handler(_: web.Request) -> web.Response:
+        body, kind = metrics()
+        return web.Response(body=body, headers={"Content-Type": kind})
+
     app = web.Application()
-    ops_routes(app, healthy)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

@@ -138,3 +138,18 @@ async def test_writes_sent_together_commit_together_and_fail_alone(store: Sqlite
         found = await store.get_account(account_id)
         assert found is not None and found.nick.startswith("n")
     assert [m.content for m in await store.history(s, 0, 10)] == ["kept"]
+
+
+async def test_writes_racing_a_dead_writer_start_exactly_one_new_one(
+    store: SqliteStore,
+) -> None:
+    pid = store.writer.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    await _exited(pid)
+    await _until(lambda: not store.writer.running)
+    ids = await asyncio.gather(*(store.create_account(f"r{i}", b"t", 1) for i in range(8)))
+    assert len(set(ids)) == 8
+    writers = [p for p in psutil.Process().children()
+               if "pairchat.storage.sqlite_writer" in p.cmdline()]
+    assert [p.pid for p in writers] == [store.writer.pid]

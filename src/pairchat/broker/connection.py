@@ -17,6 +17,7 @@ import time
 from picows import WSTransport
 
 from pairchat.obs import SLOW_CLIENTS
+from pairchat.storage.base import Route
 
 _TEXT = 0x81  # FIN + text opcode
 
@@ -79,7 +80,7 @@ class TokenBucket:
 class Connection:
     __slots__ = (
         "account_id", "binding", "bucket", "closed", "conn_id", "held", "ip",
-        "out", "outgoing", "raw", "send_limit", "ws",
+        "out", "outgoing", "raw", "route", "send_limit", "ws",
     )
 
     def __init__(
@@ -98,6 +99,7 @@ class Connection:
         self.binding = False       # a CRT_ACCOUNT or RECONNECT is in flight
         self.held: list[bytes] = []  # pushes that arrived before the bind response
         self.closed = False
+        self.route: Route | None = None  # (broker, conn_id), for logic in this process
 
     def send(self, payload: bytes) -> None:
         if self.closed:

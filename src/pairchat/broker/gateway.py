@@ -12,7 +12,6 @@ few files of the web client, which are read into memory at start.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import mimetypes
 from collections import Counter
@@ -33,11 +32,10 @@ from picows import (
     WSUpgradeResponseWithListener,
     ws_create_server,
 )
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pairchat.broker.connection import Connection, Outgoing, TokenBucket
 from pairchat.broker.hub import Hub
-from pairchat.obs import event
+from pairchat.obs import event, health, metrics
 from pairchat.protocol import Code, encode_error
 
 log = logging.getLogger("pairchat.broker")
@@ -110,7 +108,8 @@ class Gateway:
         self._per_ip: Counter[str] = Counter()
         self._outgoing = Outgoing()
         self._static = _load_static(STATIC_DIR)
-        self._max_frame = max(HARD_FRAME_LIMIT, hub.limits.max_frame_bytes * 2)
+        # a frame, or a message of fragments, past this closes the connection (1009)
+        self.max_message = max(HARD_FRAME_LIMIT, hub.limits.max_frame_bytes * 2)
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         heartbeat = self.config.heartbeat
@@ -124,7 +123,7 @@ class Gateway:
             auto_ping_idle_timeout=heartbeat or 1.0,
             auto_ping_reply_timeout=(heartbeat or 2.0) / 2,
             auto_ping_strategy=WSAutoPingStrategy.PING_WHEN_IDLE,
-            max_frame_size=self._max_frame,
+            max_frame_size=self.max_message,
             read_buffer_init_size=1024,
             backlog=4096,
         )
@@ -140,12 +139,9 @@ class Gateway:
                 return _response(403, b"origin not allowed\n")
             return _Client(self)
         if path == "/healthz":
-            ok = bool(self.healthy())
-            return _response(200 if ok else 503,
-                             json.dumps({"status": "ok" if ok else "unavailable"}).encode(),
-                             "application/json; charset=utf-8")
+            return _response(*health(self.healthy), "application/json; charset=utf-8")
         if path == "/metrics":
-            return _response(200, generate_latest(), CONTENT_TYPE_LATEST)
+            return _response(200, *metrics())
         if not self._static:
             if path == "/":
                 return _response(200, _NO_CLIENT)
@@ -258,7 +254,7 @@ class _Client(WSListener):
             return  # a continuation of nothing: ignored
         if self.size >= 0:
             self.size += frame.payload_size
-            if self.size > self.gateway._max_frame:
+            if self.size > self.gateway.max_message:
                 transport.send_close(WSCloseCode.MESSAGE_TOO_BIG, b"message too big")
                 transport.disconnect()
                 return

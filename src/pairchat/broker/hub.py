@@ -102,6 +102,8 @@ class Hub:
     # --- connections ---
     def add(self, conn: Connection) -> None:
         self.conns[conn.conn_id] = conn
+        if self._shortcut is not None:
+            conn.route = Route(self._broker_id, conn.conn_id)
         CONNECTIONS.inc()
 
     def remove(self, conn: Connection) -> None:
@@ -165,9 +167,9 @@ class Hub:
         """Acks go without a call_id: logic answers only if one fails."""
         if self._shortcut is not None and type(req) is DialogueAck:
             try:
-                self._shortcut.ack_message(conn.account_id,
-                                           Route(self._broker_id, conn.conn_id),
-                                           req.sessionId, req.msgId)
+                assert conn.route is not None
+                self._shortcut.ack_message(conn.account_id, conn.route, req.sessionId,
+                                           req.msgId)
                 return
             except ProtocolError as exc:
                 self._error(conn, "PUSH_DIALOGUE", req.requestId, exc.code, exc.msg)
@@ -237,8 +239,9 @@ class Hub:
                     "DIALOGUE", Code.OK)
 
         try:
-            self._shortcut.send(conn.account_id, Route(self._broker_id, conn.conn_id),
-                                req.sessionId, req.content, request_id, done)
+            assert conn.route is not None
+            self._shortcut.send(conn.account_id, conn.route, req.sessionId, req.content,
+                                request_id, done)
         except ProtocolError as exc:
             self._error(conn, "DIALOGUE", request_id, exc.code, exc.msg)
         except NotCached:

@@ -52,10 +52,6 @@ class GroupCommit:
             self._acks[key] = msg_id
             self._ready.set()
 
-    @property
-    def backlog(self) -> int:
-        return len(self._pending)
-
     async def run(self) -> None:
         while True:
             if not self._pending and not self._acks:

@@ -41,10 +41,8 @@ from pairchat.storage.base import (
     Snapshot,
     StoredMessage,
 )
-from pairchat.storage.sqlite_ops import SCHEMA_VERSION, connect
+from pairchat.storage.sqlite_ops import connect
 from pairchat.storage.sqlite_writer import SqliteWriter
-
-__all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 T = TypeVar("T")
 

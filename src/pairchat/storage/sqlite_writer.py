@@ -183,6 +183,7 @@ class SqliteWriter:
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[int, tuple[asyncio.Future[Any], Any]] = {}
         self._next = 0
+        self._starting = asyncio.Lock()  # calls racing a dead writer start one new one
         self._encode = msgspec.msgpack.Encoder().encode
         self._responses = msgspec.msgpack.Decoder(
             tuple[int, str | None, str | None, msgspec.Raw])
@@ -206,6 +207,13 @@ class SqliteWriter:
         if self.running:
             assert self._proc is not None
             return self._proc
+        async with self._starting:
+            if not self.running:
+                await self._spawn()
+        assert self._proc is not None
+        return self._proc
+
+    async def _spawn(self) -> None:
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "pairchat.storage.sqlite_writer", str(self.path),
@@ -214,7 +222,6 @@ class SqliteWriter:
             raise StoreUnavailable(f"cannot start the SQLite writer process: {exc}") from exc
         self._proc = proc
         self._reader = asyncio.create_task(self._read(proc))
-        return proc
 
     async def call(self, op: str, *args: Any) -> Any:
         """Run one operation of `sqlite_ops.OPS` in its own transaction."""

@@ -12,16 +12,15 @@ Run: `python -m pairchat.bench.baselines.socketio_relay --port P`; prints
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
 from aiohttp import web
+
+from pairchat.bench.baselines import run_relay
 
 
 @dataclass
@@ -116,18 +115,7 @@ async def serve(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import signal
-
-    import uvloop
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        uvloop.run(serve(args.host, args.port))
-    return 0
+    return run_relay(serve, __doc__.splitlines()[0] if __doc__ else "", argv)
 
 
 if __name__ == "__main__":
