@@ -63,8 +63,10 @@ class Command:
 
 
 # --- placeholders ---
-_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}"
-                  r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|(?P<dollar>\$))")
+_VAR = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}"
+    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|(?P<dollar>\$))"
+)
 
 
 def expand(text: str, values: dict[str, str], where: str) -> str:
@@ -169,8 +171,9 @@ def read_yaml(path: Path) -> Any:
             value = anchors[name]
         elif text:
             value = _scalar(text, where)
-        elif pos < len(lines) and (lines[pos][1] > indent or (
-                lines[pos][1] == indent and lines[pos][2].startswith("- "))):
+        elif pos < len(lines) and (
+            lines[pos][1] > indent or (lines[pos][1] == indent and lines[pos][2].startswith("- "))
+        ):
             value = block(lines[pos][1])
         else:
             value = None
@@ -298,7 +301,8 @@ def read_env_file(path: Path) -> dict[str, str]:
             continue
         key, eq, value = line.partition("=")
         assert eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key), (
-            f"{path.name}:{number}: not KEY=value: {line!r}")
+            f"{path.name}:{number}: not KEY=value: {line!r}"
+        )
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
         env[key] = value
@@ -397,19 +401,21 @@ def check(command: Command) -> list[str]:
         if not actions and name in command.shared and name not in command.env:
             continue  # another role's: test_the_shared_env_file_names_real_flags
         if not actions:
-            problems.append(f"{command.where}: {name} is not a flag of `pairchat "
-                            f"{command.role}` (see `pairchat {command.role} --help`)")
+            problems.append(
+                f"{command.where}: {name} is not a flag of `pairchat "
+                f"{command.role}` (see `pairchat {command.role} --help`)"
+            )
         elif actions[0].choices is not None and value not in actions[0].choices:
             # argparse checks choices on the command line only, not on defaults
-            problems.append(f"{command.where}: {name}={value!r}: not one of "
-                            f"{list(actions[0].choices)}")
+            problems.append(
+                f"{command.where}: {name}={value!r}: not one of {list(actions[0].choices)}"
+            )
     return problems
 
 
 def parsed(command: Command) -> argparse.Namespace:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
-    env = {k: v for k, v in {**command.shared, **command.env}.items()
-           if k.startswith(ENV_PREFIX)}
+    env = {k: v for k, v in {**command.shared, **command.env}.items() if k.startswith(ENV_PREFIX)}
     with mock.patch.dict(os.environ, {**clean, **env}, clear=True):
         return _parser().parse_args(command.argv[1:])
 
@@ -442,8 +448,10 @@ def shared_env_problems() -> list[str]:
         if not name.startswith(ENV_PREFIX):
             problems.append(f"pairchat.env: {name} is not a PAIRCHAT_ variable")
         elif all(check(Command("pairchat.env", ["pairchat", r], {name: value})) for r in roles):
-            problems.append(f"pairchat.env: {name}={value!r} is read by no role of {roles}"
-                            " (or with a value none accepts)")
+            problems.append(
+                f"pairchat.env: {name}={value!r} is read by no role of {roles}"
+                " (or with a value none accepts)"
+            )
     return problems
 
 
@@ -466,7 +474,8 @@ def test_compose_wiring() -> None:
                 host, _, port = target.strip().rpartition(":")
                 assert host in listen, f"{name}: --logic {target}: no logic service {host}"
                 assert listen[host].rsplit(":", 1)[1] == port, (
-                    f"{name}: --logic {target}, but {host} listens on {listen[host]}")
+                    f"{name}: --logic {target}, but {host} listens on {listen[host]}"
+                )
             assert args.push_advertise == name, f"{name}: --push-advertise is not {name}"
             assert args.push_listen.rsplit(":", 1)[1] != "0", f"{name}: fixed Push port"
             http_port = args.port
@@ -474,12 +483,14 @@ def test_compose_wiring() -> None:
             http_port = args.http_port
             needs = service.get("depends_on", {}).get("migrate", {})
             assert needs.get("condition") == "service_completed_successfully", (
-                f"{name}: must depend on migrate with service_completed_successfully")
+                f"{name}: must depend on migrate with service_completed_successfully"
+            )
         else:
             continue
         test = " ".join(service["healthcheck"]["test"])
         assert f"127.0.0.1:{http_port}/healthz" in test, (
-            f"{name}: the health check does not ask /healthz on port {http_port}")
+            f"{name}: the health check does not ask /healthz on port {http_port}"
+        )
     orders = [parsed(c).logic for c in commands.values() if c.role == "broker"]
     assert len(set(orders)) == len(orders), "brokers should prefer different logic processes"
 
@@ -490,8 +501,10 @@ def test_the_checker_catches_mistakes(tmp_path: Path) -> None:
     assert check(good) == []
     assert "--no-such-flag" in check(Command("x", [*good.argv, "--no-such-flag"]))[0]
     assert "not a valid" in check(Command("x", ["pairchat", "broker", "--port", "x"]))[0]
-    assert "not a flag" in check(
-        Command("x", good.argv, {"PAIRCHAT_DATABASE_URL": "postgresql://h/db"}))[0]
+    assert (
+        "not a flag"
+        in check(Command("x", good.argv, {"PAIRCHAT_DATABASE_URL": "postgresql://h/db"}))[0]
+    )
     assert "not a valid" in check(Command("x", good.argv, {"PAIRCHAT_PORT": "eighty"}))[0]
     refused = check(Command("x", good.argv, {"PAIRCHAT_LOG_LEVEL": "loud"}))
     assert refused and "--log-level" in refused[0] and "loud" in refused[0]
@@ -500,8 +513,9 @@ def test_the_checker_catches_mistakes(tmp_path: Path) -> None:
     assert "not a valid" in check(Command("x", logic, {"PAIRCHAT_RUN_WORKER": "maybe"}))[0]
 
     compose = tmp_path / "c.yml"
-    compose.write_text(COMPOSE.read_text().replace('"--broker-id", "broker1"',
-                                                   '"--broker-idd", "broker1"'))
+    compose.write_text(
+        COMPOSE.read_text().replace('"--broker-id", "broker1"', '"--broker-idd", "broker1"')
+    )
     with mock.patch(f"{__name__}.COMPOSE", compose):
         bad = [p for c in compose_commands() for p in check(c)]
     assert len(bad) == 1 and "--broker-idd" in bad[0]
@@ -512,8 +526,10 @@ def test_the_checker_catches_mistakes(tmp_path: Path) -> None:
     def systemd_problems(old: str, new: str) -> list[str]:
         for f in SYSTEMD.iterdir():
             (units / f.name).write_text(f.read_text().replace(old, new))
-        with mock.patch(f"{__name__}.SYSTEMD", units), mock.patch(
-                f"{__name__}.ENV_FILE", units / ENV_FILE.name):
+        with (
+            mock.patch(f"{__name__}.SYSTEMD", units),
+            mock.patch(f"{__name__}.ENV_FILE", units / ENV_FILE.name),
+        ):
             return [p for c in systemd_commands() for p in check(c)] + shared_env_problems()
 
     bad = systemd_problems(" --http-port %i", " --http-prot %i")
@@ -529,12 +545,16 @@ def test_the_yaml_reader(tmp_path: Path) -> None:
     path = tmp_path / "x.yml"
     path.write_text(
         "x-base: &base\n  image: pairchat  # comment\n  env: &env\n    A: '1'\n"
-        "services:\n  s:\n    <<: *base\n    command: [\"a\",\n      \"b # c\"]\n"
-        "    env:\n      <<: *env\n      B: \"2\"\n    ports:\n      - \"80:80\"\n"
+        'services:\n  s:\n    <<: *base\n    command: ["a",\n      "b # c"]\n'
+        '    env:\n      <<: *env\n      B: "2"\n    ports:\n      - "80:80"\n'
     )
     assert read_yaml(path)["services"] == {
-        "s": {"image": "pairchat", "env": {"A": "1", "B": "2"}, "command": ["a", "b # c"],
-              "ports": ["80:80"]},
+        "s": {
+            "image": "pairchat",
+            "env": {"A": "1", "B": "2"},
+            "command": ["a", "b # c"],
+            "ports": ["80:80"],
+        },
     }
     path.write_text("a:\n  b: |\n    text\n")
     with pytest.raises(YamlSubsetError):

@@ -62,8 +62,15 @@ async def open_backends(cfg: BackendConfig) -> Backends:
 
         sqlite = SqliteStore(cfg.data_dir)
         await sqlite.open()
-        return Backends(sqlite, MemoryRouting(), MemoryTimers(), MemoryInbox(),
-                        MemoryBrokers(), False, [sqlite.close])
+        return Backends(
+            sqlite,
+            MemoryRouting(),
+            MemoryTimers(),
+            MemoryInbox(),
+            MemoryBrokers(),
+            False,
+            [sqlite.close],
+        )
 
     from pairchat.storage.postgres import PostgresStore
     from pairchat.storage.redis import connect_redis
@@ -75,5 +82,12 @@ async def open_backends(cfg: BackendConfig) -> Backends:
     except BaseException:
         await redis.close()
         raise
-    return Backends(postgres, redis.routing, redis.timers, redis.inbox, redis.brokers, True,
-                    [postgres.close, redis.close])
+    return Backends(
+        postgres,
+        redis.routing,
+        redis.timers,
+        redis.inbox,
+        redis.brokers,
+        True,
+        [postgres.close, redis.close],
+    )

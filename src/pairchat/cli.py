@@ -35,10 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     f.add("--host", default="127.0.0.1", help="address the brokers listen on")
     f.add("--port", type=int, default=8080, help="first broker's port (broker i: port+i)")
     f.add("--brokers", type=int, default=1, help="broker processes")
-    f.add("--logics", type=int, default=1,
-          help="logic processes (more than one needs the scaled mode)")
-    f.add("--workers", type=int, default=1,
-          help="delivery worker processes in the scaled mode (embedded: inside logic)")
+    f.add(
+        "--logics",
+        type=int,
+        default=1,
+        help="logic processes (more than one needs the scaled mode)",
+    )
+    f.add(
+        "--workers",
+        type=int,
+        default=1,
+        help="delivery worker processes in the scaled mode (embedded: inside logic)",
+    )
     logic_flags(f)
     backend_flags(f)
     broker_flags(f)
@@ -49,14 +57,22 @@ def _parser() -> argparse.ArgumentParser:
     f.add("--listen", default="127.0.0.1:7000", help="gRPC address to serve")
     f.add("--http-host", default="127.0.0.1", help="address of /healthz and /metrics")
     f.add("--http-port", type=int, default=7001, help="port of /healthz and /metrics")
-    f.switch("--run-worker",
-             help="also run a delivery worker here (always on in the embedded mode)")
+    f.switch(
+        "--run-worker", help="also run a delivery worker here (always on in the embedded mode)"
+    )
     logic.add_argument("--ports-file", default="", help=argparse.SUPPRESS)
-    f.add("--broker-host", default="127.0.0.1",
-          help="address of the in-process broker (with --broker-port)")
-    f.add("--broker-port", type=int, default=0,
-          help="embedded mode: also run a broker in this process on this port, calling "
-               "logic and taking pushes without gRPC (0: none)")
+    f.add(
+        "--broker-host",
+        default="127.0.0.1",
+        help="address of the in-process broker (with --broker-port)",
+    )
+    f.add(
+        "--broker-port",
+        type=int,
+        default=0,
+        help="embedded mode: also run a broker in this process on this port, calling "
+        "logic and taking pushes without gRPC (0: none)",
+    )
     f.add("--broker-id", default="", help="the in-process broker's unique name")
     logic_flags(f)
     backend_flags(f)
@@ -76,12 +92,21 @@ def _parser() -> argparse.ArgumentParser:
     f = Flags(broker)
     f.add("--host", default="127.0.0.1", help="address to listen on")
     f.add("--port", type=int, default=8080, help="port of /ws, /, /healthz and /metrics")
-    f.add("--logic", default="127.0.0.1:7000",
-          help="comma-separated logic gRPC addresses, tried in turn")
-    f.add("--push-listen", default="127.0.0.1:0",
-          help="host:port of this broker's Push gRPC service (port 0: any free port)")
-    f.add("--push-advertise", default="",
-          help="host workers use to reach the Push service (default: the listen host)")
+    f.add(
+        "--logic",
+        default="127.0.0.1:7000",
+        help="comma-separated logic gRPC addresses, tried in turn",
+    )
+    f.add(
+        "--push-listen",
+        default="127.0.0.1:0",
+        help="host:port of this broker's Push gRPC service (port 0: any free port)",
+    )
+    f.add(
+        "--push-advertise",
+        default="",
+        help="host workers use to reach the Push service (default: the listen host)",
+    )
     f.add("--broker-id", default="", help="unique name (default: host:port:pid)")
     broker_flags(f)
     logging_flags(f)
@@ -93,7 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     logging_flags(f)
 
     bench = sub.add_parser(
-        "bench", help="measure messages per second and latency, against baselines if asked")
+        "bench", help="measure messages per second and latency, against baselines if asked"
+    )
     bench_flags(bench)
     return parser
 
@@ -122,20 +148,35 @@ def _run(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> int:
     return 0
 
 
-def _broker_config(args: argparse.Namespace, host: str, port: int, logic_targets: list[str],
-                   push_listen: str, push_advertise: str = "") -> BrokerProcessConfig:
+def _broker_config(
+    args: argparse.Namespace,
+    host: str,
+    port: int,
+    logic_targets: list[str],
+    push_listen: str,
+    push_advertise: str = "",
+) -> BrokerProcessConfig:
     from pairchat.broker.gateway import GatewayConfig
     from pairchat.broker.hub import Limits
     from pairchat.broker.main import BrokerProcessConfig
 
     return BrokerProcessConfig(
-        host=host, port=port, logic_targets=logic_targets,
-        push_listen=push_listen, push_advertise=push_advertise,
+        host=host,
+        port=port,
+        logic_targets=logic_targets,
+        push_listen=push_listen,
+        push_advertise=push_advertise,
         broker_id=args.broker_id,
-        limits=Limits(args.max_frame_bytes, args.max_content, args.rate_limit,
-                      args.rate_burst, args.send_buffer),
+        limits=Limits(
+            args.max_frame_bytes,
+            args.max_content,
+            args.rate_limit,
+            args.rate_burst,
+            args.send_buffer,
+        ),
         gateway=GatewayConfig(
-            args.heartbeat, args.max_conns_per_ip,
+            args.heartbeat,
+            args.max_conns_per_ip,
             tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip()),
         ),
     )
@@ -162,26 +203,36 @@ def main(argv: list[str] | None = None) -> int:
         from pairchat.logic.service import LogicConfig
 
         cfg = LogicProcessConfig(
-            listen=args.listen, http_host=args.http_host, http_port=args.http_port,
+            listen=args.listen,
+            http_host=args.http_host,
+            http_port=args.http_port,
             backends=backend_config(args),
             logic=LogicConfig(args.offline_grace, args.match_wait, args.max_sessions),
-            run_worker=args.run_worker, ports_file=args.ports_file,
+            run_worker=args.run_worker,
+            ports_file=args.ports_file,
             broker=_broker_config(args, args.broker_host, args.broker_port, [], "")
-            if args.broker_port else None,
+            if args.broker_port
+            else None,
         )
         return _run(lambda stop: serve_logic(cfg, stop))
     if args.command == "worker":
         from pairchat.delivery.main import WorkerProcessConfig, serve_worker
 
-        wcfg = WorkerProcessConfig(args.http_host, args.http_port, backend_config(args),
-                                   args.ports_file)
+        wcfg = WorkerProcessConfig(
+            args.http_host, args.http_port, backend_config(args), args.ports_file
+        )
         return _run(lambda stop: serve_worker(wcfg, stop))
     if args.command == "broker":
         from pairchat.broker.main import serve_broker
 
-        bcfg = _broker_config(args, args.host, args.port,
-                              [t.strip() for t in args.logic.split(",") if t.strip()],
-                              args.push_listen, args.push_advertise)
+        bcfg = _broker_config(
+            args,
+            args.host,
+            args.port,
+            [t.strip() for t in args.logic.split(",") if t.strip()],
+            args.push_listen,
+            args.push_advertise,
+        )
         return _run(lambda stop: serve_broker(bcfg, stop))
     print(f"unknown command {args.command}", file=sys.stderr)
     return 2

@@ -59,8 +59,12 @@ SLOW_CLIENTS = Counter(
 class _KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        parts = [f"ts={ts}.{int(record.msecs):03d}Z", f"level={record.levelname.lower()}",
-                 f"logger={record.name}", f"event={_kv(record.getMessage())}"]
+        parts = [
+            f"ts={ts}.{int(record.msecs):03d}Z",
+            f"level={record.levelname.lower()}",
+            f"logger={record.name}",
+            f"event={_kv(record.getMessage())}",
+        ]
         for key, value in getattr(record, "fields", {}).items():
             parts.append(f"{key}={_kv(value)}")
         if record.exc_info:
@@ -122,6 +126,7 @@ def metrics() -> tuple[bytes, str]:
 async def serve_ops(host: str, port: int, healthy: Any) -> tuple[web.AppRunner, int]:
     """Serve /healthz and /metrics alone (logic and worker processes); returns
     the runner and the port bound (port 0 picks a free one)."""
+
     async def healthz(_: web.Request) -> web.Response:
         status, body = health(healthy)
         return web.Response(body=body, status=status, content_type="application/json")

@@ -24,7 +24,9 @@ async def bounded(step: str, work: Awaitable[Any], seconds: float = 2.0) -> None
         await asyncio.wait_for(work, seconds)
     except TimeoutError:
         logging.getLogger("pairchat").warning(
-            "shutdown step timed out", extra={"fields": {"step": step, "seconds": seconds}})
+            "shutdown step timed out", extra={"fields": {"step": step, "seconds": seconds}}
+        )
     except Exception as exc:
         logging.getLogger("pairchat").warning(
-            "shutdown step failed", extra={"fields": {"step": step, "error": repr(exc)}})
+            "shutdown step failed", extra={"fields": {"step": step, "error": repr(exc)}}
+        )

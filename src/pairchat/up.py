@@ -35,7 +35,7 @@ log = logging.getLogger("pairchat.up")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 RESTART_WINDOW = 60.0  # seconds: a child restarted more than MAX_RESTARTS times in it
-MAX_RESTARTS = 5       # is given up on, and the whole system stops with exit code 1
+MAX_RESTARTS = 5  # is given up on, and the whole system stops with exit code 1
 
 
 def _healthy(url: str) -> bool:
@@ -53,28 +53,44 @@ def _common(args: argparse.Namespace) -> list[str]:
 def _broker_args(args: argparse.Namespace) -> list[str]:
     """The flags every broker gets, in its own process or in logic's."""
     return [
-        "--max-content", str(args.max_content),
-        "--max-frame-bytes", str(args.max_frame_bytes),
-        "--rate-limit", str(args.rate_limit), "--rate-burst", str(args.rate_burst),
-        "--send-buffer", str(args.send_buffer), "--heartbeat", str(args.heartbeat),
-        "--max-conns-per-ip", str(args.max_conns_per_ip),
-        "--allowed-origins", args.allowed_origins,
+        "--max-content",
+        str(args.max_content),
+        "--max-frame-bytes",
+        str(args.max_frame_bytes),
+        "--rate-limit",
+        str(args.rate_limit),
+        "--rate-burst",
+        str(args.rate_burst),
+        "--send-buffer",
+        str(args.send_buffer),
+        "--heartbeat",
+        str(args.heartbeat),
+        "--max-conns-per-ip",
+        str(args.max_conns_per_ip),
+        "--allowed-origins",
+        args.allowed_origins,
     ]
 
 
 def run_up(args: argparse.Namespace) -> int:
     if bool(args.redis_url) != bool(args.database_url):
-        print("pairchat up: the scaled mode needs both --redis-url and --database-url",
-              file=sys.stderr)
+        print(
+            "pairchat up: the scaled mode needs both --redis-url and --database-url",
+            file=sys.stderr,
+        )
         return 2
     if not args.redis_url and args.logics > 1:
-        print("pairchat up: more than one logic process needs the scaled mode "
-              "(--redis-url and --database-url); the embedded store has one writer",
-              file=sys.stderr)
+        print(
+            "pairchat up: more than one logic process needs the scaled mode "
+            "(--redis-url and --database-url); the embedded store has one writer",
+            file=sys.stderr,
+        )
         return 2
     if args.logics < 1 or args.brokers < 1 or (args.redis_url and args.workers < 1):
-        print("pairchat up: needs at least one logic, one broker and (scaled) one worker",
-              file=sys.stderr)
+        print(
+            "pairchat up: needs at least one logic, one broker and (scaled) one worker",
+            file=sys.stderr,
+        )
         return 2
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -105,8 +121,14 @@ def run_up(args: argparse.Namespace) -> int:
         now = time.monotonic()
         recent = [t for t in restarts.get(name, []) if now - t < RESTART_WINDOW] + [now]
         restarts[name] = recent
-        event(log, "child exited", logging.ERROR, child=name, exit_code=dead.returncode,
-              restarts=len(recent))
+        event(
+            log,
+            "child exited",
+            logging.ERROR,
+            child=name,
+            exit_code=dead.returncode,
+            restarts=len(recent),
+        )
         if len(recent) > MAX_RESTARTS:
             return False
         children[index] = (name, subprocess.Popen(py + argvs[name]))
@@ -120,8 +142,13 @@ def run_up(args: argparse.Namespace) -> int:
         while not path.exists():
             if proc.poll() is not None or stopping or time.monotonic() > deadline:
                 if not stopping:
-                    event(log, "child failed to start", logging.ERROR, child=name,
-                          exit_code=proc.poll())
+                    event(
+                        log,
+                        "child failed to start",
+                        logging.ERROR,
+                        child=name,
+                        exit_code=proc.poll(),
+                    )
                 return None
             time.sleep(0.05)
         ports: dict[str, int] = json.loads(path.read_text())
@@ -129,16 +156,24 @@ def run_up(args: argparse.Namespace) -> int:
         for flag, key in (("--listen", "grpc"), ("--http-port", "http")):
             if flag in argv and key in ports:
                 i = argv.index(flag) + 1
-                argv[i] = (f"{argv[i].rsplit(':', 1)[0]}:{ports[key]}" if flag == "--listen"
-                           else str(ports[key]))
+                argv[i] = (
+                    f"{argv[i].rsplit(':', 1)[0]}:{ports[key]}"
+                    if flag == "--listen"
+                    else str(ports[key])
+                )
         return ports
 
     def wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str) -> bool:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and not stopping:
             if proc.poll() is not None:
-                event(log, "child failed to start", logging.ERROR, child=name,
-                      exit_code=proc.returncode)
+                event(
+                    log,
+                    "child failed to start",
+                    logging.ERROR,
+                    child=name,
+                    exit_code=proc.returncode,
+                )
                 return False
             if _healthy(url):
                 return True
@@ -148,49 +183,105 @@ def run_up(args: argparse.Namespace) -> int:
         return False
 
     scaled = bool(args.redis_url or args.database_url)
-    backend_args = (["--database-url", args.database_url, "--schema", args.schema,
-                     "--redis-url", args.redis_url, "--redis-prefix", args.redis_prefix]
-                    if scaled else ["--data-dir", str(data_dir)])
+    backend_args = (
+        [
+            "--database-url",
+            args.database_url,
+            "--schema",
+            args.schema,
+            "--redis-url",
+            args.redis_url,
+            "--redis-prefix",
+            args.redis_prefix,
+        ]
+        if scaled
+        else ["--data-dir", str(data_dir)]
+    )
     exit_code = 0
     try:
         if scaled:
             # The cluster on one machine sets its own schema up; real deployments
             # run `pairchat migrate` as a step of their own.
-            migrated = subprocess.run([*py, "migrate", "--database-url", args.database_url,
-                                       "--schema", args.schema, *_common(args)])
+            migrated = subprocess.run(
+                [
+                    *py,
+                    "migrate",
+                    "--database-url",
+                    args.database_url,
+                    "--schema",
+                    args.schema,
+                    *_common(args),
+                ]
+            )
             if migrated.returncode != 0:
                 return 1
         host_for_check = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
         # Embedded, broker 0 runs inside the logic process.
-        in_process = [] if scaled else [
-            "--broker-host", args.host, "--broker-port", str(args.port),
-            "--broker-id", "broker-0", *_broker_args(args)]
+        in_process = (
+            []
+            if scaled
+            else [
+                "--broker-host",
+                args.host,
+                "--broker-port",
+                str(args.port),
+                "--broker-id",
+                "broker-0",
+                *_broker_args(args),
+            ]
+        )
         logic_targets: list[str] = []
         for j in range(args.logics):
             name = f"logic-{j}"
-            logic = spawn(name, [
-                "logic", "--listen", "127.0.0.1:0", "--http-port", "0", *backend_args,
-                "--offline-grace", str(args.offline_grace), "--match-wait", str(args.match_wait),
-                "--max-sessions", str(args.max_sessions), *in_process, *_common(args),
-                "--ports-file", str(run_dir / f"{name}.ports"),
-            ])
+            logic = spawn(
+                name,
+                [
+                    "logic",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--http-port",
+                    "0",
+                    *backend_args,
+                    "--offline-grace",
+                    str(args.offline_grace),
+                    "--match-wait",
+                    str(args.match_wait),
+                    "--max-sessions",
+                    str(args.max_sessions),
+                    *in_process,
+                    *_common(args),
+                    "--ports-file",
+                    str(run_dir / f"{name}.ports"),
+                ],
+            )
             ports = bound_ports(name, logic)
             if ports is None or not wait_healthy(
-                    name, logic, f"http://127.0.0.1:{ports['http']}/healthz"):
+                name, logic, f"http://127.0.0.1:{ports['http']}/healthz"
+            ):
                 return 0 if stopping else 1
             if in_process and not wait_healthy(
-                    name, logic, f"http://{host_for_check}:{args.port}/healthz"):
+                name, logic, f"http://{host_for_check}:{args.port}/healthz"
+            ):
                 return 0 if stopping else 1
             logic_targets.append(f"127.0.0.1:{ports['grpc']}")
         for k in range(args.workers if scaled else 0):
             name = f"worker-{k}"
-            worker = spawn(name, [
-                "worker", "--http-port", "0", *backend_args, *_common(args),
-                "--ports-file", str(run_dir / f"{name}.ports"),
-            ])
+            worker = spawn(
+                name,
+                [
+                    "worker",
+                    "--http-port",
+                    "0",
+                    *backend_args,
+                    *_common(args),
+                    "--ports-file",
+                    str(run_dir / f"{name}.ports"),
+                ],
+            )
             ports = bound_ports(name, worker)
             if ports is None or not wait_healthy(
-                    name, worker, f"http://127.0.0.1:{ports['http']}/healthz"):
+                name, worker, f"http://127.0.0.1:{ports['http']}/healthz"
+            ):
                 return 0 if stopping else 1
         for i in range(1 if in_process else 0, args.brokers):
             port = args.port + i
@@ -198,12 +289,23 @@ def run_up(args: argparse.Namespace) -> int:
             # rest of the list is its failover order.
             first = i % len(logic_targets)
             targets = ",".join(logic_targets[first:] + logic_targets[:first])
-            broker = spawn(f"broker-{i}", [
-                "broker", "--host", args.host, "--port", str(port), "--logic", targets,
-                "--broker-id", f"broker-{i}", *_broker_args(args), *_common(args),
-            ])
-            if not wait_healthy(f"broker-{i}", broker,
-                                f"http://{host_for_check}:{port}/healthz"):
+            broker = spawn(
+                f"broker-{i}",
+                [
+                    "broker",
+                    "--host",
+                    args.host,
+                    "--port",
+                    str(port),
+                    "--logic",
+                    targets,
+                    "--broker-id",
+                    f"broker-{i}",
+                    *_broker_args(args),
+                    *_common(args),
+                ],
+            )
+            if not wait_healthy(f"broker-{i}", broker, f"http://{host_for_check}:{port}/healthz"):
                 return 0 if stopping else 1
         urls = ", ".join(f"http://{args.host}:{args.port + i}" for i in range(args.brokers))
         event(log, "pairchat is up", url=urls, data_dir=str(data_dir), pid=os.getpid())

@@ -24,18 +24,32 @@ TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
 # The engines the integration suite uses (.ci/run starts them where installed).
 REDIS_URL: Final = os.environ.get("PAIRCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL: Final = os.environ.get(
-    "PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    "PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def tiny(users: int = 6, window: int = 2, rate: float = 0.0) -> Workload:
-    return Workload(users=users, window=window, rate=rate, duration=0.5, warmup=0.2, size=100,
-                    procs=2, setup_timeout=TIMEOUT)
+    return Workload(
+        users=users,
+        window=window,
+        rate=rate,
+        duration=0.5,
+        warmup=0.2,
+        size=100,
+        procs=2,
+        setup_timeout=TIMEOUT,
+    )
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pairchat", "bench", *args],
-                          capture_output=True, text=True, timeout=6 * TIMEOUT, check=False,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "pairchat", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=6 * TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_bench_against_a_spawned_embedded_system(tmp_path: Path) -> None:
@@ -99,9 +113,22 @@ async def _pg_schemas() -> set[str]:
 def test_bench_runs_embedded_then_scaled_and_leaves_nothing_behind(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     schemas, keys = asyncio.run(_pg_schemas()), _bench_keys()
-    done = bench("--spawn", "embedded,scaled", "--users", "10", "--duration", "0.5",
-                 "--warmup", "0.2", "--redis-url", REDIS_URL, "--database-url", DATABASE_URL,
-                 "--json", str(out))
+    done = bench(
+        "--spawn",
+        "embedded,scaled",
+        "--users",
+        "10",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.2",
+        "--redis-url",
+        REDIS_URL,
+        "--database-url",
+        DATABASE_URL,
+        "--json",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert list(report["targets"]) == ["pairchat", "pairchat scaled"]
@@ -144,8 +171,17 @@ def test_open_loop_sends_at_the_given_rate() -> None:
 
 
 def test_idle_users_only_sign_in_and_the_memory_is_read() -> None:
-    idle = Workload(users=10, window=0, rate=0.0, duration=0.3, warmup=0.0, size=100, procs=2,
-                    setup_timeout=TIMEOUT, match=False)
+    idle = Workload(
+        users=10,
+        window=0,
+        rate=0.0,
+        duration=0.3,
+        warmup=0.0,
+        size=100,
+        procs=2,
+        setup_timeout=TIMEOUT,
+        match=False,
+    )
     with systems.spawned_relay("picows") as target:
         result = drive(target, idle, lambda _: None)
     assert (result.connected, result.matched) == (10, 0)

@@ -93,8 +93,9 @@ def test_users_are_split_into_contiguous_nearly_equal_ranges(users: int, procs: 
     ranges = split_users(users, procs)
     assert len(ranges) == min(users, procs)
     assert sum(count for _, count in ranges) == users
-    assert [first for first, _ in ranges] == [sum(c for _, c in ranges[:i])
-                                             for i in range(len(ranges))]
+    assert [first for first, _ in ranges] == [
+        sum(c for _, c in ranges[:i]) for i in range(len(ranges))
+    ]
     counts = [count for _, count in ranges]
     assert max(counts) - min(counts) <= 1
 
@@ -103,8 +104,13 @@ def test_users_are_split_into_contiguous_nearly_equal_ranges(users: int, procs: 
 def test_a_dialogue_frame_is_valid_json_carrying_its_send_time() -> None:
     raw = wire.PC_DIALOGUE % (7, 42, 9, 123_456_789, wire.padding(100))
     frame = msgspec.json.decode(raw)
-    assert frame == {"cmd": "DIALOGUE", "requestId": "d7", "senderId": 42, "sessionId": 9,
-                     "content": frame["content"]}
+    assert frame == {
+        "cmd": "DIALOGUE",
+        "requestId": "d7",
+        "senderId": 42,
+        "sessionId": 9,
+        "content": frame["content"],
+    }
     assert len(frame["content"]) == 100
     assert wire.stamp_of(frame["content"]) == 123_456_789
     with pytest.raises(ValueError):
@@ -113,9 +119,17 @@ def test_a_dialogue_frame_is_valid_json_carrying_its_send_time() -> None:
 
 def test_acknowledgements_follow_the_protocol() -> None:
     assert msgspec.json.decode(wire.PC_ACK_DIALOGUE % (3, 11)) == {
-        "cmd": "PUSH_DIALOGUE", "code": 0, "sessionId": 3, "msgId": 11}
+        "cmd": "PUSH_DIALOGUE",
+        "code": 0,
+        "sessionId": 3,
+        "msgId": 11,
+    }
     assert msgspec.json.decode(wire.PC_ACK_SIGNAL % (3, b"NewSession")) == {
-        "cmd": "PUSH_SIGNAL", "code": 0, "sessionId": 3, "signalType": "NewSession"}
+        "cmd": "PUSH_SIGNAL",
+        "code": 0,
+        "sessionId": 3,
+        "signalType": "NewSession",
+    }
 
 
 def test_socketio_framing_round_trip() -> None:
@@ -124,7 +138,8 @@ def test_socketio_framing_round_trip() -> None:
     event, body = msgspec.json.decode(raw[3:])
     assert event == "DIALOGUE" and body["requestId"] == "d7"
     assert wire.sio_request(12, "MATCH", "r3", {"accountId": 4}) == (
-        b'4212["MATCH",{"cmd":"MATCH","requestId":"r3","accountId":4}]')
+        b'4212["MATCH",{"cmd":"MATCH","requestId":"r3","accountId":4}]'
+    )
 
     ack = wire.sio_frame(b'4312[{"cmd":"DIALOGUE","requestId":"d7","code":0,"msgId":4}]')
     assert ack == wire.Frame(cmd="DIALOGUE", request_id="d7", code=0, msg_id=4)
@@ -145,22 +160,29 @@ def result(name: str, delivered: int, p99_us: int, cpu: list[float]) -> TargetRe
 
 
 def test_ratios_divide_pairchat_by_each_baseline_and_scaled_by_embedded() -> None:
-    runs = [result("pairchat", 30_000, 20_000, [0.5]), result("picows relay", 60_000, 10_000,
-                                                             [0.5]),
-            result("python-socketio relay", 10_000, 40_000, [0.5])]
-    assert ratios(runs) == {"pairchat / picows relay": {"delivered": 0.5, "p99": 2.0},
-                            "pairchat / python-socketio relay": {"delivered": 3.0, "p99": 0.5}}
+    runs = [
+        result("pairchat", 30_000, 20_000, [0.5]),
+        result("picows relay", 60_000, 10_000, [0.5]),
+        result("python-socketio relay", 10_000, 40_000, [0.5]),
+    ]
+    assert ratios(runs) == {
+        "pairchat / picows relay": {"delivered": 0.5, "p99": 2.0},
+        "pairchat / python-socketio relay": {"delivered": 3.0, "p99": 0.5},
+    }
     assert ratios(runs[1:]) == {}
     scaled = result("pairchat scaled", 15_000, 30_000, [0.5])
     assert ratios([runs[0], scaled]) == {
-        "pairchat scaled / pairchat": {"delivered": 0.5, "p99": 1.5}}
+        "pairchat scaled / pairchat": {"delivered": 0.5, "p99": 1.5}
+    }
 
 
 def test_notes_say_when_the_generator_or_the_machine_was_busy() -> None:
     said = notes([result("pairchat", 1, 1, [0.95, 0.5])], {"load_average_at_start": 2.5})
     assert any("load average 2.5" in n for n in said)
-    assert any("pairchat: the load generator may have been the bottleneck (process 0 at 95%"
-               in n for n in said)
+    assert any(
+        "pairchat: the load generator may have been the bottleneck (process 0 at 95%" in n
+        for n in said
+    )
     assert notes([result("pairchat", 1, 1, [0.5, 0.5])], {"load_average_at_start": 0.2}) == []
 
 
@@ -179,11 +201,14 @@ def test_notes_say_when_other_work_took_cpu_from_the_run(monkeypatch: pytest.Mon
 
 def test_a_server_log_tail_shows_each_repeated_line_once(tmp_path: Path) -> None:
     log = tmp_path / "up.log"
-    log.write_text("pairchat is up\n"
-                   'ts=2026-01-01T00:00:01Z level=error event="step failed" error=A\n'
-                   'ts=2026-01-01T00:00:02Z level=error event="request failed" error=B\n'
-                   'ts=2026-01-01T00:00:03Z level=error event="step failed" error=A\n')
+    log.write_text(
+        "pairchat is up\n"
+        'ts=2026-01-01T00:00:01Z level=error event="step failed" error=A\n'
+        'ts=2026-01-01T00:00:02Z level=error event="request failed" error=B\n'
+        'ts=2026-01-01T00:00:03Z level=error event="step failed" error=A\n'
+    )
     assert log_tail(log, lines=2).splitlines() == [
         'level=error event="request failed" error=B',
-        'level=error event="step failed" error=A (x2)']
+        'level=error event="step failed" error=A (x2)',
+    ]
     assert log_tail(tmp_path / "missing.log") == ""

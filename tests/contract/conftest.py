@@ -37,9 +37,7 @@ from pairchat.storage.redis import connect_redis, safe_redis_url
 from pairchat.storage.routing import Brokers, Inbox, Routing, Timers
 from pairchat.storage.sqlite import SqliteStore
 
-PG_URL = os.environ.get(
-    "PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PAIRCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEADLINE = 30.0  # seconds; the longest any contract test waits for the store
 
@@ -191,8 +189,9 @@ class Shared:
                 self._open.append(self._memory)
             return self._memory
         backends = await connect_redis(REDIS_URL, self.prefix, **redis_options)
-        process = Process(backends.routing, backends.timers, backends.inbox,
-                          backends.brokers, backends.close)
+        process = Process(
+            backends.routing, backends.timers, backends.inbox, backends.brokers, backends.close
+        )
         self._open.append(process)
         return process
 

@@ -63,8 +63,14 @@ class Worker:
     """A delivery worker: takes, "pushes" each entry (appending it to `pushed`
     after `delay`), marks the batch done."""
 
-    def __init__(self, inbox: Inbox, name: str, pushed: list[tuple[str, Entry]],
-                 limit: int = 10, delay: Callable[[], float] = lambda: 0.0) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        name: str,
+        pushed: list[tuple[str, Entry]],
+        limit: int = 10,
+        delay: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self.name = name
         self._inbox, self._pushed, self._limit, self._delay = inbox, pushed, limit, delay
         self._task = asyncio.create_task(self._run())
@@ -90,8 +96,9 @@ class Worker:
 
 
 @contextlib.asynccontextmanager
-async def workers(*specs: tuple[Inbox, str], pushed: list[tuple[str, Entry]],
-                  **options: Any) -> AsyncIterator[list[Worker]]:
+async def workers(
+    *specs: tuple[Inbox, str], pushed: list[tuple[str, Entry]], **options: Any
+) -> AsyncIterator[list[Worker]]:
     running = [Worker(inbox, name, pushed, **options) for inbox, name in specs]
     try:
         yield running
@@ -113,7 +120,11 @@ async def until(condition: Callable[[], bool]) -> None:
 async def test_entries_come_back_as_they_were_put(shared: Shared) -> None:
     inbox = (await shared.open()).inbox
     entries: list[Entry] = [
-        push(3, 1), Replay(7, 3, "b1", 12), Close(7, 0, "b1", 11), push(3, 2), push(4, 1),
+        push(3, 1),
+        Replay(7, 3, "b1", 12),
+        Close(7, 0, "b1", 11),
+        push(3, 2),
+        push(4, 1),
     ]
     await inbox.put(entries)
     await inbox.put([])
@@ -177,14 +188,22 @@ async def test_a_session_stays_in_order_while_workers_push_at_their_own_pace(
     processes = [await redis_shared.open(lease_ttl=LEASE_TTL) for _ in range(3)]
     rng = random.Random(7)
     pushed: list[tuple[str, Entry]] = []
-    async with workers((processes[0].inbox, "w0"), pushed=pushed, limit=5,
-                       delay=lambda: rng.random() * 0.002) as running:
+    async with workers(
+        (processes[0].inbox, "w0"), pushed=pushed, limit=5, delay=lambda: rng.random() * 0.002
+    ) as running:
         for msg_id in range(1, 41):
             await processes[2].inbox.put([push(s, msg_id) for s in range(1, 13)])
             if msg_id in (10, 20):
                 index = msg_id // 10
-                running.append(Worker(processes[index].inbox, f"w{index}", pushed, limit=5,
-                                      delay=lambda: rng.random() * 0.002))
+                running.append(
+                    Worker(
+                        processes[index].inbox,
+                        f"w{index}",
+                        pushed,
+                        limit=5,
+                        delay=lambda: rng.random() * 0.002,
+                    )
+                )
             await asyncio.sleep(0.02)
         await until(lambda: len(pushed) >= 480)
     log = [entry for _, entry in pushed]
@@ -311,7 +330,13 @@ async def test_what_a_killed_worker_took_is_taken_again_in_order(redis_shared: S
     first = await redis_shared.open(lease_ttl=LEASE_TTL)
     await first.inbox.put([push(s, n) for n in (1, 2, 3) for s in (1, 2, 3)])
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", DYING_WORKER, REDIS_URL, redis_shared.prefix, str(LEASE_TTL), "9",
+        sys.executable,
+        "-c",
+        DYING_WORKER,
+        REDIS_URL,
+        redis_shared.prefix,
+        str(LEASE_TTL),
+        "9",
         stdout=asyncio.subprocess.PIPE,
     )
     try:

@@ -74,14 +74,13 @@ async def test_concurrent_migrations_apply_each_file_once(pg_schema: tuple[str, 
         asyncio.gather(*(migrate(url, schema) for _ in range(4))), DEADLINE
     )
     assert sorted(name for applied in results for name in applied) == [
-        m.name for m in migrate_module.migrations()]
+        m.name for m in migrate_module.migrations()
+    ]
     store = await opened(url, schema)
     await store.close()
 
 
-async def test_open_refuses_a_schema_never_migrated(
-    pg_schema: tuple[str, str], sql: Any
-) -> None:
+async def test_open_refuses_a_schema_never_migrated(pg_schema: tuple[str, str], sql: Any) -> None:
     url, schema = pg_schema
     store = PostgresStore(url, schema)
     with pytest.raises(SchemaVersionError, match=r"version 0, older .*run `pairchat migrate"):
@@ -125,8 +124,11 @@ async def test_cli_migrate(pg_schema: tuple[str, str]) -> None:
 
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "pairchat", "migrate", *args], capture_output=True,
-            text=True, timeout=DEADLINE, env={**os.environ, **env},
+            [sys.executable, "-m", "pairchat", "migrate", *args],
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+            env={**os.environ, **env},
         )
 
     first = await asyncio.to_thread(run, "--database-url", url, "--schema", schema)
@@ -151,7 +153,7 @@ async def test_unreachable_postgres_is_named_without_its_password() -> None:
 
 
 async def test_open_refuses_a_database_without_synchronous_commit(
-    pg_schema: tuple[str, str]
+    pg_schema: tuple[str, str],
 ) -> None:
     url, schema = pg_schema
     await migrate(url, schema)
@@ -170,7 +172,9 @@ async def test_the_store_reconnects_after_the_server_dropped_its_connections(
         account = await store.create_account("a", b"h", 1)
         killed = await sql.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = $1", name)
+            "WHERE application_name = $1",
+            name,
+        )
         assert killed >= 1
 
         async def served() -> bool:
@@ -178,8 +182,12 @@ async def test_the_store_reconnects_after_the_server_dropped_its_connections(
                 return await store.get_account(account) is not None
             # A request on a dropped connection fails (callers answer code 2);
             # asyncpg raises InternalClientError if it sees the drop mid-request.
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
-                    OSError):
+            except (
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+                OSError,
+            ):
                 return False
 
         assert await until(served)
@@ -205,9 +213,14 @@ async def test_a_request_id_claimed_by_another_process_meanwhile_returns_its_mes
 
         def writers_waiting(n: int) -> Callable[[], Awaitable[bool]]:
             async def check() -> bool:
-                return bool(await sql.fetchval(
-                    "SELECT count(*) >= $1 FROM pg_locks "
-                    "WHERE NOT granted AND relation = 'messages'::regclass", n))
+                return bool(
+                    await sql.fetchval(
+                        "SELECT count(*) >= $1 FROM pg_locks "
+                        "WHERE NOT granted AND relation = 'messages'::regclass",
+                        n,
+                    )
+                )
+
             return check
 
         hold = sql.transaction()
@@ -215,8 +228,11 @@ async def test_a_request_id_claimed_by_another_process_meanwhile_returns_its_mes
         await sql.execute("LOCK TABLE messages IN SHARE MODE")  # blocks writes, not reads
         sends = []
         for store, session, content in ((one, s1, "one"), (two, s2, "two")):
-            sends.append(asyncio.create_task(
-                store.append_messages([NewMessage(session, a, content, "k")], 5)))
+            sends.append(
+                asyncio.create_task(
+                    store.append_messages([NewMessage(session, a, content, "k")], 5)
+                )
+            )
             await until(writers_waiting(len(sends)))  # it looked k up, now it waits
         await hold.commit()
 

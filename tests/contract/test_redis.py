@@ -19,12 +19,15 @@ from tests.contract.conftest import DEADLINE, REDIS_URL, Shared
 
 
 # --- connecting ---
-@pytest.mark.parametrize(("url", "shown"), [
-    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
-    ("redis://:s3cret@db.example:6380/2", "redis://db.example:6380/2"),
-    ("rediss://app:s3cret@db.example/0", "rediss://app@db.example/0"),
-    ("unix:///run/redis.sock?db=1&password=s3cret", "unix:///run/redis.sock?db=1&password=***"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:s3cret@db.example:6380/2", "redis://db.example:6380/2"),
+        ("rediss://app:s3cret@db.example/0", "rediss://app@db.example/0"),
+        ("unix:///run/redis.sock?db=1&password=s3cret", "unix:///run/redis.sock?db=1&password=***"),
+    ],
+)
 def test_urls_are_shown_without_password(url: str, shown: str) -> None:
     assert safe_redis_url(url) == shown
 

@@ -242,9 +242,13 @@ async def test_stop_waiting_and_pair_race_for_the_entry(shared: Shared) -> None:
         await online(p1.routing, waiter, requester)
         token = p1.routing.make_token()
         await p1.routing.wait(waiter, token)
-        chosen, stopped = await asyncio.wait_for(asyncio.gather(
-            p2.routing.pair(requester, 5), p1.routing.stop_waiting(waiter, token),
-        ), DEADLINE)
+        chosen, stopped = await asyncio.wait_for(
+            asyncio.gather(
+                p2.routing.pair(requester, 5),
+                p1.routing.stop_waiting(waiter, token),
+            ),
+            DEADLINE,
+        )
         taken = chosen is not None and chosen.waiter == token
         assert taken != stopped, (n, chosen, stopped)
         await p1.routing.unbind(waiter)
@@ -265,19 +269,26 @@ async def test_concurrent_pairs_never_overbook(shared: Shared) -> None:
     assert sorted(chosen) == sorted(pool * 3)
 
 
-async def pair_among(shared: Shared, pool: list[int], calls: int,
-                     max_sessions: int) -> list[frozenset[int]]:
+async def pair_among(
+    shared: Shared, pool: list[int], calls: int, max_sessions: int
+) -> list[frozenset[int]]:
     """`calls` concurrent pair calls from random members of `pool` (all online),
     spread over two processes; the pairs they made."""
     p1, p2 = await shared.open(), await shared.open()
     await online(p1.routing, *pool)
     rng = random.Random(4)
     requesters = [rng.choice(pool) for _ in range(calls)]
-    results = await asyncio.wait_for(asyncio.gather(*(
-        (p1, p2)[i % 2].routing.pair(r, max_sessions) for i, r in enumerate(requesters)
-    )), DEADLINE)
-    return [frozenset((r, c.partner_id)) for r, c in zip(requesters, results, strict=True)
-            if c is not None]
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            *((p1, p2)[i % 2].routing.pair(r, max_sessions) for i, r in enumerate(requesters))
+        ),
+        DEADLINE,
+    )
+    return [
+        frozenset((r, c.partner_id))
+        for r, c in zip(requesters, results, strict=True)
+        if c is not None
+    ]
 
 
 async def test_concurrent_pairs_never_pair_two_twice(shared: Shared) -> None:

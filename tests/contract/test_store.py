@@ -80,12 +80,17 @@ async def test_msg_ids_stay_gap_free_under_concurrent_batches(
 
     def batch(t: int) -> list[NewMessage]:
         first, second = (s1, s2) if t % 2 else (s2, s1)
-        return [NewMessage(first if i % 3 else second, (a, b)[i % 2], f"{t}:{i}", None)
-                for i in range(per_batch)]
+        return [
+            NewMessage(first if i % 3 else second, (a, b)[i % 2], f"{t}:{i}", None)
+            for i in range(per_batch)
+        ]
 
-    results = await asyncio.wait_for(asyncio.gather(*(
-        stores[t % instances].append_messages(batch(t), 10 + t) for t in range(tasks)
-    )), DEADLINE)
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            *(stores[t % instances].append_messages(batch(t), 10 + t) for t in range(tasks))
+        ),
+        DEADLINE,
+    )
 
     for t, stored in enumerate(results):
         assert [m.content for m in stored] == [m.content for m in batch(t)]
@@ -113,8 +118,9 @@ async def test_request_ids_racing_from_two_stores_are_stored_once(backend: Backe
         keys = [f"r{r}-{i}" for i in range(per_batch)]
         other = s1 if r % 2 else s2
         sends.append(one.append_messages([NewMessage(s1, a, f"one {k}", k) for k in keys], 5))
-        sends.append(two.append_messages(
-            [NewMessage(other, a, f"two {k}", k) for k in reversed(keys)], 6))
+        sends.append(
+            two.append_messages([NewMessage(other, a, f"two {k}", k) for k in reversed(keys)], 6)
+        )
     results = await asyncio.wait_for(asyncio.gather(*sends), DEADLINE)
 
     by_key: dict[str, list[StoredMessage]] = {}
@@ -129,7 +135,9 @@ async def test_request_ids_racing_from_two_stores_are_stored_once(backend: Backe
         kept = y if x.duplicate else x
         assert (x.session_id, x.msg_id, x.content) == (y.session_id, y.msg_id, y.content)
         assert (history[kept.content].session_id, history[kept.content].msg_id) == (
-            kept.session_id, kept.msg_id)
+            kept.session_id,
+            kept.msg_id,
+        )
         assert kept.content.endswith(key)
     for sid in (s1, s2):
         ids = [m.msg_id for m in await two.history(sid, 0, 1000)]
@@ -143,12 +151,18 @@ async def test_a_closed_session_refuses_messages_in_the_same_batch(store: Store)
     await store.append_messages([NewMessage(s, a, "before", "r0")], 2)
     assert await store.close_session(s, b, 3)
     out = await store.append_messages(
-        [NewMessage(s, a, "late", "r1"), NewMessage(other, a, "fine", None),
-         NewMessage(s, a, "before", "r0")],
+        [
+            NewMessage(s, a, "late", "r1"),
+            NewMessage(other, a, "fine", None),
+            NewMessage(s, a, "before", "r0"),
+        ],
         4,
     )
     assert [(m.msg_id, m.closed, m.duplicate) for m in out] == [
-        (0, True, False), (1, False, False), (1, False, True)]
+        (0, True, False),
+        (1, False, False),
+        (1, False, True),
+    ]
     assert [m.content for m in await store.history(s, 0, 10)] == ["before"]
 
 
@@ -176,8 +190,7 @@ async def test_acks_commit_with_a_batch_or_alone(store: Store) -> None:
     a, b, s = await two_members(store)
     await store.append_messages([NewMessage(s, a, "1", None), NewMessage(s, a, "2", None)], 5)
     # acks ride with the next batch: the highest of a member's wins, never lowering
-    [third] = await store.append_messages([NewMessage(s, a, "3", None)], 6,
-                                          [(s, b, 2), (s, b, 1)])
+    [third] = await store.append_messages([NewMessage(s, a, "3", None)], 6, [(s, b, 2), (s, b, 1)])
     assert third.msg_id == 3
     assert [m.msg_id for m in await store.unacked(s, b)] == [3]
     # with no message at all, the acks alone are written
@@ -199,19 +212,26 @@ async def test_a_failing_batch_keeps_its_acks_out(store: Store) -> None:
 async def test_signals_replace_and_ack(store: Store) -> None:
     a, b, s = await two_members(store)
     await store.put_signals([Signal(b, s, "ViewedAck", a, {"msgId": 1})])
-    await store.put_signals([Signal(b, s, "ViewedAck", a, {"msgId": 4}),
-                             Signal(b, s, "PartnerExit", a, {"accountId": a})])
+    await store.put_signals(
+        [
+            Signal(b, s, "ViewedAck", a, {"msgId": 4}),
+            Signal(b, s, "PartnerExit", a, {"accountId": a}),
+        ]
+    )
     pending = await store.pending_signals(b)
     assert {(x.signal_type, x.data.get("msgId")) for x in pending} == {
-        ("ViewedAck", 4), ("PartnerExit", None)}
+        ("ViewedAck", 4),
+        ("PartnerExit", None),
+    }
     await store.ack_signal(b, s, "ViewedAck")
     assert [x.signal_type for x in await store.pending_signals(b)] == ["PartnerExit"]
 
 
 async def test_the_last_signal_of_a_key_in_one_call_wins(store: Store) -> None:
     a, b, s = await two_members(store)
-    await store.put_signals([Signal(b, s, "ViewedAck", a, {"msgId": 2}),
-                             Signal(b, s, "ViewedAck", a, {"msgId": 3})])
+    await store.put_signals(
+        [Signal(b, s, "ViewedAck", a, {"msgId": 2}), Signal(b, s, "ViewedAck", a, {"msgId": 3})]
+    )
     assert [x.data for x in await store.pending_signals(b)] == [{"msgId": 3}]
 
 
@@ -255,11 +275,11 @@ async def test_a_reopened_store_continues_ids_acks_and_signals(backend: Backend)
     stored = await second.append_messages(
         [NewMessage(s, a, "again", "r2"), NewMessage(s, b, "3", "r3")], 7
     )
-    assert [(m.msg_id, m.content, m.duplicate) for m in stored] == [
-        (2, "2", True), (3, "3", False)]
+    assert [(m.msg_id, m.content, m.duplicate) for m in stored] == [(2, "2", True), (3, "3", False)]
     assert [m.msg_id for m in await second.unacked(s, b)] == [2]
     assert [(x.signal_type, x.data) for x in await second.pending_signals(b)] == [
-        ("NewSession", {"nick": "a"})]
+        ("NewSession", {"nick": "a"})
+    ]
     assert [x.id for x in (await second.snapshot()).accounts] == [b]
 
 
@@ -270,5 +290,9 @@ async def test_a_session_can_be_announced_in_its_own_transaction(store: Store) -
     told = await store.create_session(a, b, 3, {"accountId": a, "nickName": "a"})
     [signal] = await store.pending_signals(b)
     assert (signal.session_id, signal.signal_type, signal.sender_id, signal.data) == (
-        told, "NewSession", a, {"accountId": a, "nickName": "a"})
+        told,
+        "NewSession",
+        a,
+        {"accountId": a, "nickName": "a"},
+    )
     assert quiet != told and await store.pending_signals(a) == []

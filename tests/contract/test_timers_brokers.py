@@ -44,8 +44,10 @@ async def test_each_due_account_goes_to_exactly_one_caller(shared: Shared) -> No
     p1, p2 = await shared.open(), await shared.open()
     for account in range(1, 301):
         await p1.timers.set(account, 1000.0 + account)
-    takers = [p.timers.take_due(1000.0 + n * 40) for n, p in
-              zip(range(1, 9), itertools.cycle((p1, p2)), strict=False)]
+    takers = [
+        p.timers.take_due(1000.0 + n * 40)
+        for n, p in zip(range(1, 9), itertools.cycle((p1, p2)), strict=False)
+    ]
     results = await asyncio.wait_for(asyncio.gather(*takers), DEADLINE)
     taken = [a for batch in results for a in batch]
     assert len(taken) == len(set(taken))

@@ -32,7 +32,8 @@ def is_dialogue(session_id: int | None = None, msg_id: int | None = None) -> Pre
 
     def match(frame: Frame) -> bool:
         return (
-            frame.get("cmd") == "PUSH_DIALOGUE" and "code" not in frame
+            frame.get("cmd") == "PUSH_DIALOGUE"
+            and "code" not in frame
             and (session_id is None or frame.get("sessionId") == session_id)
             and (msg_id is None or frame.get("msgId") == msg_id)
         )
@@ -45,7 +46,8 @@ def is_signal(signal_type: str, session_id: int | None = None) -> Predicate:
 
     def match(frame: Frame) -> bool:
         return (
-            frame.get("cmd") == "PUSH_SIGNAL" and "code" not in frame
+            frame.get("cmd") == "PUSH_SIGNAL"
+            and "code" not in frame
             and frame.get("signalType") == signal_type
             and (session_id is None or frame.get("sessionId") == session_id)
         )
@@ -77,8 +79,14 @@ class ChatClient:
 
     @classmethod
     async def connect(cls, url: str, name: str = "") -> ChatClient:
-        ws = await connect(url, proxy=None, compression=None, open_timeout=TIMEOUT,
-                           close_timeout=TIMEOUT, max_size=None)
+        ws = await connect(
+            url,
+            proxy=None,
+            compression=None,
+            open_timeout=TIMEOUT,
+            close_timeout=TIMEOUT,
+            max_size=None,
+        )
         return cls(ws, name or url)
 
     def __repr__(self) -> str:
@@ -125,8 +133,9 @@ class ChatClient:
     async def send_raw(self, payload: str | bytes) -> None:
         await self.ws.send(payload)
 
-    async def submit(self, cmd: str, request_id: str | None = None,
-                     **fields: Any) -> asyncio.Future[Frame]:
+    async def submit(
+        self, cmd: str, request_id: str | None = None, **fields: Any
+    ) -> asyncio.Future[Frame]:
         """Send a request without waiting; the future resolves with its response."""
         request_id = request_id or f"{self.name}-{next(_request_ids)}"
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
@@ -217,7 +226,10 @@ class ChatClient:
     async def send(self, session_id: int, text: str, request_id: str | None = None) -> int:
         """DIALOGUE that must succeed; returns its msgId."""
         response = await self.call(
-            "DIALOGUE", request_id, senderId=self.account_id, sessionId=session_id,
+            "DIALOGUE",
+            request_id,
+            senderId=self.account_id,
+            sessionId=session_id,
             content=text,
         )
         assert response["sessionId"] == session_id, response

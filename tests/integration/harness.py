@@ -40,7 +40,8 @@ START_ATTEMPTS: Final = 3
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 REDIS_URL: Final = os.environ.get("PAIRCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL: Final = os.environ.get(
-    "PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    "PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 _LOGIC_LINE = re.compile(r'event="logic listening".*\bhttp_port=(\d+)')
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -66,23 +67,46 @@ class Flags:
     max_conns_per_ip: int = 4096
 
     def argv(self) -> list[str]:
-        scaled = [
-            "--logics", "2", "--workers", "2", "--redis-url", self.redis_url or REDIS_URL,
-            "--redis-prefix", f"{self.namespace}:", "--database-url", DATABASE_URL,
-            "--schema", self.namespace,
-        ] if self.scaled else []
+        scaled = (
+            [
+                "--logics",
+                "2",
+                "--workers",
+                "2",
+                "--redis-url",
+                self.redis_url or REDIS_URL,
+                "--redis-prefix",
+                f"{self.namespace}:",
+                "--database-url",
+                DATABASE_URL,
+                "--schema",
+                self.namespace,
+            ]
+            if self.scaled
+            else []
+        )
         return [
             *scaled,
-            "--brokers", str(self.brokers),
-            "--offline-grace", str(self.offline_grace),
-            "--match-wait", str(self.match_wait),
-            "--max-content", str(self.max_content),
-            "--max-frame-bytes", str(self.max_frame_bytes),
-            "--rate-limit", str(self.rate_limit),
-            "--rate-burst", str(self.rate_burst),
-            "--heartbeat", str(self.heartbeat),
-            "--allowed-origins", self.allowed_origins,
-            "--max-conns-per-ip", str(self.max_conns_per_ip),
+            "--brokers",
+            str(self.brokers),
+            "--offline-grace",
+            str(self.offline_grace),
+            "--match-wait",
+            str(self.match_wait),
+            "--max-content",
+            str(self.max_content),
+            "--max-frame-bytes",
+            str(self.max_frame_bytes),
+            "--rate-limit",
+            str(self.rate_limit),
+            "--rate-burst",
+            str(self.rate_burst),
+            "--heartbeat",
+            str(self.heartbeat),
+            "--allowed-origins",
+            self.allowed_origins,
+            "--max-conns-per-ip",
+            str(self.max_conns_per_ip),
         ]
 
 
@@ -138,9 +162,23 @@ def start_system(flags: Flags, data_dir: Path) -> System:
         log_file = log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRCHAT_")}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pairchat", "up", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", str(data_dir), *flags.argv()],
-            cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "pairchat",
+                "up",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                *flags.argv(),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         system = System(flags, data_dir, port, proc, log_path, log_file=log_file)
@@ -220,7 +258,9 @@ async def fetch(url: str) -> tuple[int, str]:
 
 
 async def wait_for_metric(
-    url: str, name: str, accept: Callable[[float | None], bool],
+    url: str,
+    name: str,
+    accept: Callable[[float | None], bool],
     labels: dict[str, str] | None = None,
 ) -> float | None:
     """Poll a /metrics URL until a sample satisfies `accept` (or fail at the deadline)."""
@@ -262,18 +302,24 @@ def broker_ids(counts: tuple[int, ...] = BROKER_COUNTS) -> list[str]:
 
 
 def system_fixture(
-    make_flags: Callable[[int], Flags], broker_counts: tuple[int, ...] = BROKER_COUNTS,
-    scope: Any = "module", scaled: bool = True,
+    make_flags: Callable[[int], Flags],
+    broker_counts: tuple[int, ...] = BROKER_COUNTS,
+    scope: Any = "module",
+    scaled: bool = True,
 ) -> Any:
     """A `system` fixture running `make_flags(brokers)` once per broker count:
     one broker (all in one) and two (the users of a pair on different brokers)."""
 
     variants: list[int | str] = [*broker_counts, *(["scaled"] if scaled else [])]
 
-    @pytest.fixture(scope=scope, params=variants,
-                    ids=[*broker_ids(broker_counts), *(["scaled"] if scaled else [])])
-    def system(request: pytest.FixtureRequest,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    @pytest.fixture(
+        scope=scope,
+        params=variants,
+        ids=[*broker_ids(broker_counts), *(["scaled"] if scaled else [])],
+    )
+    def system(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[System]:
         variant: int | str = request.param
         flags = make_flags(2 if variant == "scaled" else int(variant))
         if variant == "scaled":
@@ -291,8 +337,7 @@ def scaled_flags(flags: Flags) -> Flags:
     """The same flags on a scaled system in a namespace of its own; fails (under
     CI) or skips (elsewhere) when Redis or PostgreSQL is not there."""
     require_engines()
-    return dataclasses.replace(flags, brokers=2, scaled=True,
-                               namespace=f"t{uuid.uuid4().hex[:12]}")
+    return dataclasses.replace(flags, brokers=2, scaled=True, namespace=f"t{uuid.uuid4().hex[:12]}")
 
 
 def require_engines() -> None:

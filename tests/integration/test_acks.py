@@ -27,17 +27,34 @@ async def test_a_good_ack_gets_no_response_and_stops_the_replay(pair: Pair, user
 
 async def test_acks_of_a_session_one_is_not_in_are_refused(pair: Pair, users: Users) -> None:
     outsider = await users.new("outsider")
-    await outsider.send_raw(json.dumps({"cmd": "PUSH_DIALOGUE", "code": 0, "requestId": "k1",
-                                        "sessionId": pair.session_id, "msgId": 1}))
+    await outsider.send_raw(
+        json.dumps(
+            {
+                "cmd": "PUSH_DIALOGUE",
+                "code": 0,
+                "requestId": "k1",
+                "sessionId": pair.session_id,
+                "msgId": 1,
+            }
+        )
+    )
     err = await outsider.expect(is_ack_error("PUSH_DIALOGUE"))
     assert (err["code"], err.get("requestId")) == (6, "k1") and err["msg"]
-    await outsider.send_raw(json.dumps({"cmd": "PUSH_SIGNAL", "code": 0,
-                                        "sessionId": pair.session_id,
-                                        "signalType": "NewSession"}))
+    await outsider.send_raw(
+        json.dumps(
+            {
+                "cmd": "PUSH_SIGNAL",
+                "code": 0,
+                "sessionId": pair.session_id,
+                "signalType": "NewSession",
+            }
+        )
+    )
     err = await outsider.expect(is_ack_error("PUSH_SIGNAL"))
     assert err["code"] == 6 and err["msg"]
-    await outsider.send_raw(json.dumps({"cmd": "PUSH_DIALOGUE", "code": 0,
-                                        "sessionId": UNKNOWN_SESSION, "msgId": 1}))
+    await outsider.send_raw(
+        json.dumps({"cmd": "PUSH_DIALOGUE", "code": 0, "sessionId": UNKNOWN_SESSION, "msgId": 1})
+    )
     err = await outsider.expect(is_ack_error("PUSH_DIALOGUE"))
     assert err["code"] == 4
     # the outsider's acks changed nothing for the members

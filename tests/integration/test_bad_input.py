@@ -32,29 +32,35 @@ async def assert_untouched(pair: Pair, next_msg_id: int = 1) -> None:
     push caused by the bad input would have been queued before the probes'."""
     await pair.a.ping()
     await pair.b.ping()
-    for sender, receiver, msg_id in ((pair.a, pair.b, next_msg_id),
-                                     (pair.b, pair.a, next_msg_id + 1)):
+    for sender, receiver, msg_id in (
+        (pair.a, pair.b, next_msg_id),
+        (pair.b, pair.a, next_msg_id + 1),
+    ):
         assert await sender.send(pair.session_id, "probe") == msg_id
         push = await receiver.expect_push(is_dialogue(pair.session_id))
         assert (push["msgId"], push["content"]) == (msg_id, "probe")
     for client in (pair.a, pair.b):
-        unexpected = client.pushes(lambda f: not is_signal("NewSession")(f)
-                                   and not is_dialogue(pair.session_id)(f))
+        unexpected = client.pushes(
+            lambda f: not is_signal("NewSession")(f) and not is_dialogue(pair.session_id)(f)
+        )
         assert unexpected == [], unexpected
     history = await pair.a.history(pair.session_id)
     assert [m["msgId"] for m in history] == list(range(1, next_msg_id + 2))
 
 
 # --- frames that are not requests ---
-@pytest.mark.parametrize("text", ["hello", "{\"cmd\": ", "", "\u00e9t\u00e9"],
-                         ids=["word", "truncated", "empty", "non-ascii"])
+@pytest.mark.parametrize(
+    "text",
+    ["hello", '{"cmd": ', "", "\u00e9t\u00e9"],
+    ids=["word", "truncated", "empty", "non-ascii"],
+)
 async def test_non_json_text_is_error_code_1(pair: Pair, text: str) -> None:
     await pair.a.send_raw(text)
     assert_error(await pair.a.expect(is_error_frame), 1, "ERROR")
     await assert_untouched(pair)
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", "42", "\"PING\"", "null", "true"])
+@pytest.mark.parametrize("text", ["[1, 2]", "42", '"PING"', "null", "true"])
 async def test_json_that_is_not_an_object_is_error_code_1(pair: Pair, text: str) -> None:
     await pair.a.send_raw(text)
     assert_error(await pair.a.expect(is_error_frame), 1, "ERROR")
@@ -72,7 +78,8 @@ async def test_deeply_nested_field_is_refused_or_ignored(pair: Pair) -> None:
     depth = 1000
     nested = "[" * depth + "]" * depth
     response = await pair.a.request_raw(
-        f'{{"cmd": "PING", "requestId": "deep", "extra": {nested}}}', "deep")
+        f'{{"cmd": "PING", "requestId": "deep", "extra": {nested}}}', "deep"
+    )
     assert response["code"] in (0, 1), response
     await assert_untouched(pair)
 
@@ -83,8 +90,9 @@ async def test_binary_frame_is_error_code_1(pair: Pair) -> None:
     await assert_untouched(pair)
 
 
-@pytest.mark.parametrize("frame", [{"sessionId": 1}, {"cmd": 5}, {"cmd": None}],
-                         ids=["missing", "number", "null"])
+@pytest.mark.parametrize(
+    "frame", [{"sessionId": 1}, {"cmd": 5}, {"cmd": None}], ids=["missing", "number", "null"]
+)
 async def test_missing_or_non_string_cmd_is_code_1(pair: Pair, frame: dict[str, Any]) -> None:
     response = await pair.a.request_raw(json.dumps({**frame, "requestId": "no-cmd"}), "no-cmd")
     assert_error(response, 1, "ERROR")
@@ -155,7 +163,8 @@ async def test_wrongly_typed_field_is_code_1(pair: Pair, case: str) -> None:
         response = await pair.a.expect(lambda f: f.get("cmd") == cmd and "code" in f)
     else:
         response = await pair.a.request_raw(
-            json.dumps({"cmd": cmd, "requestId": request_id, **fields}), request_id)
+            json.dumps({"cmd": cmd, "requestId": request_id, **fields}), request_id
+        )
     assert_error(response, 1, cmd)
     await assert_untouched(pair)
 
@@ -183,10 +192,10 @@ async def test_missing_field_is_code_1(pair: Pair, case: str) -> None:
     await assert_untouched(pair)
 
 
-@pytest.mark.parametrize("fields", [{}, {"accountId": 1}, {"token": "t"}],
-                         ids=["nothing", "no-token", "no-account"])
-async def test_reconnect_without_its_fields_is_code_1(users: Users,
-                                                     fields: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "fields", [{}, {"accountId": 1}, {"token": "t"}], ids=["nothing", "no-token", "no-account"]
+)
+async def test_reconnect_without_its_fields_is_code_1(users: Users, fields: dict[str, Any]) -> None:
     client = await users.connect()
     assert_error(await client.request("RECONNECT", **fields), 1, "RECONNECT")
     await client.ping()
@@ -195,17 +204,19 @@ async def test_reconnect_without_its_fields_is_code_1(users: Users,
 async def test_request_id_over_64_characters_is_code_1(pair: Pair) -> None:
     echoed = await pair.a.request("PING", request_id="r" * 64)
     assert echoed["code"] == 0 and echoed["requestId"] == "r" * 64
-    await pair.a.send_raw(json.dumps({"cmd": "DIALOGUE", "requestId": "r" * 65,
-                                      **fill(pair, "DIALOGUE", {})}))
+    await pair.a.send_raw(
+        json.dumps({"cmd": "DIALOGUE", "requestId": "r" * 65, **fill(pair, "DIALOGUE", {})})
+    )
     assert_error(await pair.a.expect(lambda f: f.get("cmd") == "DIALOGUE"), 1, "DIALOGUE")
     await assert_untouched(pair)
 
 
 # --- nickName ---
-@pytest.mark.parametrize("nick", ["", "   ", "x" * 33, "bell\x07", "new\nline", "tab\there",
-                                  "zero\u200bwidth", "nul\x00"],
-                         ids=["empty", "blank", "33-chars", "bell", "newline", "tab",
-                              "zero-width", "nul"])
+@pytest.mark.parametrize(
+    "nick",
+    ["", "   ", "x" * 33, "bell\x07", "new\nline", "tab\there", "zero\u200bwidth", "nul\x00"],
+    ids=["empty", "blank", "33-chars", "bell", "newline", "tab", "zero-width", "nul"],
+)
 async def test_invalid_nickname_is_code_1(users: Users, nick: str) -> None:
     client = await users.connect()
     assert_error(await client.request("CRT_ACCOUNT", nickName=nick), 1, "CRT_ACCOUNT")
@@ -256,8 +267,9 @@ async def test_command_before_binding_is_code_5(users: Users, pair: Pair, cmd: s
 
 async def test_acting_as_another_account_is_code_6(pair: Pair) -> None:
     a, b = pair.a, pair.b
-    forged = await a.request("DIALOGUE", senderId=b.account_id, sessionId=pair.session_id,
-                             content="I am b")
+    forged = await a.request(
+        "DIALOGUE", senderId=b.account_id, sessionId=pair.session_id, content="I am b"
+    )
     assert_error(forged, 6, "DIALOGUE")
     assert_error(await a.request("MATCH", accountId=b.account_id), 6, "MATCH")
     assert_error(await a.request("LOGOUT", accountId=b.account_id), 6, "LOGOUT")
@@ -305,7 +317,8 @@ async def test_dialogue_on_a_closed_session_is_code_7(pair: Pair) -> None:
     await pair.a.call("LEAVE", sessionId=pair.session_id)
     for member in (pair.a, pair.b):
         response = await member.request(
-            "DIALOGUE", **session_request(member, "DIALOGUE", pair.session_id))
+            "DIALOGUE", **session_request(member, "DIALOGUE", pair.session_id)
+        )
         assert_error(response, 7, "DIALOGUE")
         await member.ping()
     history = await pair.b.history(pair.session_id)
@@ -350,8 +363,9 @@ async def test_frame_over_max_frame_bytes_is_code_9(pair: Pair, system: System) 
 async def test_frame_over_max_frame_bytes_in_utf8_is_code_9(pair: Pair, system: System) -> None:
     """The limit is on bytes: three-byte characters count three times."""
     limit = system.flags.max_frame_bytes
-    frame = json.dumps({"cmd": "PING", "requestId": "big-utf8", "pad": "\u20ac" * (limit // 2)},
-                       ensure_ascii=False)
+    frame = json.dumps(
+        {"cmd": "PING", "requestId": "big-utf8", "pad": "\u20ac" * (limit // 2)}, ensure_ascii=False
+    )
     assert len(frame) < limit < len(frame.encode())
     await pair.a.send_raw(frame)
     response = await pair.a.expect(lambda f: "code" in f and f.get("cmd") in ("ERROR", "PING"))
@@ -359,12 +373,13 @@ async def test_frame_over_max_frame_bytes_in_utf8_is_code_9(pair: Pair, system: 
     await assert_untouched(pair)
 
 
-@pytest.mark.parametrize("paging", [{"limit": 0}, {"limit": 201}, {"limit": -1},
-                                    {"afterMsgId": -1}],
-                         ids=["limit-0", "limit-201", "limit-negative", "after-negative"])
+@pytest.mark.parametrize(
+    "paging",
+    [{"limit": 0}, {"limit": 201}, {"limit": -1}, {"afterMsgId": -1}],
+    ids=["limit-0", "limit-201", "limit-negative", "after-negative"],
+)
 async def test_history_paging_out_of_range_is_code_1(pair: Pair, paging: dict[str, Any]) -> None:
-    assert_error(await pair.a.request("HISTORY", sessionId=pair.session_id, **paging), 1,
-                 "HISTORY")
+    assert_error(await pair.a.request("HISTORY", sessionId=pair.session_id, **paging), 1, "HISTORY")
     assert (await pair.a.request("HISTORY", sessionId=pair.session_id, limit=200))["code"] == 0
     await assert_untouched(pair)
 
@@ -385,8 +400,8 @@ async def test_after_logout_requests_are_code_5(users: Users) -> None:
     ):
         assert_error(await a.request(cmd, **fields), 5, cmd)
     await a.ping()
-    assert_error(await a.request("RECONNECT", accountId=a.account_id, token=token), 5,
-                 "RECONNECT")
+    assert_error(await a.request("RECONNECT", accountId=a.account_id, token=token), 5, "RECONNECT")
     elsewhere = await users.connect()
-    assert_error(await elsewhere.request("RECONNECT", accountId=a.account_id, token=token), 5,
-                 "RECONNECT")
+    assert_error(
+        await elsewhere.request("RECONNECT", accountId=a.account_id, token=token), 5, "RECONNECT"
+    )

@@ -40,8 +40,12 @@ PHASE = 25  # messages sent before the kill, and again after it
 
 def children(system: System, role: str) -> list[int]:
     """PIDs of the `pairchat <role>` processes of a running `pairchat up`."""
-    out = subprocess.run(["pgrep", "-P", str(system.proc.pid), "-f", f"pairchat {role}"],
-                         capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        ["pgrep", "-P", str(system.proc.pid), "-f", f"pairchat {role}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     return sorted(int(pid) for pid in out.split())
 
 
@@ -65,8 +69,9 @@ async def send_all(client: ChatClient, session_id: int, texts: list[str]) -> dic
     """DIALOGUE each text (requestId = text); msgId -> text for those answered 0."""
     answered: dict[int, str] = {}
     for text in texts:
-        response = await client.request("DIALOGUE", text, senderId=client.account_id,
-                                        sessionId=session_id, content=text)
+        response = await client.request(
+            "DIALOGUE", text, senderId=client.account_id, sessionId=session_id, content=text
+        )
         if response["code"] != 0:
             break
         answered[response["msgId"]] = text
@@ -96,7 +101,7 @@ async def test_a_killed_process_loses_no_acknowledged_message(
 ) -> None:
     with running_system(flags, tmp_path / "data") as system:
         users = Users(system)
-        a = await users.new("sender")    # broker 0, which prefers logic 0
+        a = await users.new("sender")  # broker 0, which prefers logic 0
         b = await users.new("receiver")  # broker 1, which prefers logic 1
         session_id = await users.match(a, b)
         texts = [f"m{i}" for i in range(2 * PHASE)]
@@ -137,15 +142,17 @@ async def test_a_killed_broker_starts_its_users_grace_period(
     grace = SHORT_GRACE
     with running_system(short_grace, tmp_path / "data") as system:
         users = Users(system)
-        a = await users.new("stays")   # broker 0
+        a = await users.new("stays")  # broker 0
         b = await users.new("vanishes")  # broker 1
         session_id = await users.match(a, b)
-        [broker_1] = [pid for pid in children(system, "broker")
-                      if f"--port {system.port + 1}" in _cmdline(pid)]
+        [broker_1] = [
+            pid
+            for pid in children(system, "broker")
+            if f"--port {system.port + 1}" in _cmdline(pid)
+        ]
         os.kill(broker_1, signal.SIGKILL)
         await b.wait_closed()
-        push = await a.expect_push(is_signal("PartnerExit", session_id),
-                                   within=grace + 2 * TIMEOUT)
+        push = await a.expect_push(is_signal("PartnerExit", session_id), within=grace + 2 * TIMEOUT)
         assert push["data"] == {"accountId": b.account_id}
         await a.close()
 
@@ -162,9 +169,24 @@ def test_an_unreachable_engine_is_named_at_start(engine: str) -> None:
     else:
         database_url = "postgresql://postgres:secret@127.0.0.1:1/test"
     done = subprocess.run(
-        [sys.executable, "-m", "pairchat", "logic", "--listen", "127.0.0.1:0",
-         "--http-port", "0", "--redis-url", redis_url, "--database-url", database_url],
-        capture_output=True, text=True, timeout=3 * TIMEOUT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pairchat",
+            "logic",
+            "--listen",
+            "127.0.0.1:0",
+            "--http-port",
+            "0",
+            "--redis-url",
+            redis_url,
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3 * TIMEOUT,
+        check=False,
     )
     assert done.returncode == 1, done
     assert "127.0.0.1:1" in done.stderr and "secret" not in done.stderr, done.stderr
@@ -183,8 +205,22 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + TIMEOUT
@@ -204,8 +240,9 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]
 
 @pytest.fixture
 def on_private_redis(private_redis: tuple[str, subprocess.Popen[bytes]]) -> Iterator[Flags]:
-    flags = dataclasses.replace(scaled_flags(Flags(offline_grace=GRACE)),
-                                redis_url=private_redis[0])
+    flags = dataclasses.replace(
+        scaled_flags(Flags(offline_grace=GRACE)), redis_url=private_redis[0]
+    )
     yield flags
     drop_namespace(flags)
 
@@ -224,8 +261,7 @@ async def test_redis_away_answers_code_2_and_the_retry_delivers(
 
         redis_proc.send_signal(signal.SIGSTOP)
         try:
-            fields = {"senderId": a.account_id, "sessionId": session_id,
-                      "content": "during"}
+            fields = {"senderId": a.account_id, "sessionId": session_id, "content": "during"}
             during = await a.submit("DIALOGUE", "rid-during", **fields)
             response = await asyncio.wait_for(during, 3 * TIMEOUT)
             assert response["code"] == 2 and response["msg"], response

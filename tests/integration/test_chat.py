@@ -30,7 +30,9 @@ async def test_create_account_binds_a_new_account(users: Users) -> None:
 async def test_ping_answers_before_and_after_binding(users: Users) -> None:
     client = await users.connect()
     assert (await client.request("PING", request_id="p-1")) == {
-        "cmd": "PING", "requestId": "p-1", "code": 0,
+        "cmd": "PING",
+        "requestId": "p-1",
+        "code": 0,
     }
     await client.create_account("pinger")
     assert (await client.request("PING", request_id="p-2"))["code"] == 0
@@ -66,7 +68,10 @@ async def test_dialogue_is_pushed_to_partner_only(pair: Pair) -> None:
     assert await pair.b.send(pair.session_id, "hi back") == 2
     reply = await pair.a.expect_push(is_dialogue(pair.session_id))
     assert (reply["senderId"], reply["msgId"], reply["content"]) == (
-        pair.b.account_id, 2, "hi back")
+        pair.b.account_id,
+        2,
+        "hi back",
+    )
     # The reply came through the same push path after msgId 1 would have: a
     # sender never gets its own message pushed back.
     assert pair.a.pushes(is_dialogue(pair.session_id, 1)) == []
@@ -80,7 +85,7 @@ async def test_msg_ids_count_up_per_session(pair: Pair) -> None:
 
 
 async def test_content_is_kept_verbatim(pair: Pair) -> None:
-    text = "  <b>ünïcødé</b> 🎉 \"quotes\" \\ \n second line  "
+    text = '  <b>ünïcødé</b> 🎉 "quotes" \\ \n second line  '
     await pair.a.send(pair.session_id, text)
     push = await pair.b.expect_push(is_dialogue(pair.session_id))
     assert push["content"] == text
@@ -92,17 +97,22 @@ async def test_history_pages_with_after_msg_id_and_limit(pair: Pair) -> None:
     sent = []
     for i in range(5):
         sender = pair.a if i % 2 == 0 else pair.b
-        sent.append((await sender.send(pair.session_id, f"text {i}"), sender.account_id,
-                     f"text {i}"))
+        sent.append(
+            (await sender.send(pair.session_id, f"text {i}"), sender.account_id, f"text {i}")
+        )
     whole = await pair.a.history(pair.session_id)
     assert [(m["msgId"], m["senderId"], m["content"]) for m in whole] == sent
     assert all(isinstance(m["createdAt"], int) for m in whole)
     # HISTORY and the pushes agree on every field.
     pushed = await pair.b.expect_dialogues(pair.session_id, 3)  # a sent texts 0, 2, 4
     pushed += await pair.a.expect_dialogues(pair.session_id, 2)  # b sent texts 1, 3
-    assert sorted(
-        ({k: p[k] for k in ("msgId", "senderId", "content", "createdAt")} for p in pushed),
-        key=lambda m: m["msgId"]) == whole
+    assert (
+        sorted(
+            ({k: p[k] for k in ("msgId", "senderId", "content", "createdAt")} for p in pushed),
+            key=lambda m: m["msgId"],
+        )
+        == whole
+    )
     assert await pair.b.history(pair.session_id) == whole
 
     page = await pair.a.history(pair.session_id, afterMsgId=2, limit=2)
@@ -114,9 +124,12 @@ async def test_history_pages_with_after_msg_id_and_limit(pair: Pair) -> None:
 
 
 async def test_history_default_limit_is_50(pair: Pair) -> None:
-    futures = [await pair.a.submit("DIALOGUE", senderId=pair.a.account_id,
-                                   sessionId=pair.session_id, content=f"n{i}")
-               for i in range(60)]
+    futures = [
+        await pair.a.submit(
+            "DIALOGUE", senderId=pair.a.account_id, sessionId=pair.session_id, content=f"n{i}"
+        )
+        for i in range(60)
+    ]
     assert all(r["code"] == 0 for r in await asyncio.gather(*futures))
     page = await pair.a.history(pair.session_id)
     assert [m["msgId"] for m in page] == list(range(1, 51))
@@ -177,13 +190,18 @@ async def test_request_ids_are_per_account(pair: Pair) -> None:
     assert await pair.b.send(pair.session_id, "from b", request_id="shared-rid") == 2
     history = await pair.a.history(pair.session_id)
     assert [(m["senderId"], m["content"]) for m in history] == [
-        (pair.a.account_id, "from a"), (pair.b.account_id, "from b")]
+        (pair.a.account_id, "from a"),
+        (pair.b.account_id, "from b"),
+    ]
 
 
 async def test_burst_arrives_complete_and_in_order(pair: Pair) -> None:
-    futures = [await pair.a.submit("DIALOGUE", senderId=pair.a.account_id,
-                                   sessionId=pair.session_id, content=f"burst {i}")
-               for i in range(BURST)]
+    futures = [
+        await pair.a.submit(
+            "DIALOGUE", senderId=pair.a.account_id, sessionId=pair.session_id, content=f"burst {i}"
+        )
+        for i in range(BURST)
+    ]
     responses = await asyncio.gather(*futures)
     assert all(r["code"] == 0 for r in responses), responses
     content_of = {r["msgId"]: f"burst {i}" for i, r in enumerate(responses)}
@@ -196,9 +214,15 @@ async def test_burst_arrives_complete_and_in_order(pair: Pair) -> None:
 
 async def test_bursts_both_ways_at_once(pair: Pair) -> None:
     async def burst(sender: ChatClient) -> list[Frame]:
-        futures = [await sender.submit("DIALOGUE", senderId=sender.account_id,
-                                       sessionId=pair.session_id, content=f"{sender.name} {i}")
-                   for i in range(BURST)]
+        futures = [
+            await sender.submit(
+                "DIALOGUE",
+                senderId=sender.account_id,
+                sessionId=pair.session_id,
+                content=f"{sender.name} {i}",
+            )
+            for i in range(BURST)
+        ]
         return list(await asyncio.gather(*futures))
 
     from_a, from_b = await asyncio.gather(burst(pair.a), burst(pair.b))
@@ -219,9 +243,12 @@ async def test_pushes_of_two_sessions_each_keep_their_order(users: Users) -> Non
     with_right = await users.match(hub, right)
 
     async def burst(sender: ChatClient, session_id: int) -> None:
-        futures = [await sender.submit("DIALOGUE", senderId=sender.account_id,
-                                       sessionId=session_id, content=str(i))
-                   for i in range(BURST)]
+        futures = [
+            await sender.submit(
+                "DIALOGUE", senderId=sender.account_id, sessionId=session_id, content=str(i)
+            )
+            for i in range(BURST)
+        ]
         assert all(r["code"] == 0 for r in await asyncio.gather(*futures))
 
     await asyncio.gather(burst(left, with_left), burst(right, with_right))
@@ -264,8 +291,9 @@ async def test_leave_ends_one_session_and_tells_partner(users: Users) -> None:
     assert exit_signal["data"] == {"accountId": a.account_id}
 
     for member in (a, b):
-        refused = await member.request("DIALOGUE", senderId=member.account_id,
-                                       sessionId=left, content="anyone?")
+        refused = await member.request(
+            "DIALOGUE", senderId=member.account_id, sessionId=left, content="anyone?"
+        )
         assert refused["code"] == 7 and refused["msg"], refused
     # The other session of the leaver goes on.
     assert await a.send(kept, "still here") == 1
@@ -284,8 +312,9 @@ async def test_logout_ends_every_session(users: Users) -> None:
     for partner, session_id in ((b, with_b), (c, with_c)):
         signal = await partner.expect_push(is_signal("PartnerExit", session_id))
         assert signal["data"] == {"accountId": a.account_id}
-        refused = await partner.request("DIALOGUE", senderId=partner.account_id,
-                                        sessionId=session_id, content="gone?")
+        refused = await partner.request(
+            "DIALOGUE", senderId=partner.account_id, sessionId=session_id, content="gone?"
+        )
         assert refused["code"] == 7, refused
 
 

@@ -24,7 +24,9 @@ STATIC = Path(__file__).resolve().parents[2] / "src" / "pairchat" / "static"
 
 system = system_fixture(
     lambda brokers: Flags(brokers=brokers, allowed_origins=ALLOWED, max_conns_per_ip=PER_IP),
-    broker_counts=(2,), scaled=False)
+    broker_counts=(2,),
+    scaled=False,
+)
 
 BROKERS = pytest.mark.parametrize("broker", [0, 1], ids=["in-logic", "own-process"])
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -80,10 +82,18 @@ async def test_the_web_client_and_its_assets_are_served(system: System, broker: 
 
 
 @BROKERS
-@pytest.mark.parametrize("path", [
-    "/nope", "/assets/nope.js", "/../pyproject.toml", "/%2e%2e/%2e%2e/pyproject.toml",
-    "/static/index.html", "/ws/", "/index.html/..",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/assets/nope.js",
+        "/../pyproject.toml",
+        "/%2e%2e/%2e%2e/pyproject.toml",
+        "/static/index.html",
+        "/ws/",
+        "/index.html/..",
+    ],
+)
 async def test_other_paths_are_404(system: System, broker: int, path: str) -> None:
     status, _, body = await aget(system.broker_http(broker) + path)
     assert status == 404, (path, body[:80])
@@ -91,9 +101,7 @@ async def test_other_paths_are_404(system: System, broker: int, path: str) -> No
 
 
 @BROKERS
-async def test_healthz_and_metrics_answer_on_the_broker_port(
-    system: System, broker: int
-) -> None:
+async def test_healthz_and_metrics_answer_on_the_broker_port(system: System, broker: int) -> None:
     status, headers, body = await aget(system.broker_http(broker) + "/healthz")
     assert (status, json.loads(body)) == (200, {"status": "ok"})
     assert headers["content-type"].startswith("application/json")
@@ -105,8 +113,9 @@ async def test_healthz_and_metrics_answer_on_the_broker_port(
 @BROKERS
 async def test_a_foreign_origin_is_refused(system: System, broker: int) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        await connect(ws_url(system, broker), origin="https://evil.example", proxy=None,
-                      open_timeout=TIMEOUT)
+        await connect(
+            ws_url(system, broker), origin="https://evil.example", proxy=None, open_timeout=TIMEOUT
+        )
     assert refused.value.response.status_code == 403
 
 
@@ -117,8 +126,12 @@ async def test_own_listed_and_absent_origins_are_accepted(
 ) -> None:
     if origin == "own":
         origin = system.broker_http(broker)
-    async with connect(ws_url(system, broker), origin=origin,  # type: ignore[arg-type]
-                       proxy=None, open_timeout=TIMEOUT) as ws:
+    async with connect(
+        ws_url(system, broker),
+        origin=origin,  # type: ignore[arg-type]
+        proxy=None,
+        open_timeout=TIMEOUT,
+    ) as ws:
         reply = await request(ws, '{"cmd":"PING","requestId":"o1"}')
         assert (reply["cmd"], reply["code"]) == ("PING", 0)
 

@@ -47,9 +47,7 @@ async def test_the_first_account_to_come_online_is_offered_to_the_waiter(
     await wait_until_waiting(system, 0)
 
 
-async def test_waiters_are_served_first_come_first_served(
-    users: Users, system: System
-) -> None:
+async def test_waiters_are_served_first_come_first_served(users: Users, system: System) -> None:
     # Two partners cannot be matched with each other, so both wait in line; each
     # account that comes online goes to the longest-waiting one.
     first = await users.new("first")

@@ -42,7 +42,8 @@ async def test_never_matched_with_an_existing_partner(users: Users) -> None:
     b = await users.new()
     session_id = await users.match(a, b)
     responses = await asyncio.gather(
-        a.request("MATCH", accountId=a.account_id), b.request("MATCH", accountId=b.account_id))
+        a.request("MATCH", accountId=a.account_id), b.request("MATCH", accountId=b.account_id)
+    )
     for response in responses:
         assert_nobody(response)
     assert await a.send(session_id, "still one session") == 1
@@ -64,9 +65,7 @@ async def test_waiter_who_logs_out_leaves_the_line(users: Users) -> None:
     assert_nobody(await late.request("MATCH", accountId=late.account_id))
 
 
-async def test_account_logging_out_is_not_matched_once_its_partner_is_told(
-    users: Users
-) -> None:
+async def test_account_logging_out_is_not_matched_once_its_partner_is_told(users: Users) -> None:
     leaving = await users.new()
     partner = await users.new()
     session_id = await users.match(leaving, partner)

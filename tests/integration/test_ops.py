@@ -74,14 +74,22 @@ async def test_a_message_moves_the_counters(users: Users, system: System) -> Non
     a_after = await metrics(system.broker_http(a_broker))
     b_after = await metrics(system.broker_http(b_broker))
     logic_after = await metrics(system.logic_http)
-    assert value(a_after, "pairchat_requests_total", dialogue_ok) == value(
-        a_before, "pairchat_requests_total", dialogue_ok) + 1
-    assert value(b_after, "pairchat_messages_pushed_total") == value(
-        b_before, "pairchat_messages_pushed_total") + 1
-    assert value(b_after, "pairchat_push_latency_seconds_count") == value(
-        b_before, "pairchat_push_latency_seconds_count") + 1
-    assert value(logic_after, "pairchat_messages_stored_total") == value(
-        logic_before, "pairchat_messages_stored_total") + 1
+    assert (
+        value(a_after, "pairchat_requests_total", dialogue_ok)
+        == value(a_before, "pairchat_requests_total", dialogue_ok) + 1
+    )
+    assert (
+        value(b_after, "pairchat_messages_pushed_total")
+        == value(b_before, "pairchat_messages_pushed_total") + 1
+    )
+    assert (
+        value(b_after, "pairchat_push_latency_seconds_count")
+        == value(b_before, "pairchat_push_latency_seconds_count") + 1
+    )
+    assert (
+        value(logic_after, "pairchat_messages_stored_total")
+        == value(logic_before, "pairchat_messages_stored_total") + 1
+    )
 
 
 async def test_error_responses_are_counted_by_code(users: Users, system: System) -> None:

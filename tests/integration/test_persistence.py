@@ -77,9 +77,11 @@ async def test_restart_resumes_sessions_history_and_msg_ids(
             resumed_b = await b2.reconnect(b.account_id, b.token)
             assert resumed_a["nickName"] == "Ada"
             assert resumed_a["sessions"] == [
-                {"sessionId": session_id, "partnerId": b.account_id, "partnerName": "Bob"}]
+                {"sessionId": session_id, "partnerId": b.account_id, "partnerName": "Bob"}
+            ]
             assert resumed_b["sessions"] == [
-                {"sessionId": session_id, "partnerId": a.account_id, "partnerName": "Ada"}]
+                {"sessionId": session_id, "partnerId": a.account_id, "partnerName": "Ada"}
+            ]
 
             assert await a2.history(session_id) == history_before
             assert [m["content"] for m in history_before] == ["one", "two", "three"]
@@ -111,24 +113,29 @@ async def test_logged_out_account_stays_logged_out_after_restart(tmp_path: Path)
     with running_system(flags, data_dir) as second:
         client = await ChatClient.connect(second.ws_url(0))
         try:
-            refused = await client.request("RECONNECT", accountId=gone.account_id,
-                                           token=gone.token)
+            refused = await client.request("RECONNECT", accountId=gone.account_id, token=gone.token)
             assert refused["code"] == 5, refused
         finally:
             await client.close()
 
 
-async def send_until_closed(client: ChatClient, session_id: int, started: asyncio.Event
-                            ) -> list[Frame]:
+async def send_until_closed(
+    client: ChatClient, session_id: int, started: asyncio.Event
+) -> list[Frame]:
     """DIALOGUEs with a window of unanswered ones, until the connection closes;
     returns the responses. `started` is set once a first window was answered."""
     responses: list[Frame] = []
     window: deque[asyncio.Future[Frame]] = deque()
     for i in range(MAX_IN_FLIGHT_TEST_MESSAGES):
         try:
-            window.append(await client.submit(
-                "DIALOGUE", senderId=client.account_id, sessionId=session_id,
-                content=f"in flight {i}"))
+            window.append(
+                await client.submit(
+                    "DIALOGUE",
+                    senderId=client.account_id,
+                    sessionId=session_id,
+                    content=f"in flight {i}",
+                )
+            )
             if len(window) >= WINDOW:
                 responses.append(await asyncio.wait_for(window.popleft(), TIMEOUT))
         except (ConnectionError, ConnectionClosed):

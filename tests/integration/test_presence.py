@@ -15,8 +15,11 @@ MATCH_WAIT = TIMEOUT / 20
 HEARTBEAT = TIMEOUT / 10
 PAST_GRACE = GRACE + TIMEOUT / 10  # the grace period plus room for its timer to act
 
-system = system_fixture(lambda brokers: Flags(
-    brokers=brokers, offline_grace=GRACE, match_wait=MATCH_WAIT, heartbeat=HEARTBEAT))
+system = system_fixture(
+    lambda brokers: Flags(
+        brokers=brokers, offline_grace=GRACE, match_wait=MATCH_WAIT, heartbeat=HEARTBEAT
+    )
+)
 
 
 async def come_back(users: Users, gone: ChatClient) -> tuple[ChatClient, Frame]:
@@ -69,7 +72,9 @@ async def test_unacknowledged_messages_are_replayed_after_reconnect(users: Users
     b2, _ = await come_back(users, b)
     replayed = await b2.expect_dialogues(session_id, 2)
     assert [(p["msgId"], p["content"]) for p in replayed] == [
-        (3, "seen, not acked"), (4, "sent while away")]
+        (3, "seen, not acked"),
+        (4, "sent while away"),
+    ]
     assert all(p["senderId"] == a.account_id for p in replayed)
 
     # Barrier: a new message comes after anything else the replay would hold.
@@ -118,8 +123,9 @@ async def test_past_grace_the_account_is_logged_out(users: Users) -> None:
     # Once b's partner is told b is gone, b's token must not work any more.
     refused = await late.request("RECONNECT", accountId=b.account_id, token=b.token)
     assert refused["code"] == 5 and refused["msg"], refused
-    closed = await a.request("DIALOGUE", senderId=a.account_id, sessionId=session_id,
-                             content="hello?")
+    closed = await a.request(
+        "DIALOGUE", senderId=a.account_id, sessionId=session_id, content="hello?"
+    )
     assert closed["code"] == 7, closed
     # The gone account is never matched again; nobody else is online.
     nobody = await a.request("MATCH", accountId=a.account_id)
@@ -131,8 +137,9 @@ async def test_account_in_grace_is_not_matched(users: Users, system: System) -> 
     away = await users.new()
     await away.close()
     # Logic counts away offline once it has handled the close.
-    await wait_for_metric(system.logic_http + "/metrics", "pairchat_accounts_online",
-                          lambda online: online == 1)
+    await wait_for_metric(
+        system.logic_http + "/metrics", "pairchat_accounts_online", lambda online: online == 1
+    )
     nobody = await a.request("MATCH", accountId=a.account_id)
     assert nobody["code"] == 4, nobody
 
@@ -140,8 +147,9 @@ async def test_account_in_grace_is_not_matched(users: Users, system: System) -> 
 async def test_reconnect_with_a_wrong_token_is_refused(users: Users) -> None:
     owner = await users.new()
     intruder = await users.connect()
-    refused = await intruder.request("RECONNECT", accountId=owner.account_id,
-                                     token=owner.token[::-1])
+    refused = await intruder.request(
+        "RECONNECT", accountId=owner.account_id, token=owner.token[::-1]
+    )
     assert refused["code"] == 5 and refused["msg"], refused
     unknown = await intruder.request("RECONNECT", accountId=2**40, token=owner.token)
     assert unknown["code"] == 5, unknown
@@ -212,8 +220,9 @@ async def test_dead_connection_is_found_by_heartbeat(users: Users) -> None:
     session_id = await users.match(a, b)
     b.go_silent()
     # Unanswered pings drop b's connection; its grace period then runs out.
-    signal = await a.expect_push(is_signal("PartnerExit", session_id),
-                                 within=2 * HEARTBEAT + GRACE + TIMEOUT)
+    signal = await a.expect_push(
+        is_signal("PartnerExit", session_id), within=2 * HEARTBEAT + GRACE + TIMEOUT
+    )
     assert signal["data"] == {"accountId": b.account_id}
 
 

@@ -15,7 +15,9 @@ BURST = 6
 
 system = system_fixture(
     lambda brokers: Flags(brokers=brokers, rate_limit=RATE, rate_burst=BURST),
-    broker_counts=(1,), scaled=False)
+    broker_counts=(1,),
+    scaled=False,
+)
 
 
 async def test_requests_over_the_rate_are_code_8(users: Users) -> None:
@@ -41,9 +43,12 @@ async def test_requests_over_the_rate_are_code_8(users: Users) -> None:
 async def test_rate_limited_dialogue_is_not_stored(users: Users) -> None:
     pair = await users.pair()  # CRT_ACCOUNT and MATCH spend a's allowance too
     await asyncio.sleep(BURST / RATE)  # refill the whole burst
-    futures = [await pair.a.submit("DIALOGUE", senderId=pair.a.account_id,
-                                   sessionId=pair.session_id, content=f"m{i}")
-               for i in range(3 * BURST)]
+    futures = [
+        await pair.a.submit(
+            "DIALOGUE", senderId=pair.a.account_id, sessionId=pair.session_id, content=f"m{i}"
+        )
+        for i in range(3 * BURST)
+    ]
     responses = await asyncio.gather(*futures)
     stored = sorted(r["msgId"] for r in responses if r["code"] == 0)
     assert any(r["code"] == 8 for r in responses), responses

@@ -37,8 +37,9 @@ class Users:
         if broker is None:
             broker, self._next_broker = self._next_broker, self._next_broker + 1
         broker %= self.system.broker_count
-        client = await ChatClient.connect(self.system.ws_url(broker),
-                                          name or f"user{len(self.clients)}@broker{broker}")
+        client = await ChatClient.connect(
+            self.system.ws_url(broker), name or f"user{len(self.clients)}@broker{broker}"
+        )
         self.clients.append(client)
         return client
 

@@ -26,7 +26,11 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 @pytest.fixture
 async def service(store: SqliteStore) -> AsyncIterator[LogicService]:
     svc = LogicService(
-        store, MemoryRouting(), MemoryTimers(), MemoryInbox(), MemoryBrokers(),
+        store,
+        MemoryRouting(),
+        MemoryTimers(),
+        MemoryInbox(),
+        MemoryBrokers(),
         LogicConfig(offline_grace=60, match_wait=MATCH_WAIT, max_sessions=2),
     )
     await svc.start()

@@ -35,8 +35,9 @@ def bad(frame: object) -> BadFrame:
 
 
 def test_valid_dialogue() -> None:
-    req = parse({"cmd": "DIALOGUE", "requestId": "r1", "senderId": 1, "sessionId": 2,
-                 "content": "hi"})
+    req = parse(
+        {"cmd": "DIALOGUE", "requestId": "r1", "senderId": 1, "sessionId": 2, "content": "hi"}
+    )
     assert req == Dialogue(senderId=1, sessionId=2, content="hi", requestId="r1")
 
 
@@ -65,16 +66,19 @@ def test_unknown_cmd_echoes_cmd_and_request_id() -> None:
     assert (err.cmd, err.code, err.requestId) == ("SHOUT", Code.UNKNOWN_CMD, "q")
 
 
-@pytest.mark.parametrize("fields,field", [
-    ({"senderId": "1", "sessionId": 2, "content": "a"}, "senderId"),
-    ({"senderId": True, "sessionId": 2, "content": "a"}, "senderId"),
-    ({"senderId": 1, "sessionId": 2.5, "content": "a"}, "sessionId"),
-    ({"senderId": 1, "sessionId": 0, "content": "a"}, "sessionId"),
-    ({"senderId": 1, "sessionId": -4, "content": "a"}, "sessionId"),
-    ({"senderId": 1, "sessionId": 2**60, "content": "a"}, "sessionId"),
-    ({"senderId": 1, "sessionId": 2, "content": 5}, "content"),
-    ({"senderId": 1, "content": "a"}, "sessionId"),
-])
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        ({"senderId": "1", "sessionId": 2, "content": "a"}, "senderId"),
+        ({"senderId": True, "sessionId": 2, "content": "a"}, "senderId"),
+        ({"senderId": 1, "sessionId": 2.5, "content": "a"}, "sessionId"),
+        ({"senderId": 1, "sessionId": 0, "content": "a"}, "sessionId"),
+        ({"senderId": 1, "sessionId": -4, "content": "a"}, "sessionId"),
+        ({"senderId": 1, "sessionId": 2**60, "content": "a"}, "sessionId"),
+        ({"senderId": 1, "sessionId": 2, "content": 5}, "content"),
+        ({"senderId": 1, "content": "a"}, "sessionId"),
+    ],
+)
 def test_wrong_types_and_values_name_the_field(fields: dict[str, object], field: str) -> None:
     err = bad({"cmd": "DIALOGUE", "requestId": "r", **fields})
     assert (err.cmd, err.code, err.requestId) == ("DIALOGUE", Code.PARAM_ERR, "r")
@@ -111,23 +115,40 @@ def test_history_defaults_and_bounds() -> None:
 
 def test_push_acknowledgements() -> None:
     assert parse({"cmd": "PUSH_DIALOGUE", "code": 0, "sessionId": 1, "msgId": 4}) == DialogueAck(
-        sessionId=1, msgId=4)
-    assert parse({"cmd": "PUSH_SIGNAL", "code": 0, "sessionId": 1,
-                  "signalType": "PartnerExit"}) == SignalAck(sessionId=1, signalType="PartnerExit")
-    assert bad({"cmd": "PUSH_SIGNAL", "code": 0, "sessionId": 1,
-                "signalType": "Bogus"}).code == Code.PARAM_ERR
+        sessionId=1, msgId=4
+    )
+    assert parse(
+        {"cmd": "PUSH_SIGNAL", "code": 0, "sessionId": 1, "signalType": "PartnerExit"}
+    ) == SignalAck(sessionId=1, signalType="PartnerExit")
+    assert (
+        bad({"cmd": "PUSH_SIGNAL", "code": 0, "sessionId": 1, "signalType": "Bogus"}).code
+        == Code.PARAM_ERR
+    )
     assert bad({"cmd": "PUSH_DIALOGUE", "code": 3, "sessionId": 1, "msgId": 4}).code == 1
 
 
 def test_encoders() -> None:
     assert json.loads(encode_response("DIALOGUE", "r", {"msgId": 2})) == {
-        "cmd": "DIALOGUE", "requestId": "r", "code": 0, "msgId": 2}
+        "cmd": "DIALOGUE",
+        "requestId": "r",
+        "code": 0,
+        "msgId": 2,
+    }
     assert json.loads(encode_response("PING", None)) == {"cmd": "PING", "code": 0}
     assert json.loads(encode_error("MATCH", None, Code.NOT_FOUND, "none")) == {
-        "cmd": "MATCH", "code": 4, "msg": "none"}
+        "cmd": "MATCH",
+        "code": 4,
+        "msg": "none",
+    }
     push = json.loads(encode_push_dialogue(1, 2, 3, "<b>x</b>", 99))
-    assert push == {"cmd": "PUSH_DIALOGUE", "senderId": 1, "sessionId": 2, "msgId": 3,
-                    "content": "<b>x</b>", "createdAt": 99}
+    assert push == {
+        "cmd": "PUSH_DIALOGUE",
+        "senderId": 1,
+        "sessionId": 2,
+        "msgId": 3,
+        "content": "<b>x</b>",
+        "createdAt": 99,
+    }
 
 
 def test_deep_nesting_is_a_param_error_not_a_crash() -> None:

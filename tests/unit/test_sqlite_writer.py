@@ -150,6 +150,7 @@ async def test_writes_racing_a_dead_writer_start_exactly_one_new_one(
     await _until(lambda: not store.writer.running)
     ids = await asyncio.gather(*(store.create_account(f"r{i}", b"t", 1) for i in range(8)))
     assert len(set(ids)) == 8
-    writers = [p for p in psutil.Process().children()
-               if "pairchat.storage.sqlite_writer" in p.cmdline()]
+    writers = [
+        p for p in psutil.Process().children() if "pairchat.storage.sqlite_writer" in p.cmdline()
+    ]
     assert [p.pid for p in writers] == [store.writer.pid]

@@ -123,7 +123,12 @@ class User(WSListener):
 
     def dialogue_frame(self, now: int) -> bytes:
         return wire.PC_DIALOGUE % (
-            self.seq, self.account_id, self.session_id, now, self.run.padding)
+            self.seq,
+            self.account_id,
+            self.session_id,
+            now,
+            self.run.padding,
+        )
 
     def ack_dialogue(self, frame: Frame) -> None:
         assert self.transport is not None
@@ -131,8 +136,9 @@ class User(WSListener):
 
     def ack_signal(self, frame: Frame) -> None:
         assert self.transport is not None
-        self.transport.send(TEXT, wire.PC_ACK_SIGNAL % (
-            frame.session_id, frame.signal_type.encode()))
+        self.transport.send(
+            TEXT, wire.PC_ACK_SIGNAL % (frame.session_id, frame.signal_type.encode())
+        )
 
     # --- frames in --------------------------------------------------------
     def handle(self, frame: Frame, now: int) -> None:
@@ -202,8 +208,7 @@ class User(WSListener):
             if left <= 0:
                 raise SetupError("MATCH timed out")
             reply = self._start_request("MATCH", {"accountId": self.account_id})
-            await asyncio.wait([reply, session], timeout=left,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([reply, session], timeout=left, return_when=asyncio.FIRST_COMPLETED)
             if session.done() or not reply.done():
                 reply.cancel()
                 continue
@@ -257,7 +262,13 @@ class SocketIOUser(User):
     def dialogue_frame(self, now: int) -> bytes:
         self.ack_id += 1
         return wire.SIO_DIALOGUE % (
-            self.ack_id, self.seq, self.account_id, self.session_id, now, self.run.padding)
+            self.ack_id,
+            self.seq,
+            self.account_id,
+            self.session_id,
+            now,
+            self.run.padding,
+        )
 
     def ack_dialogue(self, frame: Frame) -> None:
         assert self.transport is not None
@@ -265,8 +276,9 @@ class SocketIOUser(User):
 
     def ack_signal(self, frame: Frame) -> None:
         assert self.transport is not None
-        self.transport.send(TEXT, wire.SIO_ACK_SIGNAL % (
-            frame.session_id, frame.signal_type.encode()))
+        self.transport.send(
+            TEXT, wire.SIO_ACK_SIGNAL % (frame.session_id, frame.signal_type.encode())
+        )
 
 
 class SetupError(Exception):

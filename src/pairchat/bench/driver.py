@@ -103,9 +103,11 @@ class TargetResult:
         """How much each server process grew per connected user."""
         if not self.connected:
             return {}
-        return {label: (end - self.server_rss_start_kib[label]) / self.connected
-                for label, end in self.server_rss_end_kib.items()
-                if label in self.server_rss_start_kib}
+        return {
+            label: (end - self.server_rss_start_kib[label]) / self.connected
+            for label, end in self.server_rss_end_kib.items()
+            if label in self.server_rss_start_kib
+        }
 
     def per_second(self, count: int) -> float:
         return count / self.seconds if self.seconds > 0 else 0.0
@@ -149,8 +151,7 @@ def split_users(users: int, procs: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def drive(target: Target, workload: Workload,
-          show: Callable[[Snapshot], None]) -> TargetResult:
+def drive(target: Target, workload: Workload, show: Callable[[Snapshot], None]) -> TargetResult:
     """Runs the workload against the target and returns what was measured.
 
     Raises:
@@ -160,8 +161,9 @@ def drive(target: Target, workload: Workload,
 
 
 class _Run:
-    def __init__(self, target: Target, workload: Workload,
-                 show: Callable[[Snapshot], None]) -> None:
+    def __init__(
+        self, target: Target, workload: Workload, show: Callable[[Snapshot], None]
+    ) -> None:
         self.target = target
         self.workload = workload
         self.show = show
@@ -180,10 +182,22 @@ class _Run:
             gate = max(4, HANDSHAKES_IN_FLIGHT // len(ranges))
             for i, (first, count) in enumerate(ranges):
                 ours, theirs = ctx.Pipe()
-                spec = WorkerSpec(i, self.target.urls, self.target.dialect, first, count,
-                                  w.window, w.rate, w.size, w.setup_timeout, gate, w.match)
-                proc: BaseProcess = ctx.Process(target=worker_main, args=(theirs, spec),
-                                                daemon=True, name=f"bench-worker-{i}")
+                spec = WorkerSpec(
+                    i,
+                    self.target.urls,
+                    self.target.dialect,
+                    first,
+                    count,
+                    w.window,
+                    w.rate,
+                    w.size,
+                    w.setup_timeout,
+                    gate,
+                    w.match,
+                )
+                proc: BaseProcess = ctx.Process(
+                    target=worker_main, args=(theirs, spec), daemon=True, name=f"bench-worker-{i}"
+                )
                 proc.start()
                 theirs.close()
                 procs.append(proc)
@@ -238,15 +252,22 @@ class _Run:
                     rss_end.update(systems.rss_kib(servers))
                 self.phase, self.phase_done = "draining", 1.0
 
-        results = self._collect(WorkerResult, w.warmup + w.duration + START_GRACE, on_time,
-                                wake_at=[measure_from, send_until])
+        results = self._collect(
+            WorkerResult,
+            w.warmup + w.duration + START_GRACE,
+            on_time,
+            wake_at=[measure_from, send_until],
+        )
         self.phase = "done"
         self._show()
         server_cpu: dict[str, float] = {}
         machine_busy = interrupts = 0.0
         if len(cpu) == 2:
-            server_cpu = {label: (cpu[1][label] - used) / w.duration
-                          for label, used in cpu[0].items() if label in cpu[1]}
+            server_cpu = {
+                label: (cpu[1][label] - used) / w.duration
+                for label, used in cpu[0].items()
+                if label in cpu[1]
+            }
             start, end = machine
             if end.total > start.total:
                 ticks = end.total - start.total
@@ -254,10 +275,19 @@ class _Run:
                 interrupts = (end.interrupts - start.interrupts) / ticks
         tally = merge_tallies(r.tally for r in results)
         return TargetResult(
-            self.target.name, w.users, connected, matched, match_seconds,
-            max((r.wall_seconds for r in results), default=0.0), tally,
+            self.target.name,
+            w.users,
+            connected,
+            matched,
+            match_seconds,
+            max((r.wall_seconds for r in results), default=0.0),
+            tally,
             [r.cpu_seconds / r.wall_seconds if r.wall_seconds else 0.0 for r in results],
-            server_cpu, systems.peak_rss_kib(servers), machine_busy, interrupts, rss_start,
+            server_cpu,
+            systems.peak_rss_kib(servers),
+            machine_busy,
+            interrupts,
+            rss_start,
             rss_end,
         )
 
@@ -265,9 +295,13 @@ class _Run:
         for pipe in self.pipes:
             pipe.send(message)
 
-    def _collect(self, kind: type[_M], timeout: float,
-                 on_time: Callable[[int], None] | None = None,
-                 wake_at: list[int] | None = None) -> list[_M]:
+    def _collect(
+        self,
+        kind: type[_M],
+        timeout: float,
+        on_time: Callable[[int], None] | None = None,
+        wake_at: list[int] | None = None,
+    ) -> list[_M]:
         """Reads the pipes until every process has sent a `kind`, updating the
         progress from what else arrives; returns them in process order."""
         got: dict[int, _M] = {}
@@ -278,8 +312,10 @@ class _Run:
             marks = [m for m in marks if m > now]
             pause = min([0.1, *((m - now) / 1e9 for m in marks[:1])])
             if time.monotonic() > deadline:
-                raise BenchError(f"{self.target.name}: the load generator did not report "
-                                 f"{kind.__name__} within {timeout:.0f} s")
+                raise BenchError(
+                    f"{self.target.name}: the load generator did not report "
+                    f"{kind.__name__} within {timeout:.0f} s"
+                )
             # Every pipe is read, so that no process blocks on a full pipe of
             # progress reports; the end of a pipe is a failure unless its
             # process has sent its `kind` (after its result it exits).
@@ -293,8 +329,10 @@ class _Run:
                     if worker in got:
                         self._closed.add(worker)
                         continue
-                    raise BenchError(f"{self.target.name}: load generator process {worker} "
-                                     "died; see its output above") from None
+                    raise BenchError(
+                        f"{self.target.name}: load generator process {worker} "
+                        "died; see its output above"
+                    ) from None
                 if isinstance(message, Progress):
                     self.progress[message.worker] = message
                 elif isinstance(message, kind):
@@ -314,5 +352,15 @@ class _Run:
             if connected >= users:
                 phase = "matching"
             done = (matched if phase == "matching" else connected) / max(1, users)
-        self.show(Snapshot(self.target.name, phase, users, connected, matched,
-                           sum(x.sent for x in p), sum(x.delivered for x in p), done))
+        self.show(
+            Snapshot(
+                self.target.name,
+                phase,
+                users,
+                connected,
+                matched,
+                sum(x.sent for x in p),
+                sum(x.delivered for x in p),
+                done,
+            )
+        )

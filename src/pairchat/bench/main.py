@@ -36,26 +36,44 @@ def run_bench(args: argparse.Namespace) -> int:
     scaled: Scaled | None = None
     if "scaled" in modes:
         if not up_supports_scaled():
-            print("pairchat bench: --spawn scaled is not available: this `pairchat up` has no "
-                  "scaled mode (no --redis-url); use --spawn embedded, or --url to drive a "
-                  "scaled system started by hand", file=sys.stderr)
+            print(
+                "pairchat bench: --spawn scaled is not available: this `pairchat up` has no "
+                "scaled mode (no --redis-url); use --spawn embedded, or --url to drive a "
+                "scaled system started by hand",
+                file=sys.stderr,
+            )
             return 2
         if not (args.redis_url and args.database_url):
-            print("pairchat bench: --spawn scaled needs --redis-url and --database-url",
-                  file=sys.stderr)
+            print(
+                "pairchat bench: --spawn scaled needs --redis-url and --database-url",
+                file=sys.stderr,
+            )
             return 2
         scaled = Scaled(args.redis_url, args.database_url, args.logics, args.workers)
     procs = args.procs or default_procs()
     if args.idle:
         workload = Workload(
-            users=args.idle, window=0, rate=0.0, duration=IDLE_HOLD, warmup=0.0,
-            size=args.size, procs=min(procs, args.idle), match=False,
-            setup_timeout=max(SETUP_TIMEOUT, args.idle / IDLE_SIGN_INS_PER_S))
+            users=args.idle,
+            window=0,
+            rate=0.0,
+            duration=IDLE_HOLD,
+            warmup=0.0,
+            size=args.size,
+            procs=min(procs, args.idle),
+            match=False,
+            setup_timeout=max(SETUP_TIMEOUT, args.idle / IDLE_SIGN_INS_PER_S),
+        )
     else:
         workload = Workload(
-            users=args.users, window=0 if args.rate > 0 else args.window, rate=args.rate,
-            duration=args.duration, warmup=args.warmup, size=args.size,
-            procs=min(procs, args.users), setup_timeout=SETUP_TIMEOUT)
+            users=args.users,
+            window=0 if args.rate > 0 else args.window,
+            rate=args.rate,
+            duration=args.duration,
+            warmup=args.warmup,
+            size=args.size,
+            procs=min(procs, args.users),
+            setup_timeout=SETUP_TIMEOUT,
+        )
     limit_note = _raise_open_files_limit(workload.users)
     if urls:
         desc = "running system at " + ", ".join(urls)
@@ -69,8 +87,14 @@ def run_bench(args: argparse.Namespace) -> int:
     if urls:
         plan.append(lambda: contextlib.nullcontext(systems.running_system(urls)))
     for mode in modes:
-        plan.append(functools.partial(systems.spawned_pairchat, workload.users, args.brokers,
-                                      scaled if mode == "scaled" else None))
+        plan.append(
+            functools.partial(
+                systems.spawned_pairchat,
+                workload.users,
+                args.brokers,
+                scaled if mode == "scaled" else None,
+            )
+        )
     if args.baseline:
         plan += [lambda: systems.spawned_relay("picows"), lambda: systems.spawned_relay("socketio")]
     results: list[TargetResult] = []
@@ -88,8 +112,10 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"pairchat bench: {exc}", file=sys.stderr)
         return 1
     for name, tail in failed_logs.items():
-        print(f"pairchat bench: the run of {name} had errors; its last log lines:\n{tail}",
-              file=sys.stderr)
+        print(
+            f"pairchat bench: the run of {name} had errors; its last log lines:\n{tail}",
+            file=sys.stderr,
+        )
     doc = report.report_dict(workload, desc, results, machine)
     if limit_note:
         doc["notes"].append(limit_note)
@@ -122,6 +148,8 @@ def _raise_open_files_limit(users: int) -> str:
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if hard != resource.RLIM_INFINITY and hard < users + 64:
-        return (f"the open-files limit ({hard}, which this process may not raise) is below "
-                f"what {users} users need on one server process")
+        return (
+            f"the open-files limit ({hard}, which this process may not raise) is below "
+            f"what {users} users need on one server process"
+        )
     return ""

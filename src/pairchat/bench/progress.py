@@ -35,15 +35,15 @@ class LiveProgress:
         self._progress.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._progress.stop()
 
     def show(self, snap: Snapshot) -> None:
         task = self._tasks.get(snap.target)
         if task is None:
-            task = self._progress.add_task("", total=1.0, target=snap.target, phase="",
-                                           detail="")
+            task = self._progress.add_task("", total=1.0, target=snap.target, phase="", detail="")
             self._tasks[snap.target] = task
             self._samples[snap.target] = deque()
         samples = self._samples[snap.target]
@@ -56,5 +56,6 @@ class LiveProgress:
         detail = f"users {snap.connected}/{snap.users} connected, {snap.matched} matched"
         if snap.phase in ("warmup", "measuring", "draining", "done"):
             detail += f", {rate:,.0f} msg/s delivered"
-        self._progress.update(task, completed=min(1.0, snap.phase_done), phase=snap.phase,
-                              detail=detail)
+        self._progress.update(
+            task, completed=min(1.0, snap.phase_done), phase=snap.phase, detail=detail
+        )

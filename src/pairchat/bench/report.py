@@ -66,8 +66,7 @@ def ratios(results: list[TargetResult]) -> dict[str, dict[str, float]]:
     return out
 
 
-def notes(results: list[TargetResult], machine: dict[str, Any],
-          chatting: bool = True) -> list[str]:
+def notes(results: list[TargetResult], machine: dict[str, Any], chatting: bool = True) -> list[str]:
     """What the reader must know to trust the numbers (`chatting`: False for an
     idle run, whose memory figures CPU contention does not change)."""
     said: list[str] = []
@@ -75,21 +74,30 @@ def notes(results: list[TargetResult], machine: dict[str, Any],
     if load > BUSY_LOAD:
         said.append(f"the machine was shared: load average {load} when the run started")
     for r in results:
-        busy = [f"process {i} at {share:.0%}" for i, share in enumerate(r.generator_cpu)
-                if share > BUSY_SHARE]
+        busy = [
+            f"process {i} at {share:.0%}"
+            for i, share in enumerate(r.generator_cpu)
+            if share > BUSY_SHARE
+        ]
         if busy:
-            said.append(f"{r.name}: the load generator may have been the bottleneck "
-                        f"({', '.join(busy)} of a core)")
+            said.append(
+                f"{r.name}: the load generator may have been the bottleneck "
+                f"({', '.join(busy)} of a core)"
+            )
         if not chatting:
             if r.connected < r.users:
                 said.append(f"{r.name}: only {r.connected} of {r.users} users signed in")
             continue
         if r.others_cpu > OTHERS_CPU:
-            said.append(f"{r.name}: other work on the machine used {r.others_cpu:.1f} of a core "
-                        "while measuring: this result is lower than the machine can do")
+            said.append(
+                f"{r.name}: other work on the machine used {r.others_cpu:.1f} of a core "
+                "while measuring: this result is lower than the machine can do"
+            )
         if r.machine_busy > SATURATED:
-            said.append(f"{r.name}: the machine's CPUs were {r.machine_busy:.0%} busy while "
-                        "measuring: the load generator and the server competed for them")
+            said.append(
+                f"{r.name}: the machine's CPUs were {r.machine_busy:.0%} busy while "
+                "measuring: the load generator and the server competed for them"
+            )
         if r.matched < r.users:
             said.append(f"{r.name}: only {r.matched} of {r.users} users were matched")
     return said
@@ -125,15 +133,23 @@ def target_dict(r: TargetResult) -> dict[str, Any]:
     }
 
 
-def report_dict(workload: Workload, target_desc: str, results: list[TargetResult],
-                machine: dict[str, Any]) -> dict[str, Any]:
+def report_dict(
+    workload: Workload, target_desc: str, results: list[TargetResult], machine: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "machine": machine,
         "workload": {
-            "target": target_desc, "users": workload.users, "sessions": workload.users // 2,
-            "loop": workload.loop, "window": workload.window, "rate": workload.rate,
-            "duration": workload.duration, "warmup": workload.warmup, "size": workload.size,
-            "procs": workload.procs, "idle": not workload.match,
+            "target": target_desc,
+            "users": workload.users,
+            "sessions": workload.users // 2,
+            "loop": workload.loop,
+            "window": workload.window,
+            "rate": workload.rate,
+            "duration": workload.duration,
+            "warmup": workload.warmup,
+            "size": workload.size,
+            "procs": workload.procs,
+            "idle": not workload.match,
         },
         "targets": {r.name: target_dict(r) for r in results},
         "ratios": ratios(results) if workload.match else {},
@@ -147,16 +163,21 @@ def _mib(kib: int) -> str:
 
 def render(console: Console, report: dict[str, Any]) -> None:
     m, w = report["machine"], report["workload"]
-    machine = (f"{m['cpus']} x {m['cpu_model']}, {m['memory_gib']} GiB, "
-               f"load {m['load_average_at_start']}; target: {w['target']}")
+    machine = (
+        f"{m['cpus']} x {m['cpu_model']}, {m['memory_gib']} GiB, "
+        f"load {m['load_average_at_start']}; target: {w['target']}"
+    )
     if w["idle"]:
-        console.print(f"[bold]pairchat bench[/]: {w['users']} idle users held "
-                      f"{w['duration']:g} s, {w['procs']} generator processes; {machine}")
+        console.print(
+            f"[bold]pairchat bench[/]: {w['users']} idle users held "
+            f"{w['duration']:g} s, {w['procs']} generator processes; {machine}"
+        )
     else:
         console.print(
             f"[bold]pairchat bench[/]: {w['users']} users in {w['sessions']} sessions, "
             f"{w['loop']}, {w['size']}-character messages, {w['duration']:g} s after "
-            f"{w['warmup']:g} s of warmup, {w['procs']} generator processes; {machine}")
+            f"{w['warmup']:g} s of warmup, {w['procs']} generator processes; {machine}"
+        )
     targets: dict[str, dict[str, Any]] = report["targets"]
     table = Table(show_header=True, header_style="bold")
     table.add_column("")
@@ -178,16 +199,26 @@ def render(console: Console, report: dict[str, Any]) -> None:
         for p in ("p50", "p90", "p99", "max"):
             row(f"send-to-push {p}", lambda t, p=p: f"{t['latency_ms'][p]:.2f} ms")
     row("errors", lambda t: ", ".join(f"{k}: {v}" for k, v in t["errors"].items()) or "none")
-    row("server peak RSS", lambda t: "\n".join(
-        f"{k} {_mib(v)}" for k, v in t["server_peak_rss_kib"].items()) or "-")
-    row("server RSS growth per user", lambda t: "\n".join(
-        f"{k} {v:.1f} KiB" for k, v in t["server_rss_per_user_kib"].items()) or "-")
-    row("server CPU (of a core)", lambda t: "\n".join(
-        f"{k} {v:.0%}" for k, v in t["server_cpu"].items()) or "-")
+    row(
+        "server peak RSS",
+        lambda t: "\n".join(f"{k} {_mib(v)}" for k, v in t["server_peak_rss_kib"].items()) or "-",
+    )
+    row(
+        "server RSS growth per user",
+        lambda t: (
+            "\n".join(f"{k} {v:.1f} KiB" for k, v in t["server_rss_per_user_kib"].items()) or "-"
+        ),
+    )
+    row(
+        "server CPU (of a core)",
+        lambda t: "\n".join(f"{k} {v:.0%}" for k, v in t["server_cpu"].items()) or "-",
+    )
     if not w["idle"]:
         row("server CPU per message", lambda t: f"{t['server_cpu_per_message_us']:.0f} µs")
-    row("generator CPU (of a core)", lambda t: " ".join(
-        f"{share:.0%}" for share in t["generator_cpu"]))
+    row(
+        "generator CPU (of a core)",
+        lambda t: " ".join(f"{share:.0%}" for share in t["generator_cpu"]),
+    )
     row("machine CPUs busy", lambda t: f"{t['machine_cpu_busy']:.0%}")
     row("kernel interrupts (of a core)", lambda t: f"{t['interrupts_cpu']:.0%}")
     row("other work (of a core)", lambda t: f"{t['others_cpu']:.0%}")

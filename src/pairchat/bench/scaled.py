@@ -28,9 +28,20 @@ class Scaled:
 
     def argv(self) -> list[str]:
         """The `pairchat up` flags of this scaled system."""
-        return ["--redis-url", self.redis_url, "--redis-prefix", f"{self.namespace}:",
-                "--database-url", self.database_url, "--schema", self.namespace,
-                "--logics", str(self.logics), "--workers", str(self.workers)]
+        return [
+            "--redis-url",
+            self.redis_url,
+            "--redis-prefix",
+            f"{self.namespace}:",
+            "--database-url",
+            self.database_url,
+            "--schema",
+            self.namespace,
+            "--logics",
+            str(self.logics),
+            "--workers",
+            str(self.workers),
+        ]
 
     def drop(self) -> None:
         """Removes the run's schema and keys (best effort: a failure only leaves
@@ -48,8 +59,7 @@ class Scaled:
         try:
             asyncio.run(drop_schema())
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            print(f"pairchat bench: could not drop schema {self.namespace}: {exc}",
-                  file=sys.stderr)
+            print(f"pairchat bench: could not drop schema {self.namespace}: {exc}", file=sys.stderr)
         try:
             client = redis.Redis.from_url(self.redis_url, socket_timeout=CLEANUP_TIMEOUT)
             keys = list(client.scan_iter(match=f"{self.namespace}:*", count=1000))
@@ -57,12 +67,18 @@ class Scaled:
                 client.delete(*keys)
             client.close()
         except redis.RedisError as exc:
-            print(f"pairchat bench: could not delete keys {self.namespace}:*: {exc}",
-                  file=sys.stderr)
+            print(
+                f"pairchat bench: could not delete keys {self.namespace}:*: {exc}", file=sys.stderr
+            )
 
 
 def up_supports_scaled() -> bool:
     """Whether this `pairchat up` has the scaled mode (a `--redis-url` flag)."""
-    out = subprocess.run([sys.executable, "-m", "pairchat", "up", "--help"],
-                         capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "pairchat", "up", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return "--redis-url" in out.stdout

@@ -122,5 +122,9 @@ class LatencySummary:
         def ms(us: int) -> float:
             return round(us / 1000, 3)
 
-        return cls(ms(hist.percentile(0.5)), ms(hist.percentile(0.9)),
-                   ms(hist.percentile(0.99)), ms(hist.max))
+        return cls(
+            ms(hist.percentile(0.5)),
+            ms(hist.percentile(0.9)),
+            ms(hist.percentile(0.99)),
+            ms(hist.max),
+        )

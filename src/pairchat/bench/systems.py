@@ -199,14 +199,33 @@ def spawned_pairchat(users: int, brokers: int, scaled: Scaled | None) -> Iterato
     with tempfile.TemporaryDirectory(prefix="pairchat-bench-") as data:
         port = free_port_range(brokers)
         log = Path(data) / "pairchat-up.log"
-        argv = [sys.executable, "-m", "pairchat", "up", "--port", str(port),
-                "--data-dir", data, "--brokers", str(brokers), "--max-sessions", "1",
-                "--rate-limit", "1000000", "--rate-burst", "1000000",
-                "--max-conns-per-ip", str(max(4096, users * 2)),
-                "--log-level", "warning", *(scaled.argv() if scaled else [])]
+        argv = [
+            sys.executable,
+            "-m",
+            "pairchat",
+            "up",
+            "--port",
+            str(port),
+            "--data-dir",
+            data,
+            "--brokers",
+            str(brokers),
+            "--max-sessions",
+            "1",
+            "--rate-limit",
+            "1000000",
+            "--rate-burst",
+            "1000000",
+            "--max-conns-per-ip",
+            str(max(4096, users * 2)),
+            "--log-level",
+            "warning",
+            *(scaled.argv() if scaled else []),
+        ]
         with log.open("wb") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    env=_env_without_flags())
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=_env_without_flags()
+            )
         try:
             health = [f"http://127.0.0.1:{port + i}/healthz" for i in range(brokers)]
             deadline = time.monotonic() + START_TIMEOUT
@@ -216,8 +235,9 @@ def spawned_pairchat(users: int, brokers: int, scaled: Scaled | None) -> Iterato
                 health = [url for url in health if not _healthy(url)]
                 time.sleep(0.05)
             urls = tuple(f"ws://127.0.0.1:{port + i}/ws" for i in range(brokers))
-            yield Target("pairchat scaled" if scaled else "pairchat", urls, Dialect.PAIRCHAT,
-                         proc.pid, log)
+            yield Target(
+                "pairchat scaled" if scaled else "pairchat", urls, Dialect.PAIRCHAT, proc.pid, log
+            )
         finally:
             _stop(proc)
             if scaled is not None:
@@ -229,10 +249,18 @@ def spawned_relay(kind: str) -> Iterator[Target]:
     """A baseline relay (`picows` or `socketio`) as its own process; it prints
     "ready" on stdout once it listens."""
     module, name, dialect, path = {
-        "picows": ("pairchat.bench.baselines.picows_relay", "picows relay",
-                   Dialect.PAIRCHAT, "/ws"),
-        "socketio": ("pairchat.bench.baselines.socketio_relay", "python-socketio relay",
-                     Dialect.SOCKETIO, SIO_PATH),
+        "picows": (
+            "pairchat.bench.baselines.picows_relay",
+            "picows relay",
+            Dialect.PAIRCHAT,
+            "/ws",
+        ),
+        "socketio": (
+            "pairchat.bench.baselines.socketio_relay",
+            "python-socketio relay",
+            Dialect.SOCKETIO,
+            SIO_PATH,
+        ),
     }[kind]
     with tempfile.TemporaryDirectory(prefix="pairchat-bench-") as tmp:
         log = Path(tmp) / f"{kind}.log"
@@ -240,7 +268,10 @@ def spawned_relay(kind: str) -> Iterator[Target]:
         with log.open("wb") as err:
             proc = subprocess.Popen(
                 [sys.executable, "-m", module, "--port", str(port)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
         try:
             assert proc.stdout is not None
             readable, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)

@@ -70,8 +70,9 @@ def stamp_of(content: str) -> int:
 
 # --- pairchat: PROTOCOL.md --------------------------------------------------
 # DIALOGUE % (seq, senderId, sessionId, send_ns, padding)
-PC_DIALOGUE = (b'{"cmd":"DIALOGUE","requestId":"d%d","senderId":%d,"sessionId":%d,'
-               b'"content":"%020d%b"}')
+PC_DIALOGUE = (
+    b'{"cmd":"DIALOGUE","requestId":"d%d","senderId":%d,"sessionId":%d,"content":"%020d%b"}'
+)
 # ACK_DIALOGUE % (sessionId, msgId); ACK_SIGNAL % (sessionId, signalType)
 PC_ACK_DIALOGUE = b'{"cmd":"PUSH_DIALOGUE","code":0,"sessionId":%d,"msgId":%d}'
 PC_ACK_SIGNAL = b'{"cmd":"PUSH_SIGNAL","code":0,"sessionId":%d,"signalType":"%b"}'
@@ -113,7 +114,7 @@ def sio_frame(payload: bytes | memoryview) -> Frame | bytes | None:
         return frame
     if kind == b"43":
         view = bytes(payload)
-        return _decode_ack(view[view.index(b"[", 2):])[0]
+        return _decode_ack(view[view.index(b"[", 2) :])[0]
     if payload[:1] == EIO_PING:
         return EIO_PONG
     if payload[:1] == b"0":  # Engine.IO open: join the default namespace

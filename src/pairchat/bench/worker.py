@@ -147,15 +147,23 @@ class _Worker:
     async def _next(self, kind: type[_T]) -> _T:
         message = await self.inbox.get()
         if not isinstance(message, kind):
-            raise SystemExit(f"bench worker {self.spec.worker}: expected {kind.__name__}, "
-                             f"got {message!r}")
+            raise SystemExit(
+                f"bench worker {self.spec.worker}: expected {kind.__name__}, got {message!r}"
+            )
         return message
 
     async def _report(self) -> None:
         while True:
             await asyncio.sleep(PROGRESS_EVERY)
-            self.conn.send(Progress(self.spec.worker, self.connected, self.matched,
-                                    self.run.sent_all, self.run.delivered_all))
+            self.conn.send(
+                Progress(
+                    self.spec.worker,
+                    self.connected,
+                    self.matched,
+                    self.run.sent_all,
+                    self.run.delivered_all,
+                )
+            )
 
     # --- setup: connect, CRT_ACCOUNT, MATCH -------------------------------
     async def _set_up(self) -> int:
@@ -175,7 +183,8 @@ class _Worker:
             last_matched[0] = now_ns()
 
         outcomes = await asyncio.gather(
-            *(bring_up(spec.first_user + i) for i in range(spec.users)), return_exceptions=True)
+            *(bring_up(spec.first_user + i) for i in range(spec.users)), return_exceptions=True
+        )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 self.run.errors[_setup_error(outcome)] += 1
@@ -186,9 +195,12 @@ class _Worker:
         url = spec.urls[index % len(spec.urls)]
         cls = SocketIOUser if spec.dialect is wire.Dialect.SOCKETIO else User
         timeout = max(0.1, self.spec.setup_timeout)
-        _, user = await ws_connect(lambda: cls(self.run, index), url,
-                                   websocket_handshake_timeout=timeout,
-                                   read_buffer_init_size=4096)
+        _, user = await ws_connect(
+            lambda: cls(self.run, index),
+            url,
+            websocket_handshake_timeout=timeout,
+            read_buffer_init_size=4096,
+        )
         assert isinstance(user, User)
         self.users.append(user)
         await asyncio.wait_for(user.ready, timeout)

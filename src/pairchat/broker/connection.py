@@ -79,12 +79,28 @@ class TokenBucket:
 
 class Connection:
     __slots__ = (
-        "account_id", "binding", "bucket", "closed", "conn_id", "held", "ip",
-        "out", "outgoing", "raw", "route", "send_limit", "ws",
+        "account_id",
+        "binding",
+        "bucket",
+        "closed",
+        "conn_id",
+        "held",
+        "ip",
+        "out",
+        "outgoing",
+        "raw",
+        "route",
+        "send_limit",
+        "ws",
     )
 
     def __init__(
-        self, conn_id: int, ws: WSTransport, ip: str, bucket: TokenBucket, send_limit: int,
+        self,
+        conn_id: int,
+        ws: WSTransport,
+        ip: str,
+        bucket: TokenBucket,
+        send_limit: int,
         outgoing: Outgoing,
     ) -> None:
         self.conn_id = conn_id
@@ -95,8 +111,8 @@ class Connection:
         self.ip = ip
         self.bucket = bucket
         self.send_limit = send_limit
-        self.account_id = 0        # the bound account, 0 before CRT_ACCOUNT / RECONNECT
-        self.binding = False       # a CRT_ACCOUNT or RECONNECT is in flight
+        self.account_id = 0  # the bound account, 0 before CRT_ACCOUNT / RECONNECT
+        self.binding = False  # a CRT_ACCOUNT or RECONNECT is in flight
         self.held: list[bytes] = []  # pushes that arrived before the bind response
         self.closed = False
         self.route: Route | None = None  # (broker, conn_id), for logic in this process

@@ -46,16 +46,23 @@ PICOWS_LOG.setLevel(logging.WARNING)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 HARD_FRAME_LIMIT = 1 << 20  # a frame or message past this closes the connection (1009)
-HANDSHAKE_TIMEOUT = 10.0    # seconds a new TCP connection has to send its request
+HANDSHAKE_TIMEOUT = 10.0  # seconds a new TCP connection has to send its request
 
-_TEXT, _BINARY, _CONT, _CLOSE = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION,
-                                 WSMsgType.CLOSE)
-_BINARY_ERROR = encode_error("ERROR", None, Code.PARAM_ERR,
-                             "binary frames are not supported: send JSON text")
+_TEXT, _BINARY, _CONT, _CLOSE = (
+    WSMsgType.TEXT,
+    WSMsgType.BINARY,
+    WSMsgType.CONTINUATION,
+    WSMsgType.CLOSE,
+)
+_BINARY_ERROR = encode_error(
+    "ERROR", None, Code.PARAM_ERR, "binary frames are not supported: send JSON text"
+)
 _UTF8_ERROR = encode_error("ERROR", None, Code.PARAM_ERR, "the frame is not valid UTF-8")
 _INTERNAL_ERROR = encode_error("ERROR", None, Code.INTERNAL_ERR, "internal error")
-_NO_CLIENT = (b"pairchat broker: the web client is not built (run `make install`); "
-              b"WebSocket clients connect to /ws.\n")
+_NO_CLIENT = (
+    b"pairchat broker: the web client is not built (run `make install`); "
+    b"WebSocket clients connect to /ws.\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +90,18 @@ def _load_static(root: Path) -> dict[str, _File]:
         if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
             kind += "; charset=utf-8"
         # Vite names assets by their content's hash: they never change.
-        cache = ("public, max-age=31536000, immutable" if url.startswith("/assets/")
-                 else "no-cache")
+        cache = "public, max-age=31536000, immutable" if url.startswith("/assets/") else "no-cache"
         files[url] = _File(path.read_bytes(), {"Content-Type": kind, "Cache-Control": cache})
     files["/"] = files["/index.html"]
     return files
 
 
-def _response(status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
-              headers: dict[str, str] | None = None) -> WSUpgradeResponseWithListener:
+def _response(
+    status: int,
+    body: bytes,
+    content_type: str = "text/plain; charset=utf-8",
+    headers: dict[str, str] | None = None,
+) -> WSUpgradeResponseWithListener:
     extra = {"Content-Type": content_type, **(headers or {})}
     if status == 200:
         response = WSUpgradeResponse.create_ok_response(body, extra)
@@ -114,7 +124,9 @@ class Gateway:
     async def start(self, host: str, port: int) -> asyncio.Server:
         heartbeat = self.config.heartbeat
         return await ws_create_server(
-            self.route, host, port,
+            self.route,
+            host,
+            port,
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
             logger_name=PICOWS_LOG,
             # A client silent for `heartbeat` seconds is pinged; one that does not
@@ -134,8 +146,7 @@ class Gateway:
         path = unquote(urlsplit(request.path.decode("latin-1")).path)
         if path == "/ws":
             if not self._origin_ok(request):
-                event(log, "origin refused", logging.WARNING,
-                      origin=request.headers.get("Origin"))
+                event(log, "origin refused", logging.WARNING, origin=request.headers.get("Origin"))
                 return _response(403, b"origin not allowed\n")
             return _Client(self)
         if path == "/healthz":
@@ -166,14 +177,20 @@ class Gateway:
         ip = str(peer[0]) if peer else "?"
         if self._per_ip[ip] >= self.config.max_conns_per_ip:
             event(log, "too many connections", logging.WARNING, ip=ip)
-            transport.send_close(WSCloseCode.TRY_AGAIN_LATER,
-                                 b"too many connections from this address")
+            transport.send_close(
+                WSCloseCode.TRY_AGAIN_LATER, b"too many connections from this address"
+            )
             transport.disconnect()
             return None
         limits = self.hub.limits
-        conn = Connection(self.hub.next_conn_id(), transport, ip,
-                          TokenBucket(limits.rate, limits.burst), limits.send_limit,
-                          self._outgoing)
+        conn = Connection(
+            self.hub.next_conn_id(),
+            transport,
+            ip,
+            TokenBucket(limits.rate, limits.burst),
+            limits.send_limit,
+            self._outgoing,
+        )
         self._per_ip[ip] += 1
         self.hub.add(conn)
         event(log, "connected", conn=conn.conn_id, ip=ip)

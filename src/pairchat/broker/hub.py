@@ -66,12 +66,17 @@ class Shortcut(Protocol):
     """The hot use cases of a logic service in this process (`LogicService`):
     plain calls that raise `ProtocolError`, or `NotCached` for the slow path."""
 
-    def send(self, account_id: int, route: Route, session_id: int, content: str,
-             request_id: str | None,
-             done: Callable[[StoredMessage | BaseException], None]) -> None: ...
+    def send(
+        self,
+        account_id: int,
+        route: Route,
+        session_id: int,
+        content: str,
+        request_id: str | None,
+        done: Callable[[StoredMessage | BaseException], None],
+    ) -> None: ...
 
-    def ack_message(self, account_id: int, route: Route, session_id: int,
-                    msg_id: int) -> None: ...
+    def ack_message(self, account_id: int, route: Route, session_id: int, msg_id: int) -> None: ...
 
 
 @dataclass(slots=True)
@@ -82,8 +87,13 @@ class _Pending:
 
 
 class Hub:
-    def __init__(self, limits: Limits, call_logic: Callable[[lpb.Call], bool],
-                 shortcut: Shortcut | None = None, broker_id: str = "") -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        call_logic: Callable[[lpb.Call], bool],
+        shortcut: Shortcut | None = None,
+        broker_id: str = "",
+    ) -> None:
         self.limits = limits
         self._shortcut = shortcut
         self._broker_id = broker_id
@@ -113,8 +123,11 @@ class Hub:
             return
         CONNECTIONS.dec()
         if conn.account_id:
-            self._call_logic(lpb.Call(account_id=conn.account_id, conn_id=conn.conn_id,
-                                      closed=lpb.ConnectionClosed()))
+            self._call_logic(
+                lpb.Call(
+                    account_id=conn.account_id, conn_id=conn.conn_id, closed=lpb.ConnectionClosed()
+                )
+            )
 
     def logic_lost(self) -> None:
         """The logic stream broke: fail what is in flight and close every client,
@@ -130,15 +143,23 @@ class Hub:
         limit = self.limits.max_frame_bytes
         # A character is at most 4 UTF-8 bytes: encode only when it could matter.
         if len(data) * 4 > limit and (len(data) > limit or len(data.encode()) > limit):
-            self._reply(conn, encode_error("ERROR", None, Code.TOO_LARGE, "frame too large"),
-                        "ERROR", Code.TOO_LARGE)
+            self._reply(
+                conn,
+                encode_error("ERROR", None, Code.TOO_LARGE, "frame too large"),
+                "ERROR",
+                Code.TOO_LARGE,
+            )
             return
         allowed = conn.bucket.take()  # bad frames count too: they cost work to answer
         req = self.parser.parse(data)
         if isinstance(req, BadFrame):
             if allowed:
-                self._reply(conn, encode_error(req.cmd, req.requestId, req.code, req.msg),
-                            req.cmd if req.code != Code.UNKNOWN_CMD else "UNKNOWN", req.code)
+                self._reply(
+                    conn,
+                    encode_error(req.cmd, req.requestId, req.code, req.msg),
+                    req.cmd if req.code != Code.UNKNOWN_CMD else "UNKNOWN",
+                    req.code,
+                )
             else:
                 self._error(conn, req.cmd, req.requestId, Code.RATE_LIMITED, "too many requests")
             return
@@ -153,8 +174,13 @@ class Hub:
             self._bind(conn, cmd, req)
             return
         if not conn.account_id:
-            self._error(conn, cmd, req.requestId, Code.UNAUTHORIZED,
-                        "no account: send CRT_ACCOUNT or RECONNECT first")
+            self._error(
+                conn,
+                cmd,
+                req.requestId,
+                Code.UNAUTHORIZED,
+                "no account: send CRT_ACCOUNT or RECONNECT first",
+            )
             return
         if isinstance(req, DialogueAck | SignalAck):
             self._acknowledge(conn, req)
@@ -168,8 +194,7 @@ class Hub:
         if self._shortcut is not None and type(req) is DialogueAck:
             try:
                 assert conn.route is not None
-                self._shortcut.ack_message(conn.account_id, conn.route, req.sessionId,
-                                           req.msgId)
+                self._shortcut.ack_message(conn.account_id, conn.route, req.sessionId, req.msgId)
                 return
             except ProtocolError as exc:
                 self._error(conn, "PUSH_DIALOGUE", req.requestId, exc.code, exc.msg)
@@ -184,8 +209,13 @@ class Hub:
         if req.requestId is not None:
             call.request_id = req.requestId
         if not self._call_logic(call):
-            self._error(conn, CMD_OF[type(req)], req.requestId, Code.INTERNAL_ERR,
-                        "server unavailable, retry")
+            self._error(
+                conn,
+                CMD_OF[type(req)],
+                req.requestId,
+                Code.INTERNAL_ERR,
+                "server unavailable, retry",
+            )
 
     def _to_call(self, conn: Connection, req: Request) -> lpb.Call | None:
         acct = conn.account_id
@@ -218,8 +248,11 @@ class Hub:
             return lpb.Call(logout=lpb.Logout())
         if t is History:
             assert isinstance(req, History)
-            return lpb.Call(history=lpb.History(
-                session_id=req.sessionId, after_msg_id=req.afterMsgId, limit=req.limit))
+            return lpb.Call(
+                history=lpb.History(
+                    session_id=req.sessionId, after_msg_id=req.afterMsgId, limit=req.limit
+                )
+            )
         raise AssertionError(f"unhandled request {t.__name__}")
 
     def _send_here(self, conn: Connection, req: Dialogue) -> bool:
@@ -234,14 +267,22 @@ class Hub:
             elif result.closed:
                 self._error(conn, "DIALOGUE", request_id, Code.SESSION_CLOSED, SESSION_ENDED)
             else:
-                self._reply(conn, encode_response("DIALOGUE", request_id, {
-                    "sessionId": result.session_id, "msgId": result.msg_id}),
-                    "DIALOGUE", Code.OK)
+                self._reply(
+                    conn,
+                    encode_response(
+                        "DIALOGUE",
+                        request_id,
+                        {"sessionId": result.session_id, "msgId": result.msg_id},
+                    ),
+                    "DIALOGUE",
+                    Code.OK,
+                )
 
         try:
             assert conn.route is not None
-            self._shortcut.send(conn.account_id, conn.route, req.sessionId, req.content,
-                                request_id, done)
+            self._shortcut.send(
+                conn.account_id, conn.route, req.sessionId, req.content, request_id, done
+            )
         except ProtocolError as exc:
             self._error(conn, "DIALOGUE", request_id, exc.code, exc.msg)
         except NotCached:
@@ -250,20 +291,35 @@ class Hub:
 
     def _forbidden(self, conn: Connection, cmd: str, request_id: str | None) -> lpb.Call | None:
         """Answer code 6; returns None, the call _to_call does not make."""
-        self._error(conn, cmd, request_id, Code.FORBIDDEN,
-                    "accountId/senderId is not the account of this connection")
+        self._error(
+            conn,
+            cmd,
+            request_id,
+            Code.FORBIDDEN,
+            "accountId/senderId is not the account of this connection",
+        )
         return None
 
     def _bind(self, conn: Connection, cmd: str, req: CreateAccount | Reconnect) -> None:
         if conn.binding:
-            self._error(conn, cmd, req.requestId, Code.PARAM_ERR,
-                        "an account is already being bound to this connection")
+            self._error(
+                conn,
+                cmd,
+                req.requestId,
+                Code.PARAM_ERR,
+                "an account is already being bound to this connection",
+            )
             return
         if conn.account_id and not (
             isinstance(req, Reconnect) and req.accountId == conn.account_id
         ):
-            self._error(conn, cmd, req.requestId, Code.FORBIDDEN,
-                        "this connection is bound to another account")
+            self._error(
+                conn,
+                cmd,
+                req.requestId,
+                Code.FORBIDDEN,
+                "this connection is bound to another account",
+            )
             return
         if isinstance(req, CreateAccount):
             call = lpb.Call(create_account=lpb.CreateAccount(nick_name=req.nickName))
@@ -314,32 +370,49 @@ class Hub:
                 fields = {"nickName": b.nick_name, "accountId": b.account_id, "token": b.token}
             else:
                 fields = {
-                    "accountId": b.account_id, "nickName": b.nick_name,
+                    "accountId": b.account_id,
+                    "nickName": b.nick_name,
                     "sessions": [
-                        {"sessionId": s.session_id, "partnerId": s.partner_id,
-                         "partnerName": s.partner_name}
+                        {
+                            "sessionId": s.session_id,
+                            "partnerId": s.partner_id,
+                            "partnerName": s.partner_name,
+                        }
                         for s in b.sessions
                     ],
                 }
             conn.binding = False
             if conn.closed:
                 # The client left before it learnt its account: tell logic now.
-                self._call_logic(lpb.Call(account_id=b.account_id, conn_id=conn.conn_id,
-                                          closed=lpb.ConnectionClosed()))
+                self._call_logic(
+                    lpb.Call(
+                        account_id=b.account_id, conn_id=conn.conn_id, closed=lpb.ConnectionClosed()
+                    )
+                )
                 return
             conn.account_id = b.account_id
             event(log, "bound", account=b.account_id, conn=conn.conn_id, cmd=p.cmd)
         elif body == "matched":
             m = reply.matched
-            fields = {"partnerId": m.partner_id, "partnerName": m.partner_name,
-                      "sessionId": m.session_id}
+            fields = {
+                "partnerId": m.partner_id,
+                "partnerName": m.partner_name,
+                "sessionId": m.session_id,
+            }
         elif body == "history":
             h = reply.history
-            fields = {"sessionId": h.session_id, "messages": [
-                {"msgId": m.msg_id, "senderId": m.sender_id, "content": m.content,
-                 "createdAt": m.created_at}
-                for m in h.messages
-            ]}
+            fields = {
+                "sessionId": h.session_id,
+                "messages": [
+                    {
+                        "msgId": m.msg_id,
+                        "senderId": m.sender_id,
+                        "content": m.content,
+                        "createdAt": m.created_at,
+                    }
+                    for m in h.messages
+                ],
+            }
         elif p.cmd == "LOGOUT":
             event(log, "logged out", account=conn.account_id, conn=conn.conn_id)
             conn.account_id = 0
@@ -355,8 +428,10 @@ class Hub:
         conns = self.conns
         for i, item in enumerate(items):
             conn = conns.get(item.conn_id)
-            if conn is None or conn.closed or (
-                conn.account_id != item.account_id and not conn.binding
+            if (
+                conn is None
+                or conn.closed
+                or (conn.account_id != item.account_id and not conn.binding)
             ):
                 missing.append(i)
                 continue
@@ -378,8 +453,9 @@ class Hub:
     def _answer_error(self, p: _Pending, code: int, msg: str) -> None:
         self._reply(p.conn, encode_error(p.cmd, p.request_id, code, msg), p.cmd, code)
 
-    def _error(self, conn: Connection, cmd: str, request_id: str | None, code: int,
-               msg: str) -> None:
+    def _error(
+        self, conn: Connection, cmd: str, request_id: str | None, code: int, msg: str
+    ) -> None:
         self._reply(conn, encode_error(cmd, request_id, code, msg), cmd, code)
 
     def _reply(self, conn: Connection, frame: bytes, cmd: str, code: int) -> None:

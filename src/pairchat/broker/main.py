@@ -39,8 +39,8 @@ class BrokerProcessConfig:
     host: str
     port: int
     logic_targets: list[str]
-    push_listen: str          # host:port for the Push service (port 0: any free port)
-    push_advertise: str       # host the workers use to reach it ("" = push_listen's host)
+    push_listen: str  # host:port for the Push service (port 0: any free port)
+    push_advertise: str  # host the workers use to reach it ("" = push_listen's host)
     broker_id: str
     limits: Limits
     gateway: GatewayConfig
@@ -55,10 +55,16 @@ class InProcessLogic:
 
 
 class RunningBroker:
-    def __init__(self, broker_id: str, hub: Hub, link: LogicLink | LocalLogicLink,
-                 http: asyncio.Server, server: grpc.aio.Server | None,
-                 health_servicer: health.aio.HealthServicer | None,
-                 local: InProcessLogic | None) -> None:
+    def __init__(
+        self,
+        broker_id: str,
+        hub: Hub,
+        link: LogicLink | LocalLogicLink,
+        http: asyncio.Server,
+        server: grpc.aio.Server | None,
+        health_servicer: health.aio.HealthServicer | None,
+        local: InProcessLogic | None,
+    ) -> None:
         self.broker_id = broker_id
         self.hub = hub
         self.link = link
@@ -82,13 +88,18 @@ class RunningBroker:
             await bounded("push server", self.server.stop(grace=1.0))
 
 
-async def start_broker(cfg: BrokerProcessConfig,
-                       local: InProcessLogic | None = None) -> RunningBroker:
+async def start_broker(
+    cfg: BrokerProcessConfig, local: InProcessLogic | None = None
+) -> RunningBroker:
     """Start a broker: over gRPC to `cfg.logic_targets`, or to `local`."""
     broker_id = cfg.broker_id or f"{socket.gethostname()}:{cfg.port}:{os.getpid()}"
     link_box: list[LogicLink | LocalLogicLink] = []
-    hub = Hub(cfg.limits, lambda call: link_box[0].call(call),
-              local.servicer.service if local is not None else None, broker_id)
+    hub = Hub(
+        cfg.limits,
+        lambda call: link_box[0].call(call),
+        local.servicer.service if local is not None else None,
+        broker_id,
+    )
 
     server: grpc.aio.Server | None = None
     health_servicer: health.aio.HealthServicer | None = None
@@ -104,15 +115,21 @@ async def start_broker(cfg: BrokerProcessConfig,
         await server.start()
         push_host = cfg.push_advertise or cfg.push_listen.rsplit(":", 1)[0]
         push_target = f"{push_host}:{push_port}"
-        link = LogicLink(cfg.logic_targets,
-                         lpb.BrokerHello(broker_id=broker_id, push_target=push_target),
-                         hub.on_reply, hub.logic_lost)
+        link = LogicLink(
+            cfg.logic_targets,
+            lpb.BrokerHello(broker_id=broker_id, push_target=push_target),
+            hub.on_reply,
+            hub.logic_lost,
+        )
     else:
         push_target = IN_PROCESS
         local.links.attach(broker_id, hub.deliver)
-        link = LocalLogicLink(local.servicer.exchange,
-                              lpb.BrokerHello(broker_id=broker_id, push_target=push_target),
-                              hub.on_reply, hub.logic_lost)
+        link = LocalLogicLink(
+            local.servicer.exchange,
+            lpb.BrokerHello(broker_id=broker_id, push_target=push_target),
+            hub.on_reply,
+            hub.logic_lost,
+        )
     link_box.append(link)
     link.start()
 
@@ -124,9 +141,14 @@ async def start_broker(cfg: BrokerProcessConfig,
         raise SystemExit(f"broker: cannot listen on {cfg.host}:{cfg.port}: {exc}") from None
     if health_servicer is not None:
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    event(log, "broker listening", http=f"{cfg.host}:{cfg.port}", push=push_target,
-          broker=broker_id,
-          logic=",".join(cfg.logic_targets) if local is None else IN_PROCESS)
+    event(
+        log,
+        "broker listening",
+        http=f"{cfg.host}:{cfg.port}",
+        push=push_target,
+        broker=broker_id,
+        logic=",".join(cfg.logic_targets) if local is None else IN_PROCESS,
+    )
     return RunningBroker(broker_id, hub, link, http, server, health_servicer, local)
 
 

@@ -15,7 +15,7 @@ class Push(msgspec.Struct, frozen=True, tag="p", array_like=True):
     recipient: int
     session_id: int
     frame: bytes
-    msg_id: int = 0        # of a dialogue message; 0 for signals
+    msg_id: int = 0  # of a dialogue message; 0 for signals
     stored_at_us: int = 0  # commit time of a dialogue message, for the latency histogram
 
 

@@ -120,8 +120,14 @@ class PushLink:
                 dropped = len(self._pending)
                 self._pending.clear()
                 self._fail_all()
-                event(log, "push stream lost", logging.WARNING, broker=self.broker_id,
-                      status=exc.code().name, dropped=dropped)
+                event(
+                    log,
+                    "push stream lost",
+                    logging.WARNING,
+                    broker=self.broker_id,
+                    status=exc.code().name,
+                    dropped=dropped,
+                )
             await asyncio.sleep(RETRY_DELAY)
 
 

@@ -34,12 +34,13 @@ async def serve_worker(cfg: WorkerProcessConfig, stop: asyncio.Event) -> None:
     backends = await open_backends(cfg.backends)
     links = PushLinks()
     name = consumer_name("worker")
-    worker = DeliveryWorker(backends.inbox, backends.routing, backends.store, links, name,
-                            backends.brokers)
-    tasks = [asyncio.create_task(worker.run()),
-             asyncio.create_task(links.follow(backends.brokers))]
-    ops, http_port = await serve_ops(cfg.http_host, cfg.http_port,
-                                     lambda: not any(t.done() for t in tasks))
+    worker = DeliveryWorker(
+        backends.inbox, backends.routing, backends.store, links, name, backends.brokers
+    )
+    tasks = [asyncio.create_task(worker.run()), asyncio.create_task(links.follow(backends.brokers))]
+    ops, http_port = await serve_ops(
+        cfg.http_host, cfg.http_port, lambda: not any(t.done() for t in tasks)
+    )
     write_ports(cfg.ports_file, http=http_port)
     event(log, "worker running", consumer=name, http_port=http_port)
     try:

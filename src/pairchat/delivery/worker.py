@@ -43,8 +43,13 @@ def consumer_name(role: str) -> str:
 
 class DeliveryWorker:
     def __init__(
-        self, inbox: Inbox, routing: Routing, store: Store, links: PushLinks,
-        consumer: str = "embedded", brokers: Brokers | None = None,
+        self,
+        inbox: Inbox,
+        routing: Routing,
+        store: Store,
+        links: PushLinks,
+        consumer: str = "embedded",
+        brokers: Brokers | None = None,
     ) -> None:
         self.brokers = brokers  # where to look up brokers the links do not know yet
         self.inbox = inbox
@@ -71,8 +76,14 @@ class DeliveryWorker:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the store or routing is away: retry in order
-                    event(log, "delivery failed", logging.ERROR, entries=len(taken),
-                          attempt=attempt, error=repr(exc))
+                    event(
+                        log,
+                        "delivery failed",
+                        logging.ERROR,
+                        entries=len(taken),
+                        attempt=attempt,
+                        error=repr(exc),
+                    )
                     await asyncio.sleep(RETRY_DELAY * attempt)
             else:
                 # Given up, so that later sessions are not held back for ever: the
@@ -94,15 +105,23 @@ class DeliveryWorker:
         try:
             await self.inbox.done(self.consumer, ids)
         except Exception as exc:
-            event(log, "marking entries done failed", logging.WARNING, entries=len(ids),
-                  error=repr(exc))
+            event(
+                log,
+                "marking entries done failed",
+                logging.WARNING,
+                entries=len(ids),
+                error=repr(exc),
+            )
 
     async def _deliver(self, entries: list[Entry]) -> list[asyncio.Future[bool]]:
         accounts = sorted({e.recipient if isinstance(e, Push) else e.account_id for e in entries})
         routes = dict(zip(accounts, await self.routing.routes(accounts), strict=True))
         keys = sorted({(e.recipient, e.session_id) for e in entries if type(e) is Push})
-        held = {k for k, pending in zip(keys, await self.routing.replaying(keys),
-                                          strict=True) if pending}
+        held = {
+            k
+            for k, pending in zip(keys, await self.routing.replaying(keys), strict=True)
+            if pending
+        }
         out: dict[str, list[pb.PushItem]] = {}
         signals: dict[int, list[Signal]] = {}
         ended: list[Replay] = []
@@ -111,10 +130,14 @@ class DeliveryWorker:
                 route = routes.get(entry.recipient)
                 if route is None or (entry.recipient, entry.session_id) in held:
                     continue
-                _items(out, route).append(pb.PushItem(
-                    account_id=entry.recipient, conn_id=route.conn_id, frame=entry.frame,
-                    stored_at_us=entry.stored_at_us,
-                ))
+                _items(out, route).append(
+                    pb.PushItem(
+                        account_id=entry.recipient,
+                        conn_id=route.conn_id,
+                        frame=entry.frame,
+                        stored_at_us=entry.stored_at_us,
+                    )
+                )
             elif type(entry) is Replay:
                 target = Route(entry.broker_id, entry.conn_id)
                 # Only the replay to the current route releases the session: one to a
@@ -123,18 +146,25 @@ class DeliveryWorker:
                     held.discard((entry.account_id, entry.session_id))
                     frames = await replay_frames(self.store, entry, signals)
                     _items(out, target).extend(
-                        pb.PushItem(account_id=entry.account_id, conn_id=entry.conn_id,
-                                    frame=frame)
+                        pb.PushItem(account_id=entry.account_id, conn_id=entry.conn_id, frame=frame)
                         for frame in frames
                     )
-                    event(log, "replayed", account=entry.account_id, session=entry.session_id,
-                          pushes=len(frames))
+                    event(
+                        log,
+                        "replayed",
+                        account=entry.account_id,
+                        session=entry.session_id,
+                        pushes=len(frames),
+                    )
                 ended.append(entry)
             elif type(entry) is Close:
-                _items(out, Route(entry.broker_id, entry.conn_id)).append(pb.PushItem(
-                    account_id=entry.account_id, conn_id=entry.conn_id,
-                    kind=pb.PUSH_KIND_CLOSE,
-                ))
+                _items(out, Route(entry.broker_id, entry.conn_id)).append(
+                    pb.PushItem(
+                        account_id=entry.account_id,
+                        conn_id=entry.conn_id,
+                        kind=pb.PUSH_KIND_CLOSE,
+                    )
+                )
         # Only once everything above worked: a retried batch must hold back again.
         for entry in ended:
             await self.routing.end_replay(entry.account_id, entry.session_id)

@@ -63,17 +63,25 @@ class GroupCommit:
             if not await self._commit(batch, acks):
                 await asyncio.sleep(RETRY_DELAY)
 
-    async def _commit(self, batch: list[tuple[NewMessage, Done]],
-                      acks: dict[tuple[int, int], int]) -> bool:
+    async def _commit(
+        self, batch: list[tuple[NewMessage, Done]], acks: dict[tuple[int, int], int]
+    ) -> bool:
         started = time.perf_counter()
         try:
             stored = await self._store.append_messages(
-                [m for m, _ in batch], int(time.time() * 1000),
+                [m for m, _ in batch],
+                int(time.time() * 1000),
                 [(s, a, m) for (s, a), m in acks.items()],
             )
         except Exception as exc:  # the store failed: every caller gets code 2, may retry
-            event(log, "commit failed", logging.ERROR, messages=len(batch), acks=len(acks),
-                  error=repr(exc))
+            event(
+                log,
+                "commit failed",
+                logging.ERROR,
+                messages=len(batch),
+                acks=len(acks),
+                error=repr(exc),
+            )
             for (session_id, account_id), msg_id in acks.items():  # kept for the next try
                 self.ack(session_id, account_id, msg_id)
             for _, done in batch:
@@ -91,8 +99,9 @@ class GroupCommit:
         except Exception as exc:
             # Stored but not queued: answer code 2, so the client retries with the
             # same requestId, which queues the push again (and RECONNECT replays it).
-            event(log, "queueing pushes failed", logging.ERROR, messages=len(stored),
-                  error=repr(exc))
+            event(
+                log, "queueing pushes failed", logging.ERROR, messages=len(stored), error=repr(exc)
+            )
             for _, done in batch:
                 done(exc)
             return True

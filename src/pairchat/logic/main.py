@@ -61,28 +61,47 @@ class LogicProcessConfig:
 
 async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     if cfg.broker is not None and cfg.backends.scaled:
-        raise SystemExit("logic: --broker-port is for the embedded mode; scaled, run "
-                         "`pairchat broker` processes, which every worker can reach")
+        raise SystemExit(
+            "logic: --broker-port is for the embedded mode; scaled, run "
+            "`pairchat broker` processes, which every worker can reach"
+        )
     backends = await open_backends(cfg.backends)
     if not backends.scaled:
         sys.setswitchinterval(EMBEDDED_SWITCH_INTERVAL)
-    service = LogicService(backends.store, backends.routing, backends.timers, backends.inbox,
-                           backends.brokers, cfg.logic)
+    service = LogicService(
+        backends.store,
+        backends.routing,
+        backends.timers,
+        backends.inbox,
+        backends.brokers,
+        cfg.logic,
+    )
     await service.start()
     links = PushLinks()
     worker_task: asyncio.Task[None] | None = None
     if cfg.run_worker or not backends.scaled:
-        worker = DeliveryWorker(backends.inbox, backends.routing, backends.store, links,
-                                consumer_name("logic"),
-                                backends.brokers if backends.scaled else None)
+        worker = DeliveryWorker(
+            backends.inbox,
+            backends.routing,
+            backends.store,
+            links,
+            consumer_name("logic"),
+            backends.brokers if backends.scaled else None,
+        )
         worker_task = asyncio.create_task(worker.run())
     # Scaled, the worker also pushes to brokers streaming to other logic processes.
-    sync_task = (asyncio.create_task(links.follow(backends.brokers))
-                 if worker_task is not None and backends.scaled else None)
+    sync_task = (
+        asyncio.create_task(links.follow(backends.brokers))
+        if worker_task is not None and backends.scaled
+        else None
+    )
 
     server = grpc.aio.server(options=GRPC_OPTIONS)
-    registry = BrokerRegistry(links.register, links.unregister) if worker_task else (
-        BrokerRegistry(lambda _b, _t: None, lambda _b: None))
+    registry = (
+        BrokerRegistry(links.register, links.unregister)
+        if worker_task
+        else (BrokerRegistry(lambda _b, _t: None, lambda _b: None))
+    )
     servicer = LogicServicer(service, registry)
     rpc.serve_logic(server, servicer.Exchange)
     health_servicer = health.aio.HealthServicer()
@@ -93,19 +112,24 @@ async def serve_logic(cfg: LogicProcessConfig, stop: asyncio.Event) -> None:
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("pairchat.api.v1.Logic", health_pb2.HealthCheckResponse.SERVING)
-    ops, http_port = await serve_ops(cfg.http_host, cfg.http_port,
-                                     lambda: worker_task is None or not worker_task.done())
+    ops, http_port = await serve_ops(
+        cfg.http_host, cfg.http_port, lambda: worker_task is None or not worker_task.done()
+    )
     broker = None
     if cfg.broker is not None:
         from pairchat.broker.main import InProcessLogic, start_broker
 
         broker = await start_broker(cfg.broker, InProcessLogic(servicer, links))
     write_ports(cfg.ports_file, grpc=port, http=http_port)
-    event(log, "logic listening", grpc=f"{cfg.listen.rsplit(':', 1)[0]}:{port}",
-          http_port=http_port,
-          mode="scaled" if backends.scaled else "embedded",
-          worker="yes" if worker_task else "no",
-          broker=f"{cfg.broker.host}:{cfg.broker.port}" if cfg.broker else "no")
+    event(
+        log,
+        "logic listening",
+        grpc=f"{cfg.listen.rsplit(':', 1)[0]}:{port}",
+        http_port=http_port,
+        mode="scaled" if backends.scaled else "embedded",
+        worker="yes" if worker_task else "no",
+        broker=f"{cfg.broker.host}:{cfg.broker.port}" if cfg.broker else "no",
+    )
     try:
         await stop.wait()
     finally:

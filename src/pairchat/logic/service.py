@@ -38,8 +38,8 @@ log = logging.getLogger("pairchat.logic")
 
 DURABLE_SIGNALS = frozenset({"NewSession", "PartnerExit", "ViewedAck"})
 SWEEP_INTERVAL = 0.2  # seconds between checks of grace deadlines and broker liveness
-BROKER_TTL = 5.0      # a broker not renewed for this long is gone
-NOTIFY_WAIT = 5.0     # how long a MATCH taken at its deadline waits for its result
+BROKER_TTL = 5.0  # a broker not renewed for this long is gone
+NOTIFY_WAIT = 5.0  # how long a MATCH taken at its deadline waits for its result
 RECENT_PUSHES = 65536  # pushes remembered as queued, so a repeated requestId is not re-pushed
 
 
@@ -85,7 +85,12 @@ _matched_codec = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(Matched))
 
 class LogicService:
     def __init__(
-        self, store: Store, routing: Routing, timers: Timers, inbox: Inbox, brokers: Brokers,
+        self,
+        store: Store,
+        routing: Routing,
+        timers: Timers,
+        inbox: Inbox,
+        brokers: Brokers,
         config: LogicConfig,
     ) -> None:
         self.store = store
@@ -95,8 +100,8 @@ class LogicService:
         self.brokers = brokers
         self.config = config
         self.commit = GroupCommit(store, self._committed)
-        self._bound: dict[Route, int] = {}      # connections bound through this process
-        self._route_of: dict[int, Route] = {}   # the same, by account
+        self._bound: dict[Route, int] = {}  # connections bound through this process
+        self._route_of: dict[int, Route] = {}  # the same, by account
         self._sessions: dict[int, SessionRecord] = {}  # sessions seen open; closed=True once ended
         self._nicks: dict[int, str] = {}
         self._recently_queued: OrderedDict[tuple[int, int], None] = OrderedDict()  # oldest first
@@ -201,8 +206,10 @@ class LogicService:
 
     async def reconnect(self, route: Route, account_id: int, token: str) -> Bound:
         account = await self.store.get_account(account_id)
-        if account is None or account.logged_out or not hmac.compare_digest(
-            account.token_hash, hash_token(token)
+        if (
+            account is None
+            or account.logged_out
+            or not hmac.compare_digest(account.token_hash, hash_token(token))
         ):
             raise ProtocolError(Code.UNAUTHORIZED, "unknown account or wrong token")
         self._nicks[account_id] = account.nick
@@ -213,15 +220,15 @@ class LogicService:
         # ahead of the replay that must come first (delivery/worker.py).
         await self.routing.begin_replay(account_id, replay)
         await self._bind(account_id, route)
-        await self.inbox.put([Replay(account_id, s, route.broker_id, route.conn_id)
-                              for s in replay])
+        await self.inbox.put(
+            [Replay(account_id, s, route.broker_id, route.conn_id) for s in replay]
+        )
         refs = []
         for session in sessions:
             self._sessions[session.id] = session
             partner = session.partner_of(account_id)
             refs.append((session.id, partner, await self._nick(partner)))
-        event(log, "reconnected", account=account_id, broker=route.broker_id,
-              sessions=len(refs))
+        event(log, "reconnected", account=account_id, broker=route.broker_id, sessions=len(refs))
         self._spawn(self._offer_to_waiters(account_id))
         return Bound(account_id, account.nick, sessions=tuple(refs))
 
@@ -319,15 +326,17 @@ class LogicService:
                 return
             if len(await self.routing.sessions_of(account_id)) >= self.config.max_sessions:
                 return
-            pairing = await self.routing.pair(account_id, self.config.max_sessions,
-                                              waiters_only=True)
+            pairing = await self.routing.pair(
+                account_id, self.config.max_sessions, waiters_only=True
+            )
             if pairing is None:
                 return
             waiter_side, _ = await self._pair(pairing.partner_id, account_id)
             await self.routing.notify(pairing.waiter, _matched_codec[0].encode(waiter_side))
         except Exception as exc:
-            event(log, "offer to waiters failed", logging.ERROR, account=account_id,
-                  error=repr(exc))
+            event(
+                log, "offer to waiters failed", logging.ERROR, account=account_id, error=repr(exc)
+            )
 
     def _on_notify(self, token: str, payload: bytes) -> None:
         waiter = self._waiters.get(token)
@@ -357,8 +366,10 @@ class LogicService:
         signal = Signal(partner, session_id, "NewSession", requester, announce)
         await self.inbox.put([Push(partner, session_id, signal_frame(signal))])
         event(log, "matched", session=session_id, a=requester, b=partner)
-        return (Matched(session_id, partner, partner_nick),
-                Matched(session_id, requester, requester_nick))
+        return (
+            Matched(session_id, partner, partner_nick),
+            Matched(session_id, requester, requester_nick),
+        )
 
     # --- sessions ---
     def _cached_session(self, account_id: int, session_id: int) -> SessionRecord:
@@ -411,9 +422,11 @@ class LogicService:
             return False
         SESSIONS_OPEN.dec()
         await self.store.close_session(session_id, leaver, now_ms())
-        await self._signal(Signal(
-            session.partner_of(leaver), session_id, "PartnerExit", leaver, {"accountId": leaver}
-        ))
+        await self._signal(
+            Signal(
+                session.partner_of(leaver), session_id, "PartnerExit", leaver, {"accountId": leaver}
+            )
+        )
         return True
 
     async def _signal(self, signal: Signal) -> None:
@@ -424,8 +437,13 @@ class LogicService:
 
     # --- messages (hot path) ---
     def send(
-        self, account_id: int, route: Route, session_id: int, content: str,
-        request_id: str | None, done: Done,
+        self,
+        account_id: int,
+        route: Route,
+        session_id: int,
+        content: str,
+        request_id: str | None,
+        done: Done,
     ) -> None:
         """Validate, then store through group commit; `done` gets the stored
         message (msgId) after the commit and after its push was queued."""
@@ -452,10 +470,12 @@ class LogicService:
                 session = await self.store.get_session(m.session_id)
                 if session is None:
                     continue
-            frame = encode_push_dialogue(m.sender_id, m.session_id, m.msg_id, m.content,
-                                         m.created_at)
-            pushes.append(Push(session.partner_of(m.sender_id), m.session_id, frame,
-                               m.msg_id, now_us))
+            frame = encode_push_dialogue(
+                m.sender_id, m.session_id, m.msg_id, m.content, m.created_at
+            )
+            pushes.append(
+                Push(session.partner_of(m.sender_id), m.session_id, frame, m.msg_id, now_us)
+            )
         await self.inbox.put(pushes)
         recent.update(dict.fromkeys(queued))
         while len(recent) > RECENT_PUSHES:
@@ -473,10 +493,15 @@ class LogicService:
         session = await self._stored_session(account_id, session_id)
         if session.closed:
             raise ProtocolError(Code.SESSION_CLOSED, SESSION_ENDED)
-        await self._signal(Signal(
-            session.partner_of(account_id), session_id, "ViewedAck", account_id,
-            {"accountId": account_id, "msgId": msg_id},
-        ))
+        await self._signal(
+            Signal(
+                session.partner_of(account_id),
+                session_id,
+                "ViewedAck",
+                account_id,
+                {"accountId": account_id, "msgId": msg_id},
+            )
+        )
 
     async def typing(self, account_id: int, route: Route, session_id: int) -> None:
         self._check_bound(account_id, route)

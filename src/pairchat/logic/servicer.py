@@ -62,31 +62,45 @@ async def _unwrap(batches: AsyncIterator[pb.Calls]) -> AsyncIterator[Sequence[pb
 
 
 def _bound_reply(call_id: int, bound: Bound) -> pb.Reply:
-    return pb.Reply(call_id=call_id, bound=pb.AccountBound(
-        account_id=bound.account_id,
-        nick_name=bound.nick,
-        token=bound.token,
-        sessions=[
-            pb.SessionRef(session_id=s, partner_id=p, partner_name=n) for s, p, n in bound.sessions
-        ],
-    ))
+    return pb.Reply(
+        call_id=call_id,
+        bound=pb.AccountBound(
+            account_id=bound.account_id,
+            nick_name=bound.nick,
+            token=bound.token,
+            sessions=[
+                pb.SessionRef(session_id=s, partner_id=p, partner_name=n)
+                for s, p, n in bound.sessions
+            ],
+        ),
+    )
 
 
 def _matched_reply(call_id: int, m: Matched) -> pb.Reply:
-    return pb.Reply(call_id=call_id, matched=pb.Matched(
-        session_id=m.session_id, partner_id=m.partner_id, partner_name=m.partner_name
-    ))
+    return pb.Reply(
+        call_id=call_id,
+        matched=pb.Matched(
+            session_id=m.session_id, partner_id=m.partner_id, partner_name=m.partner_name
+        ),
+    )
 
 
 def _history_reply(call_id: int, session_id: int, msgs: list[StoredMessage]) -> pb.Reply:
-    return pb.Reply(call_id=call_id, history=pb.HistoryPage(
-        session_id=session_id,
-        messages=[
-            pb.StoredMessage(msg_id=m.msg_id, sender_id=m.sender_id, content=m.content,
-                             created_at=m.created_at)
-            for m in msgs
-        ],
-    ))
+    return pb.Reply(
+        call_id=call_id,
+        history=pb.HistoryPage(
+            session_id=session_id,
+            messages=[
+                pb.StoredMessage(
+                    msg_id=m.msg_id,
+                    sender_id=m.sender_id,
+                    content=m.content,
+                    created_at=m.created_at,
+                )
+                for m in msgs
+            ],
+        ),
+    )
 
 
 class BrokerRegistry:
@@ -146,7 +160,8 @@ class LogicServicer:
                         # Connections routed to this id belong to an earlier stream,
                         # whose broker closed them all when it lost logic.
                         await self.service.broker_connected(
-                            call.hello.broker_id, call.hello.push_target)
+                            call.hello.broker_id, call.hello.push_target
+                        )
                         self._streams[call.hello.broker_id] = out
                         self.brokers.on_hello(call.hello.broker_id, call.hello.push_target)
                         event(log, "broker connected", broker=call.hello.broker_id)
@@ -166,13 +181,20 @@ class LogicServicer:
         acct = call.account_id
         try:
             if kind == "send_msg":
+
                 def done(result: StoredMessage | BaseException) -> None:
                     if isinstance(result, StoredMessage):
                         if result.closed:
                             out.error(cid, Code.SESSION_CLOSED, SESSION_ENDED)
                         else:
-                            out.add(pb.Reply(call_id=cid, stored=pb.MsgStored(
-                                session_id=result.session_id, msg_id=result.msg_id)))
+                            out.add(
+                                pb.Reply(
+                                    call_id=cid,
+                                    stored=pb.MsgStored(
+                                        session_id=result.session_id, msg_id=result.msg_id
+                                    ),
+                                )
+                            )
                     else:
                         out.error(cid, Code.INTERNAL_ERR, STORE_FAILED)
 
@@ -181,33 +203,56 @@ class LogicServicer:
             elif kind == "ack":
                 self._ack(call, route, out)
             elif kind == "typing":
-                self._spawn(cid, out, svc.typing(acct, route, call.typing.session_id),
-                            lambda _: pb.Reply(call_id=cid))
+                self._spawn(
+                    cid,
+                    out,
+                    svc.typing(acct, route, call.typing.session_id),
+                    lambda _: pb.Reply(call_id=cid),
+                )
             elif kind == "closed":
                 self._background(svc.connection_closed(acct, route))
             elif kind == "create_account":
-                self._spawn(cid, out, svc.create_account(route, call.create_account.nick_name),
-                            lambda b: _bound_reply(cid, b))
+                self._spawn(
+                    cid,
+                    out,
+                    svc.create_account(route, call.create_account.nick_name),
+                    lambda b: _bound_reply(cid, b),
+                )
             elif kind == "reconnect":
                 r = call.reconnect
-                self._spawn(cid, out, svc.reconnect(route, r.account_id, r.token),
-                            lambda b: _bound_reply(cid, b))
+                self._spawn(
+                    cid,
+                    out,
+                    svc.reconnect(route, r.account_id, r.token),
+                    lambda b: _bound_reply(cid, b),
+                )
             elif kind == "match":
                 self._spawn(cid, out, svc.match(acct, route), lambda m: _matched_reply(cid, m))
             elif kind == "leave":
-                self._spawn(cid, out, svc.leave(acct, route, call.leave.session_id),
-                            lambda _: pb.Reply(call_id=cid))
+                self._spawn(
+                    cid,
+                    out,
+                    svc.leave(acct, route, call.leave.session_id),
+                    lambda _: pb.Reply(call_id=cid),
+                )
             elif kind == "logout":
                 self._spawn(cid, out, svc.logout(acct, route), lambda _: pb.Reply(call_id=cid))
             elif kind == "history":
                 h = call.history
-                self._spawn(cid, out, svc.history(acct, route, h.session_id, h.after_msg_id,
-                                                  h.limit),
-                            lambda msgs: _history_reply(cid, h.session_id, msgs))
+                self._spawn(
+                    cid,
+                    out,
+                    svc.history(acct, route, h.session_id, h.after_msg_id, h.limit),
+                    lambda msgs: _history_reply(cid, h.session_id, msgs),
+                )
             elif kind == "viewed_ack":
                 v = call.viewed_ack
-                self._spawn(cid, out, svc.viewed(acct, route, v.session_id, v.msg_id),
-                            lambda _: pb.Reply(call_id=cid))
+                self._spawn(
+                    cid,
+                    out,
+                    svc.viewed(acct, route, v.session_id, v.msg_id),
+                    lambda _: pb.Reply(call_id=cid),
+                )
             else:
                 out.error(cid, Code.UNKNOWN_CMD, "unknown call")
         except ProtocolError as exc:
@@ -232,8 +277,11 @@ class LogicServicer:
         cmd = "PUSH_SIGNAL" if a.signal_type else "PUSH_DIALOGUE"
 
         def fail(code: int, msg: str) -> None:
-            out.add(pb.Reply(code=code, msg=msg, conn_id=call.conn_id, cmd=cmd,
-                             request_id=call.request_id))
+            out.add(
+                pb.Reply(
+                    code=code, msg=msg, conn_id=call.conn_id, cmd=cmd, request_id=call.request_id
+                )
+            )
 
         def ok(_: object) -> None:
             return None
@@ -241,15 +289,15 @@ class LogicServicer:
         acct = call.account_id
         try:
             if a.signal_type:
-                self._spawn(0, out, svc.ack_signal(acct, route, a.session_id, a.signal_type),
-                            ok, fail)
+                self._spawn(
+                    0, out, svc.ack_signal(acct, route, a.session_id, a.signal_type), ok, fail
+                )
             else:
                 svc.ack_message(acct, route, a.session_id, a.msg_id)
         except ProtocolError as exc:
             fail(exc.code, exc.msg)
         except NotCached:
-            self._spawn(0, out, svc.ack_message_late(acct, route, a.session_id, a.msg_id),
-                        ok, fail)
+            self._spawn(0, out, svc.ack_message_late(acct, route, a.session_id, a.msg_id), ok, fail)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         async def run() -> None:
@@ -265,7 +313,10 @@ class LogicServicer:
         task.add_done_callback(self._tasks.discard)
 
     def _spawn(
-        self, cid: int, out: _Outbox, coro: Awaitable[T],
+        self,
+        cid: int,
+        out: _Outbox,
+        coro: Awaitable[T],
         build: Callable[[T], pb.Reply | None],
         fail: Callable[[int, str], None] | None = None,
     ) -> None:

@@ -115,8 +115,18 @@ Request = (
 )
 
 _REQUEST_TYPES: Final = (
-    CreateAccount, Reconnect, Match, Dialogue, Leave, Logout, History,
-    ViewedAck, Typing, Ping, DialogueAck, SignalAck,
+    CreateAccount,
+    Reconnect,
+    Match,
+    Dialogue,
+    Leave,
+    Logout,
+    History,
+    ViewedAck,
+    Typing,
+    Ping,
+    DialogueAck,
+    SignalAck,
 )
 CMD_OF: Final[dict[type, str]] = {t: str(t.__struct_config__.tag) for t in _REQUEST_TYPES}
 COMMANDS: Final = frozenset(CMD_OF.values())
@@ -149,15 +159,15 @@ class FrameParser:
         if isinstance(req, CreateAccount):
             return self._check_nickname(req)
         if isinstance(req, SignalAck) and req.signalType not in SIGNAL_TYPES:
-            return BadFrame(
-                "PUSH_SIGNAL", req.requestId, Code.PARAM_ERR, "unknown signalType"
-            )
+            return BadFrame("PUSH_SIGNAL", req.requestId, Code.PARAM_ERR, "unknown signalType")
         return req
 
     def _check_content(self, req: Dialogue) -> Request | BadFrame:
         if len(req.content) > self.max_content:
             return BadFrame(
-                "DIALOGUE", req.requestId, Code.TOO_LARGE,
+                "DIALOGUE",
+                req.requestId,
+                Code.TOO_LARGE,
                 f"content is over {self.max_content} characters",
             )
         if not req.content.strip():
@@ -168,12 +178,16 @@ class FrameParser:
         nick = req.nickName.strip()
         if not 1 <= len(nick) <= MAX_NICKNAME:
             return BadFrame(
-                "CRT_ACCOUNT", req.requestId, Code.PARAM_ERR,
+                "CRT_ACCOUNT",
+                req.requestId,
+                Code.PARAM_ERR,
                 f"nickName must be 1-{MAX_NICKNAME} characters",
             )
         if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in nick):
             return BadFrame(
-                "CRT_ACCOUNT", req.requestId, Code.PARAM_ERR,
+                "CRT_ACCOUNT",
+                req.requestId,
+                Code.PARAM_ERR,
                 "nickName has control characters",
             )
         if nick != req.nickName:
@@ -191,8 +205,12 @@ class FrameParser:
             # can match the error (a best-effort look at the raw text).
             text = frame.decode(errors="replace") if isinstance(frame, bytes) else frame
             found = _REQUEST_ID.search(text)
-            return BadFrame("ERROR", found.group(1) if found else None, Code.PARAM_ERR,
-                            "frame is nested too deeply")
+            return BadFrame(
+                "ERROR",
+                found.group(1) if found else None,
+                Code.PARAM_ERR,
+                "frame is nested too deeply",
+            )
         if not isinstance(obj, dict):
             return BadFrame("ERROR", None, Code.PARAM_ERR, "frame is not a JSON object")
         rid = obj.get("requestId")
@@ -248,24 +266,28 @@ def encode_error(cmd: str, request_id: str | None, code: int, msg: str) -> bytes
 def encode_push_dialogue(
     sender_id: int, session_id: int, msg_id: int, content: str, created_at: int
 ) -> bytes:
-    return _encode({
-        "cmd": "PUSH_DIALOGUE",
-        "senderId": sender_id,
-        "sessionId": session_id,
-        "msgId": msg_id,
-        "content": content,
-        "createdAt": created_at,
-    })
+    return _encode(
+        {
+            "cmd": "PUSH_DIALOGUE",
+            "senderId": sender_id,
+            "sessionId": session_id,
+            "msgId": msg_id,
+            "content": content,
+            "createdAt": created_at,
+        }
+    )
 
 
 def encode_push_signal(
     signal_type: str, sender_id: int, receiver_id: int, session_id: int, data: dict[str, Any]
 ) -> bytes:
-    return _encode({
-        "cmd": "PUSH_SIGNAL",
-        "signalType": signal_type,
-        "senderId": sender_id,
-        "sessionId": session_id,
-        "receiverId": receiver_id,
-        "data": data,
-    })
+    return _encode(
+        {
+            "cmd": "PUSH_SIGNAL",
+            "signalType": signal_type,
+            "senderId": sender_id,
+            "sessionId": session_id,
+            "receiverId": receiver_id,
+            "data": data,
+        }
+    )

@@ -124,7 +124,9 @@ class Store(Protocol):
         ...
 
     async def append_messages(
-        self, batch: Sequence[NewMessage], now_ms: int,
+        self,
+        batch: Sequence[NewMessage],
+        now_ms: int,
         acks: Sequence[tuple[int, int, int]] = (),
     ) -> list[StoredMessage]:
         """Store a batch in ONE transaction (group commit) and return, in order, each

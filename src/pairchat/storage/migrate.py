@@ -65,9 +65,11 @@ def migrations() -> tuple[Migration, ...]:
     """
     folder = resources.files("pairchat.storage") / "migrations" / "postgres"
     found = sorted(
-        (Migration(int(match[1]), entry.name.removesuffix(".sql"), entry.read_text("utf-8"))
-         for entry in folder.iterdir()
-         if (match := _FILE_NAME.fullmatch(entry.name))),
+        (
+            Migration(int(match[1]), entry.name.removesuffix(".sql"), entry.read_text("utf-8"))
+            for entry in folder.iterdir()
+            if (match := _FILE_NAME.fullmatch(entry.name))
+        ),
         key=lambda m: m.version,
     )
     if [m.version for m in found] != list(range(1, len(found) + 1)):
@@ -89,8 +91,12 @@ def safe_url(url: str) -> str:
         return re.sub(r"(?i)(password\s*=\s*)\S+", r"\1***", url)
     user, at, host = parts.netloc.rpartition("@")
     netloc = f"{user.split(':', 1)[0]}@{host}" if at else host
-    query = urlencode([(k, "***" if k.lower() == "password" else v)
-                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    query = urlencode(
+        [
+            (k, "***" if k.lower() == "password" else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -117,7 +123,9 @@ def unavailable(url: str, exc: BaseException) -> StoreUnavailable:
 # timeouts (OSError), refusals by the server (PostgresError: authentication,
 # unknown database, shutting down) and a URL it cannot parse (InterfaceError).
 CONNECT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
 )
 
 
@@ -145,7 +153,7 @@ async def schema_version(conn: Any) -> int:
 
 async def check_version(conn: Any, url: str, schema: str) -> None:
     """Raises:
-        SchemaVersionError: the schema is older or newer than this code.
+    SchemaVersionError: the schema is older or newer than this code.
     """
     error = _version_error(await schema_version(conn), url, schema)
     if error is not None:
@@ -162,8 +170,7 @@ def _version_error(found: int, url: str, schema: str) -> SchemaVersionError | No
         )
     if found > wanted:
         return SchemaVersionError(
-            f"{where} is at version {found}, newer than this pairchat's {wanted}: "
-            "upgrade pairchat"
+            f"{where} is at version {found}, newer than this pairchat's {wanted}: upgrade pairchat"
         )
     return None
 
@@ -202,7 +209,8 @@ async def migrate(url: str, schema: str = "public") -> list[str]:
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_version (version, name) VALUES ($1, $2)",
-                    migration.version, migration.name,
+                    migration.version,
+                    migration.name,
                 )
             event(log, "migration applied", schema=schema, migration=migration.name)
             applied.append(migration.name)
@@ -226,8 +234,10 @@ def migrate_command(url: str, schema: str) -> int:
         print(f"pairchat migrate: {exc}", file=sys.stderr)
         return 1
     except asyncpg.PostgresError as exc:  # e.g. no privilege to create tables
-        print(f"pairchat migrate: migrating {schema!r} at {safe_url(url)} failed: {exc}",
-              file=sys.stderr)
+        print(
+            f"pairchat migrate: migrating {schema!r} at {safe_url(url)} failed: {exc}",
+            file=sys.stderr,
+        )
         return 1
     for name in applied:
         print(f"applied {name}")

@@ -116,8 +116,14 @@ class PostgresStore:
         command_timeout: seconds before a statement is abandoned (None: never).
     """
 
-    def __init__(self, url: str, schema: str = "public", pool_min: int = 2,
-                 pool_max: int = 10, command_timeout: float | None = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        schema: str = "public",
+        pool_min: int = 2,
+        pool_max: int = 10,
+        command_timeout: float | None = 30.0,
+    ) -> None:
         if not 1 <= pool_min <= pool_max:
             raise ValueError(f"need 1 <= pool_min <= pool_max, got {pool_min}, {pool_max}")
         self.url = url
@@ -139,8 +145,11 @@ class PostgresStore:
         try:
             # min_size >= 1 makes create_pool connect now, so errors surface here.
             pool = await asyncpg.create_pool(
-                self.url, min_size=self._pool_min, max_size=self._pool_max,
-                timeout=CONNECT_TIMEOUT, command_timeout=self._command_timeout,
+                self.url,
+                min_size=self._pool_min,
+                max_size=self._pool_max,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=self._command_timeout,
                 server_settings=server_settings(self.url, self.schema),
                 reset=_keep_session,
             )
@@ -174,12 +183,12 @@ class PostgresStore:
     async def snapshot(self) -> Snapshot:
         # One repeatable-read transaction: no session refers to an account the
         # snapshot missed because it was created between the two reads.
-        async with self._opened().acquire() as conn, conn.transaction(
-            isolation="repeatable_read", readonly=True
+        async with (
+            self._opened().acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             accounts = await conn.fetch(
-                "SELECT id, nick, token_hash FROM accounts WHERE logged_out_at IS NULL "
-                "ORDER BY id"
+                "SELECT id, nick, token_hash FROM accounts WHERE logged_out_at IS NULL ORDER BY id"
             )
             sessions = await conn.fetch(
                 "SELECT id, member_a, member_b FROM sessions WHERE closed_at IS NULL ORDER BY id"
@@ -190,23 +199,29 @@ class PostgresStore:
         )
 
     async def create_account(self, nick: str, token_hash: bytes, now_ms: int) -> int:
-        return int(await self._opened().fetchval(
-            "INSERT INTO accounts (nick, token_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
-            nick, token_hash, now_ms,
-        ))
+        return int(
+            await self._opened().fetchval(
+                "INSERT INTO accounts (nick, token_hash, created_at) VALUES ($1, $2, $3) "
+                "RETURNING id",
+                nick,
+                token_hash,
+                now_ms,
+            )
+        )
 
     async def get_account(self, account_id: int) -> Account | None:
         row = await self._opened().fetchrow(
             "SELECT nick, token_hash, logged_out_at FROM accounts WHERE id = $1", account_id
         )
-        return None if row is None else Account(
-            account_id, row[0], bytes(row[1]), row[2] is not None
+        return (
+            None if row is None else Account(account_id, row[0], bytes(row[1]), row[2] is not None)
         )
 
     async def logout_account(self, account_id: int, now_ms: int) -> None:
         await self._opened().execute(
             "UPDATE accounts SET logged_out_at = $2 WHERE id = $1 AND logged_out_at IS NULL",
-            account_id, now_ms,
+            account_id,
+            now_ms,
         )
 
     async def create_session(
@@ -214,38 +229,47 @@ class PostgresStore:
     ) -> int:
         # One statement, hence one implicit transaction: the session, its two
         # members and (with `announce`) the NewSession signal appear together.
-        return int(await self._opened().fetchval(
-            "WITH s AS (INSERT INTO sessions (member_a, member_b, created_at) "
-            "VALUES ($1, $2, $3) RETURNING id), "
-            "m AS (INSERT INTO members (session_id, account_id) "
-            "SELECT s.id, m FROM s, unnest(ARRAY[$1, $2]::bigint[]) AS m), "
-            "n AS (INSERT INTO signals (receiver_id, session_id, signal_type, sender_id, data) "
-            "SELECT $2, s.id, 'NewSession', $1, $4::jsonb FROM s WHERE $4::jsonb IS NOT NULL "
-            "ON CONFLICT (receiver_id, session_id, signal_type) "
-            "DO UPDATE SET sender_id = EXCLUDED.sender_id, data = EXCLUDED.data) "
-            "SELECT id FROM s",
-            a, b, now_ms, None if announce is None else json.dumps(announce),
-        ))
+        return int(
+            await self._opened().fetchval(
+                "WITH s AS (INSERT INTO sessions (member_a, member_b, created_at) "
+                "VALUES ($1, $2, $3) RETURNING id), "
+                "m AS (INSERT INTO members (session_id, account_id) "
+                "SELECT s.id, m FROM s, unnest(ARRAY[$1, $2]::bigint[]) AS m), "
+                "n AS (INSERT INTO signals (receiver_id, session_id, signal_type, sender_id, data) "
+                "SELECT $2, s.id, 'NewSession', $1, $4::jsonb FROM s WHERE $4::jsonb IS NOT NULL "
+                "ON CONFLICT (receiver_id, session_id, signal_type) "
+                "DO UPDATE SET sender_id = EXCLUDED.sender_id, data = EXCLUDED.data) "
+                "SELECT id FROM s",
+                a,
+                b,
+                now_ms,
+                None if announce is None else json.dumps(announce),
+            )
+        )
 
     async def get_session(self, session_id: int) -> SessionRecord | None:
         row = await self._opened().fetchrow(
             "SELECT member_a, member_b, closed_at FROM sessions WHERE id = $1", session_id
         )
-        return None if row is None else SessionRecord(
-            session_id, (row[0], row[1]), row[2] is not None
+        return (
+            None if row is None else SessionRecord(session_id, (row[0], row[1]), row[2] is not None)
         )
 
     async def close_session(self, session_id: int, closed_by: int, now_ms: int) -> bool:
         closed = await self._opened().fetchval(
             "UPDATE sessions SET closed_at = $2, closed_by = $3 "
             "WHERE id = $1 AND closed_at IS NULL RETURNING id",
-            session_id, now_ms, closed_by,
+            session_id,
+            now_ms,
+            closed_by,
         )
         return closed is not None
 
     # --- messages ---
     async def append_messages(
-        self, batch: Sequence[NewMessage], now_ms: int,
+        self,
+        batch: Sequence[NewMessage],
+        now_ms: int,
         acks: Sequence[tuple[int, int, int]] = (),
     ) -> list[StoredMessage]:
         """See `Store.append_messages`.
@@ -274,7 +298,9 @@ class PostgresStore:
         rows = await self._opened().fetch(
             "SELECT msg_id, sender_id, content, created_at FROM messages "
             "WHERE session_id = $1 AND msg_id > $2 ORDER BY msg_id LIMIT $3",
-            session_id, after_msg_id, limit,
+            session_id,
+            after_msg_id,
+            limit,
         )
         return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
 
@@ -284,7 +310,8 @@ class PostgresStore:
             "JOIN members k ON k.session_id = m.session_id AND k.account_id = $2 "
             "WHERE m.session_id = $1 AND m.msg_id > k.acked_msg_id AND m.sender_id <> $2 "
             "ORDER BY m.msg_id",
-            session_id, account_id,
+            session_id,
+            account_id,
         )
         return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
 
@@ -311,7 +338,9 @@ class PostgresStore:
     async def ack_signal(self, receiver_id: int, session_id: int, signal_type: str) -> None:
         await self._opened().execute(
             "DELETE FROM signals WHERE receiver_id = $1 AND session_id = $2 AND signal_type = $3",
-            receiver_id, session_id, signal_type,
+            receiver_id,
+            session_id,
+            signal_type,
         )
 
     async def pending_signals(self, receiver_id: int) -> list[Signal]:
@@ -392,7 +421,10 @@ async def _append(conn: Any, batch: Sequence[NewMessage], now_ms: int) -> list[S
     claims = [[c[i] for c in plan.claims] for i in range(4)]
     messages = [[getattr(m, f) for m in plan.new] for f in _MESSAGE_FIELDS]
     claimed = await conn.fetchval(
-        _WRITE_BATCH, *claims, list(plan.last_msg_ids), list(plan.last_msg_ids.values()),
+        _WRITE_BATCH,
+        *claims,
+        list(plan.last_msg_ids),
+        list(plan.last_msg_ids.values()),
         *messages,
     )
     if claimed != len(plan.claims):

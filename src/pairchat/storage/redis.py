@@ -48,8 +48,13 @@ from pairchat.storage.redis_routing import RedisRouting
 from pairchat.storage.redis_timers import RedisBrokers, RedisTimers
 
 __all__ = [
-    "RedisBackends", "RedisBrokers", "RedisInbox", "RedisRouting", "RedisTimers",
-    "connect_redis", "safe_redis_url",
+    "RedisBackends",
+    "RedisBrokers",
+    "RedisInbox",
+    "RedisRouting",
+    "RedisTimers",
+    "connect_redis",
+    "safe_redis_url",
 ]
 
 CONNECT_TIMEOUT: Final = 5.0  # seconds; an unreachable host fails start-up within it
@@ -66,11 +71,19 @@ def safe_redis_url(url: str) -> str:
     user, at, host = parts.netloc.rpartition("@")
     name = user.split(":", 1)[0]
     netloc = f"{name}@{host}" if at and name else host
-    query = urlencode([(k, "***" if k.lower() == "password" else v)
-                       for k, v in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    query = urlencode(
+        [
+            (k, "***" if k.lower() == "password" else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ],
+        safe="*",
+    )
     # Built by hand: urlunsplit drops the "//" of an empty authority (unix:///path).
-    return (f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-            + (f"#{parts.fragment}" if parts.fragment else ""))
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
 
 
 class _KeepsCancellation(AbstractConnection):
@@ -109,8 +122,11 @@ class _KeepsCancellation(AbstractConnection):
 def _keeping_cancellation(connection_class: type[Any]) -> type[Any]:
     """The pool's connection class (TCP, TLS or Unix socket, by URL scheme) with
     `_KeepsCancellation`'s send."""
-    return type(f"{connection_class.__name__}KeepingCancellation",
-                (_KeepsCancellation, connection_class), {})
+    return type(
+        f"{connection_class.__name__}KeepingCancellation",
+        (_KeepsCancellation, connection_class),
+        {},
+    )
 
 
 @dataclass(slots=True)
@@ -133,10 +149,14 @@ class RedisBackends:
             await self.redis.aclose()
 
 
-async def connect_redis(url: str, prefix: str = "pairchat:", *,
-                        inbox_shards: int = DEFAULT_SHARDS,
-                        lease_ttl: float = DEFAULT_LEASE_TTL,
-                        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT) -> RedisBackends:
+async def connect_redis(
+    url: str,
+    prefix: str = "pairchat:",
+    *,
+    inbox_shards: int = DEFAULT_SHARDS,
+    lease_ttl: float = DEFAULT_LEASE_TTL,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+) -> RedisBackends:
     """Connect to Redis at `url` and build the backends, their keys under `prefix`.
 
     Args:
@@ -159,12 +179,20 @@ async def connect_redis(url: str, prefix: str = "pairchat:", *,
     try:
         # A blocking pool: a burst of requests (a thousand users signing in at
         # once) waits for a connection instead of failing with "too many".
-        client = Redis(connection_pool=BlockingConnectionPool.from_url(
-            url, max_connections=MAX_CONNECTIONS, timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
-            retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), _RETRIES,
-                        supported_errors=(redis.exceptions.ConnectionError,)),
-        ))
+        client = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=CONNECT_TIMEOUT,
+                socket_timeout=SOCKET_TIMEOUT,
+                retry=Retry(
+                    ExponentialWithJitterBackoff(cap=1.0, base=0.05),
+                    _RETRIES,
+                    supported_errors=(redis.exceptions.ConnectionError,),
+                ),
+            )
+        )
     except ValueError as exc:
         raise StoreUnavailable(f"not a Redis URL: {safe} ({exc})") from exc
     pool = client.connection_pool
@@ -178,14 +206,18 @@ async def connect_redis(url: str, prefix: str = "pairchat:", *,
             client, [*redis_routing.SCRIPTS, *redis_timers.SCRIPTS, *redis_inbox.SCRIPTS]
         )
         keys = Keys(prefix)
-        inbox = RedisInbox(client, keys, shards=inbox_shards, lease_ttl=lease_ttl,
-                           drain_timeout=drain_timeout)
+        inbox = RedisInbox(
+            client, keys, shards=inbox_shards, lease_ttl=lease_ttl, drain_timeout=drain_timeout
+        )
         await inbox.check_shards()
     except BaseException:
         with contextlib.suppress(Exception):
             await client.aclose()
         raise
     return RedisBackends(
-        routing=RedisRouting(client, keys), timers=RedisTimers(client, keys),
-        inbox=inbox, brokers=RedisBrokers(client, keys), redis=client,
+        routing=RedisRouting(client, keys),
+        timers=RedisTimers(client, keys),
+        inbox=inbox,
+        brokers=RedisBrokers(client, keys),
+        redis=client,
     )

@@ -86,9 +86,16 @@ class RedisInbox:
             its leases again.
     """
 
-    def __init__(self, redis: Redis, keys: Keys, *, shards: int = DEFAULT_SHARDS,
-                 lease_ttl: float = DEFAULT_LEASE_TTL,
-                 drain_timeout: float = DEFAULT_DRAIN_TIMEOUT, block: float = BLOCK) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        shards: int = DEFAULT_SHARDS,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+        block: float = BLOCK,
+    ) -> None:
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
         if min(lease_ttl, drain_timeout, block) <= 0:
@@ -98,8 +105,9 @@ class RedisInbox:
         self.shards = shards
         self._block = block
         self._streams = Streams(redis, keys, shards)
-        self._leases = Leases(redis, keys, self._streams, lease_ttl=lease_ttl,
-                              drain_timeout=drain_timeout)
+        self._leases = Leases(
+            redis, keys, self._streams, lease_ttl=lease_ttl, drain_timeout=drain_timeout
+        )
         self._instance = uuid.uuid4().hex[:12]
         self._consumers: dict[str, Consumer] = {}
         self._joining = asyncio.Lock()
@@ -216,10 +224,16 @@ class RedisInbox:
     async def _read(self, c: Consumer, shards: list[int], limit: int) -> None:
         c.reading = frozenset(shards)
         try:
-            reply = cast(list[list[Any]], await self._redis.xreadgroup(
-                INBOX_GROUP, c.name, {self._streams.names[s]: ">" for s in shards},
-                count=limit, block=int(self._block * 1000),
-            ))
+            reply = cast(
+                list[list[Any]],
+                await self._redis.xreadgroup(
+                    INBOX_GROUP,
+                    c.name,
+                    {self._streams.names[s]: ">" for s in shards},
+                    count=limit,
+                    block=int(self._block * 1000),
+                ),
+            )
         except redis.exceptions.ResponseError as exc:
             if not streams_gone(exc):
                 raise
@@ -252,14 +266,22 @@ class RedisInbox:
             state, known = c.shards[shard], c.known(shard)
             cursor = "0-0"
             while True:
-                reply = cast(list[list[Any]], await self._redis.xreadgroup(
-                    INBOX_GROUP, c.name, {self._streams.names[shard]: cursor}, count=BATCH,
-                ))
+                reply = cast(
+                    list[list[Any]],
+                    await self._redis.xreadgroup(
+                        INBOX_GROUP,
+                        c.name,
+                        {self._streams.names[shard]: cursor},
+                        count=BATCH,
+                    ),
+                )
                 messages = reply[0][1] if reply else []
                 if not messages:
                     break
                 cursor = messages[-1][0]
-                state.buffered.extend(taken for taken in
-                                      await self._streams.decode(shard, messages)
-                                      if taken[0] not in known)
+                state.buffered.extend(
+                    taken
+                    for taken in await self._streams.decode(shard, messages)
+                    if taken[0] not in known
+                )
         c.stranded.clear()

@@ -24,8 +24,17 @@ from pairchat.storage.routing import Pairing
 log = logging.getLogger("pairchat.storage")
 
 SCRIPTS: Final = (
-    "bind", "unbind", "routed_to", "add_session", "end_session", "sessions_of",
-    "pair", "release", "wait", "stop_waiting", "end_replay",
+    "bind",
+    "unbind",
+    "routed_to",
+    "add_session",
+    "end_session",
+    "sessions_of",
+    "pair",
+    "release",
+    "wait",
+    "stop_waiting",
+    "end_replay",
 )
 # `pair` tries this many random online accounts, then sweeps the whole online set
 # if it is at most PAIR_SCAN_LIMIT (which also bounds the queue entries examined):
@@ -89,7 +98,8 @@ class RedisRouting:
     async def bind(self, account_id: int, route: Route) -> Route | None:
         k = self._keys
         previous = await self._run(
-            "bind", [k.route, k.online, k.on_broker + route.broker_id],
+            "bind",
+            [k.route, k.online, k.on_broker + route.broker_id],
             [account_id, route_text(route), k.on_broker],
         )
         return None if previous is None else parse_route(previous)
@@ -98,7 +108,8 @@ class RedisRouting:
         k = self._keys
         expected = "" if route is None else route_text(route)
         took = await self._run(
-            "unbind", [k.route, k.online, k.queue, f"{k.waiting}{account_id}"],
+            "unbind",
+            [k.route, k.online, k.queue, f"{k.waiting}{account_id}"],
             [account_id, expected, k.on_broker],
         )
         return bool(took)
@@ -124,8 +135,13 @@ class RedisRouting:
         a, b = session.members
         await self._run(
             "add_session",
-            [k.session, f"{k.partners}{a}", f"{k.partners}{b}",
-             f"{k.open_sessions}{a}", f"{k.open_sessions}{b}"],
+            [
+                k.session,
+                f"{k.partners}{a}",
+                f"{k.partners}{b}",
+                f"{k.open_sessions}{a}",
+                f"{k.open_sessions}{b}",
+            ],
             [session.id, a, b],
         )
 
@@ -156,9 +172,17 @@ class RedisRouting:
     ) -> Pairing | None:
         k = self._keys
         chosen = await self._run(
-            "pair", [k.queue, k.online, f"{k.partners}{account_id}"],
-            [account_id, max_sessions, k.partners, k.waiting, PAIR_SAMPLES, PAIR_SCAN_LIMIT,
-             "1" if waiters_only else "0"],
+            "pair",
+            [k.queue, k.online, f"{k.partners}{account_id}"],
+            [
+                account_id,
+                max_sessions,
+                k.partners,
+                k.waiting,
+                PAIR_SAMPLES,
+                PAIR_SCAN_LIMIT,
+                "1" if waiters_only else "0",
+            ],
         )
         if chosen is None:
             return None
@@ -281,7 +305,8 @@ class RedisRouting:
             # sessions ended first) unless a `pair` reserved a session just now.
             await self._scripts["unbind"](
                 keys=[k.route, k.online, k.queue, f"{k.waiting}{account_id}"],
-                args=[account_id, "", k.on_broker], client=pipe,
+                args=[account_id, "", k.on_broker],
+                client=pipe,
             )
             pipe.delete(f"{k.partners}{account_id}", f"{k.open_sessions}{account_id}")
             await pipe.execute()

@@ -141,8 +141,14 @@ class Streams:
             except (msgspec.DecodeError, KeyError) as exc:
                 # Not an entry this code can read (another version put it): it
                 # would come back forever, so it is dropped, loudly.
-                event(log, "inbox entry dropped", logging.ERROR, shard=shard,
-                      id=as_text(stream_id), error=repr(exc))
+                event(
+                    log,
+                    "inbox entry dropped",
+                    logging.ERROR,
+                    shard=shard,
+                    id=as_text(stream_id),
+                    error=repr(exc),
+                )
                 bad.add(as_text(stream_id))
         if bad:
             await self.ack({shard: bad})
@@ -157,15 +163,21 @@ class Streams:
         cursor: Any = "0-0"
         while True:
             reply = await self._redis.xautoclaim(
-                stream, INBOX_GROUP, consumer, min_idle_time=0, start_id=cursor, count=BATCH,
+                stream,
+                INBOX_GROUP,
+                consumer,
+                min_idle_time=0,
+                start_id=cursor,
+                count=BATCH,
             )
             claimed.extend(await self.decode(shard, reply[1]))
             cursor = reply[0]
             if as_text(cursor) == "0-0":
                 break
         if claimed:
-            event(log, "inbox entries claimed", consumer=consumer, shard=shard,
-                  entries=len(claimed))
+            event(
+                log, "inbox entries claimed", consumer=consumer, shard=shard, entries=len(claimed)
+            )
         # Consumers that left stay in the group's list until removed; without
         # pending entries here, removing one changes nothing else.
         for info in await self._redis.xinfo_consumers(stream, INBOX_GROUP):
@@ -181,8 +193,15 @@ class Streams:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for shard in shards:
-                pipe.xpending_range(self.names[shard], INBOX_GROUP, "-", "+", BATCH,
-                                    consumername=c.name, idle=int(STRAY_AFTER * 1000))
+                pipe.xpending_range(
+                    self.names[shard],
+                    INBOX_GROUP,
+                    "-",
+                    "+",
+                    BATCH,
+                    consumername=c.name,
+                    idle=int(STRAY_AFTER * 1000),
+                )
             replies = await pipe.execute()
         found = []
         for shard, pending in zip(shards, replies, strict=True):
@@ -200,8 +219,9 @@ class Leases:
     is left undone, takes free shards up to the share (claiming what their last
     holder left pending), and finds entries gone astray."""
 
-    def __init__(self, redis: Redis, keys: Keys, streams: Streams, *, lease_ttl: float,
-                 drain_timeout: float) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, streams: Streams, *, lease_ttl: float, drain_timeout: float
+    ) -> None:
         self._streams = streams
         self._keys = [keys.consumers] + [keys.lease(s) for s in range(streams.count)]
         self._ttl = lease_ttl
@@ -224,8 +244,9 @@ class Leases:
         try:
             await self._release_script(keys=self._keys, args=[c.holder])
         except RETRYABLE as exc:  # the leases run out by themselves
-            event(log, "inbox leases not released", logging.WARNING,
-                  consumer=c.name, error=repr(exc))
+            event(
+                log, "inbox leases not released", logging.WARNING, consumer=c.name, error=repr(exc)
+            )
 
     async def _keep(self, c: Consumer) -> None:
         while True:
@@ -234,8 +255,13 @@ class Leases:
             try:
                 await self.round(c)
             except RETRYABLE as exc:  # Redis is away: the next round tries again
-                event(log, "inbox lease renewal failed", logging.WARNING,
-                      consumer=c.name, error=repr(exc))
+                event(
+                    log,
+                    "inbox lease renewal failed",
+                    logging.WARNING,
+                    consumer=c.name,
+                    error=repr(exc),
+                )
             except Exception as exc:
                 if isinstance(exc, redis.exceptions.ResponseError) and streams_gone(exc):
                     event(log, "inbox groups recreated", logging.WARNING, error=str(exc))
@@ -244,8 +270,9 @@ class Leases:
                     continue
                 # Keep renewing whatever went wrong: a keeper that stopped would
                 # let the leases run out under a live consumer.
-                event(log, "inbox lease round failed", logging.ERROR,
-                      consumer=c.name, error=repr(exc))
+                event(
+                    log, "inbox lease round failed", logging.ERROR, consumer=c.name, error=repr(exc)
+                )
 
     async def round(self, c: Consumer) -> None:
         if c.unacked:
@@ -259,7 +286,8 @@ class Leases:
             c.acked(unacked)
         release = [s for s, state in c.shards.items() if state.draining and c.idle(s)]
         share, held_raw = await self._round_script(
-            keys=self._keys, args=[c.holder, int(self._ttl * 1000), c.start, *release],
+            keys=self._keys,
+            args=[c.holder, int(self._ttl * 1000), c.start, *release],
         )
         held = {int(s) for s in held_raw}
         before = set(c.shards)
@@ -276,8 +304,7 @@ class Leases:
         if set(c.shards) != before:
             c.changed.set()
         for shard in await self._streams.strays(c):
-            event(log, "inbox entries gone astray", logging.WARNING, consumer=c.name,
-                  shard=shard)
+            event(log, "inbox entries gone astray", logging.WARNING, consumer=c.name, shard=shard)
             c.stranded.add(shard)  # its next take reads them again
             c.changed.set()
 
@@ -287,11 +314,20 @@ class Leases:
         taken entries outlived the drain timeout."""
         now = asyncio.get_running_loop().time()
         for shard, state in c.shards.items():
-            if state.draining_since is not None and not c.idle(shard) \
-                    and now - state.draining_since > self._drain_timeout:
+            if (
+                state.draining_since is not None
+                and not c.idle(shard)
+                and now - state.draining_since > self._drain_timeout
+            ):
                 state.draining_since, state.stuck = None, True
-                event(log, "inbox shard kept: taken entries not done", logging.WARNING,
-                      consumer=c.name, shard=shard, entries=len(state.taken))
+                event(
+                    log,
+                    "inbox shard kept: taken entries not done",
+                    logging.WARNING,
+                    consumer=c.name,
+                    shard=shard,
+                    entries=len(state.taken),
+                )
             elif state.stuck and c.idle(shard):
                 state.stuck = False
         draining = [s for s, state in c.shards.items() if state.draining]

@@ -47,8 +47,8 @@ from pairchat.storage.sqlite_writer import SqliteWriter
 T = TypeVar("T")
 
 CHECKPOINT_INTERVAL = 1.0  # seconds between checkpoints of the WAL
-RESTART_TRIES = 50         # tries of each checkpoint's RESTART while the writer is busy
-RESTART_PAUSE = 0.002      # seconds between them
+RESTART_TRIES = 50  # tries of each checkpoint's RESTART while the writer is busy
+RESTART_PAUSE = 0.002  # seconds between them
 log = logging.getLogger("pairchat.storage")
 
 
@@ -176,8 +176,10 @@ class SqliteStore:
             row = conn.execute(
                 "SELECT member_a, member_b, closed_at FROM sessions WHERE id = ?", (session_id,)
             ).fetchone()
-            return None if row is None else SessionRecord(
-                session_id, (row[0], row[1]), row[2] is not None
+            return (
+                None
+                if row is None
+                else SessionRecord(session_id, (row[0], row[1]), row[2] is not None)
             )
 
         return await self._read(read)
@@ -188,11 +190,14 @@ class SqliteStore:
 
     # --- messages ---
     async def append_messages(
-        self, batch: Sequence[NewMessage], now_ms: int,
+        self,
+        batch: Sequence[NewMessage],
+        now_ms: int,
         acks: Sequence[tuple[int, int, int]] = (),
     ) -> list[StoredMessage]:
         stored: list[StoredMessage] = await self._writer.call(
-            "append_messages", list(batch), now_ms, list(acks))
+            "append_messages", list(batch), now_ms, list(acks)
+        )
         return stored
 
     async def history(self, session_id: int, after_msg_id: int, limit: int) -> list[StoredMessage]:

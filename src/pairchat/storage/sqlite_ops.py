@@ -72,7 +72,6 @@ CREATE TABLE IF NOT EXISTS signals (
 """
 
 
-
 def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -117,8 +116,9 @@ def logout_account(conn: sqlite3.Connection, account_id: int, now_ms: int) -> No
     ).close()
 
 
-def create_session(conn: sqlite3.Connection, a: int, b: int, now_ms: int,
-                   announce: dict[str, Any] | None) -> int:
+def create_session(
+    conn: sqlite3.Connection, a: int, b: int, now_ms: int, announce: dict[str, Any] | None
+) -> int:
     cur = conn.execute(
         "INSERT INTO sessions (member_a, member_b, created_at) VALUES (?, ?, ?)",
         (a, b, now_ms),
@@ -139,8 +139,7 @@ def create_session(conn: sqlite3.Connection, a: int, b: int, now_ms: int,
     return session_id
 
 
-def close_session(conn: sqlite3.Connection, session_id: int, closed_by: int,
-                  now_ms: int) -> bool:
+def close_session(conn: sqlite3.Connection, session_id: int, closed_by: int, now_ms: int) -> bool:
     cur = conn.execute(
         "UPDATE sessions SET closed_at = ?, closed_by = ? WHERE id = ? AND closed_at IS NULL",
         (now_ms, closed_by, session_id),
@@ -148,8 +147,12 @@ def close_session(conn: sqlite3.Connection, session_id: int, closed_by: int,
     return cur.rowcount == 1
 
 
-def append_messages(conn: sqlite3.Connection, batch: Sequence[NewMessage], now_ms: int,
-                    acks: Sequence[tuple[int, int, int]]) -> list[StoredMessage]:
+def append_messages(
+    conn: sqlite3.Connection,
+    batch: Sequence[NewMessage],
+    now_ms: int,
+    acks: Sequence[tuple[int, int, int]],
+) -> list[StoredMessage]:
     stored = _append(conn, batch, now_ms) if batch else []
     if acks:
         record_acks(conn, acks)
@@ -160,13 +163,16 @@ def put_signals(conn: sqlite3.Connection, signals: Sequence[Signal]) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO signals "
         "(receiver_id, session_id, signal_type, sender_id, data) VALUES (?, ?, ?, ?, ?)",
-        [(s.receiver_id, s.session_id, s.signal_type, s.sender_id, json.dumps(s.data))
-         for s in signals],
+        [
+            (s.receiver_id, s.session_id, s.signal_type, s.sender_id, json.dumps(s.data))
+            for s in signals
+        ],
     ).close()
 
 
-def ack_signal(conn: sqlite3.Connection, receiver_id: int, session_id: int,
-               signal_type: str) -> None:
+def ack_signal(
+    conn: sqlite3.Connection, receiver_id: int, session_id: int, signal_type: str
+) -> None:
     conn.execute(
         "DELETE FROM signals WHERE receiver_id = ? AND session_id = ? AND signal_type = ?",
         (receiver_id, session_id, signal_type),
@@ -211,7 +217,8 @@ def _append(
     seen: dict[tuple[int, str], StoredMessage] = {}
     for sender, request_id, session_id, msg_id, content, created in json.loads(found):
         seen[(sender, request_id)] = StoredMessage(
-            session_id, msg_id, sender, content, created, True)
+            session_id, msg_id, sender, content, created, True
+        )
     last: dict[int, int] = {}
     closed: set[int] = set()
     for session_id, last_msg_id, is_closed in json.loads(states):
@@ -231,13 +238,21 @@ def _append(
         if key is not None:
             earlier = seen.get(key)
             if earlier is not None:  # stored before, or earlier in this batch
-                out.append(earlier if earlier.duplicate else StoredMessage(
-                    earlier.session_id, earlier.msg_id, earlier.sender_id, earlier.content,
-                    earlier.created_at, True))
+                out.append(
+                    earlier
+                    if earlier.duplicate
+                    else StoredMessage(
+                        earlier.session_id,
+                        earlier.msg_id,
+                        earlier.sender_id,
+                        earlier.content,
+                        earlier.created_at,
+                        True,
+                    )
+                )
                 continue
         if m.session_id in closed:
-            out.append(StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms,
-                                     closed=True))
+            out.append(StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms, closed=True))
             continue
         msg_id = last[m.session_id] = last[m.session_id] + 1
         stored = StoredMessage(m.session_id, msg_id, m.sender_id, m.content, now_ms)
@@ -258,8 +273,11 @@ def _append(
             "VALUES (?, ?, ?, ?)",
             request_rows,
         ).close()
-    moved = [(msg_id, session_id) for session_id, msg_id in last.items()
-             if msg_id != first_last[session_id]]
+    moved = [
+        (msg_id, session_id)
+        for session_id, msg_id in last.items()
+        if msg_id != first_last[session_id]
+    ]
     if moved:
         conn.executemany("UPDATE sessions SET last_msg_id = ? WHERE id = ?", moved).close()
     return out
@@ -274,8 +292,7 @@ OPS: dict[str, tuple[Callable[..., Any], Any, Any]] = {
     "logout_account": (logout_account, tuple[int, int], None),
     "create_session": (create_session, tuple[int, int, int, dict[str, Any] | None], int),
     "close_session": (close_session, tuple[int, int, int], bool),
-    "append_messages": (append_messages, tuple[list[NewMessage], int, Acks],
-                        list[StoredMessage]),
+    "append_messages": (append_messages, tuple[list[NewMessage], int, Acks], list[StoredMessage]),
     "record_acks": (record_acks, tuple[Acks], None),
     "put_signals": (put_signals, tuple[list[Signal]], None),
     "ack_signal": (ack_signal, tuple[int, int, str], None),

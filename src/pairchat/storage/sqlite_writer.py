@@ -42,7 +42,7 @@ from pairchat.storage.base import StoreUnavailable
 _HEADER = 4
 MAX_TOGETHER = 256  # requests at most in one transaction
 BUSY_TIMEOUT = 10.0  # seconds the writer waits for the write lock
-BUSY_STEP = 0.0002   # seconds between tries
+BUSY_STEP = 0.0002  # seconds between tries
 STOP_TIMEOUT = 5.0  # seconds the child has to finish its last transaction and exit
 
 
@@ -154,8 +154,12 @@ def serve(path: str) -> int:
             conn.execute("COMMIT")
         except Exception as exc:  # the transaction itself failed: nothing is stored
             results = [(type(exc).__name__, str(exc), None)] * len(calls)
-        out.write(b"".join(_frame(encode((request_id, *result)))
-                           for (request_id, _, _), result in zip(calls, results, strict=True)))
+        out.write(
+            b"".join(
+                _frame(encode((request_id, *result)))
+                for (request_id, _, _), result in zip(calls, results, strict=True)
+            )
+        )
         out.flush()
     conn.close()
     return 0
@@ -185,8 +189,7 @@ class SqliteWriter:
         self._next = 0
         self._starting = asyncio.Lock()  # calls racing a dead writer start one new one
         self._encode = msgspec.msgpack.Encoder().encode
-        self._responses = msgspec.msgpack.Decoder(
-            tuple[int, str | None, str | None, msgspec.Raw])
+        self._responses = msgspec.msgpack.Decoder(tuple[int, str | None, str | None, msgspec.Raw])
 
     @property
     def pid(self) -> int | None:
@@ -200,8 +203,12 @@ class SqliteWriter:
     @property
     def running(self) -> bool:
         """Started, and not known to have exited."""
-        return (self._proc is not None and self._proc.returncode is None
-                and self._reader is not None and not self._reader.done())
+        return (
+            self._proc is not None
+            and self._proc.returncode is None
+            and self._reader is not None
+            and not self._reader.done()
+        )
 
     async def _start(self) -> asyncio.subprocess.Process:
         if self.running:
@@ -216,8 +223,13 @@ class SqliteWriter:
     async def _spawn(self) -> None:
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "pairchat.storage.sqlite_writer", str(self.path),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+                sys.executable,
+                "-m",
+                "pairchat.storage.sqlite_writer",
+                str(self.path),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
         except OSError as exc:
             raise StoreUnavailable(f"cannot start the SQLite writer process: {exc}") from exc
         self._proc = proc

@@ -13,8 +13,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 
-def run_relay(serve: Callable[[str, int], Coroutine[Any, Any, None]], description: str,
-              argv: list[str] | None = None) -> int:
+def run_relay(
+    serve: Callable[[str, int], Coroutine[Any, Any, None]],
+    description: str,
+    argv: list[str] | None = None,
+) -> int:
     """The command line both relays share: `--host`, `--port`, serve until SIGTERM
     (which ends the process at once: a relay has nothing to flush)."""
     import uvloop

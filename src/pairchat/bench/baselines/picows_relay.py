@@ -93,31 +93,65 @@ class Conn(WSListener):
         if cmd == "DIALOGUE":
             partner = self.partner
             if partner is None or partner.transport is None or req.session_id != self.session_id:
-                transport.send(TEXT, _encode({
-                    "cmd": cmd, "requestId": req.request_id, "code": 6, "msg": "not in session"}))
+                transport.send(
+                    TEXT,
+                    _encode(
+                        {
+                            "cmd": cmd,
+                            "requestId": req.request_id,
+                            "code": 6,
+                            "msg": "not in session",
+                        }
+                    ),
+                )
                 return
             counter = self.next_msg_id
             counter[0] += 1
             msg_id = counter[0]
-            transport.send(TEXT, _encode(DialogueReply(
-                cmd, req.request_id, 0, req.session_id, msg_id)))
-            partner.transport.send(TEXT, _encode(PushDialogue(
-                "PUSH_DIALOGUE", self.account_id, req.session_id, msg_id, req.content,
-                time.time_ns() // 1_000_000)))
+            transport.send(
+                TEXT, _encode(DialogueReply(cmd, req.request_id, 0, req.session_id, msg_id))
+            )
+            partner.transport.send(
+                TEXT,
+                _encode(
+                    PushDialogue(
+                        "PUSH_DIALOGUE",
+                        self.account_id,
+                        req.session_id,
+                        msg_id,
+                        req.content,
+                        time.time_ns() // 1_000_000,
+                    )
+                ),
+            )
         elif cmd in ("PUSH_DIALOGUE", "PUSH_SIGNAL"):
             return  # acknowledgements: nothing to redeliver, so nothing to do
         elif cmd == "CRT_ACCOUNT":
             self.relay.accounts += 1
             self.account_id = self.relay.accounts
             self.nick = req.nick_name
-            transport.send(TEXT, _encode({
-                "cmd": cmd, "requestId": req.request_id, "code": 0, "accountId": self.account_id,
-                "nickName": self.nick, "token": "-"}))
+            transport.send(
+                TEXT,
+                _encode(
+                    {
+                        "cmd": cmd,
+                        "requestId": req.request_id,
+                        "code": 0,
+                        "accountId": self.account_id,
+                        "nickName": self.nick,
+                        "token": "-",
+                    }
+                ),
+            )
         elif cmd == "MATCH":
             self._match(req.request_id)
         else:
-            transport.send(TEXT, _encode({
-                "cmd": cmd, "requestId": req.request_id, "code": 3, "msg": "unknown command"}))
+            transport.send(
+                TEXT,
+                _encode(
+                    {"cmd": cmd, "requestId": req.request_id, "code": 3, "msg": "unknown command"}
+                ),
+            )
 
     def _match(self, request_id: str) -> None:
         waiting = self.relay.waiting
@@ -132,14 +166,33 @@ class Conn(WSListener):
         self.next_msg_id = other.next_msg_id = [0]
         for conn, partner, rid in ((self, other, request_id), (other, self, other_request)):
             assert conn.transport is not None
-            conn.transport.send(TEXT, _encode({
-                "cmd": "MATCH", "requestId": rid, "code": 0, "partnerId": partner.account_id,
-                "partnerName": partner.nick, "sessionId": session_id}))
+            conn.transport.send(
+                TEXT,
+                _encode(
+                    {
+                        "cmd": "MATCH",
+                        "requestId": rid,
+                        "code": 0,
+                        "partnerId": partner.account_id,
+                        "partnerName": partner.nick,
+                        "sessionId": session_id,
+                    }
+                ),
+            )
         assert other.transport is not None
-        other.transport.send(TEXT, _encode({
-            "cmd": "PUSH_SIGNAL", "signalType": "NewSession", "senderId": self.account_id,
-            "sessionId": session_id, "receiverId": other.account_id,
-            "data": {"accountId": self.account_id, "nickName": self.nick}}))
+        other.transport.send(
+            TEXT,
+            _encode(
+                {
+                    "cmd": "PUSH_SIGNAL",
+                    "signalType": "NewSession",
+                    "senderId": self.account_id,
+                    "sessionId": session_id,
+                    "receiverId": other.account_id,
+                    "data": {"accountId": self.account_id, "nickName": self.nick},
+                }
+            ),
+        )
 
 
 async def serve(host: str, port: int) -> None:

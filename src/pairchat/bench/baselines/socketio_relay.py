@@ -44,8 +44,14 @@ def build_app() -> web.Application:
     async def crt_account(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         counters["accounts"] += 1
         account = accounts[sid] = _Account(counters["accounts"], str(data.get("nickName", "")))
-        return {"cmd": "CRT_ACCOUNT", "requestId": data.get("requestId"), "code": 0,
-                "accountId": account.account_id, "nickName": account.nick, "token": "-"}
+        return {
+            "cmd": "CRT_ACCOUNT",
+            "requestId": data.get("requestId"),
+            "code": 0,
+            "accountId": account.account_id,
+            "nickName": account.nick,
+            "token": "-",
+        }
 
     @sio.on("MATCH")  # type: ignore[untyped-decorator]
     async def match(sid: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -63,30 +69,61 @@ def build_app() -> web.Application:
         me.partner_sid, other.partner_sid = other_sid, sid
         me.session_id = other.session_id = session_id
         me.next_msg_id = other.next_msg_id = [0]
-        other_future.set_result({"partnerId": me.account_id, "partnerName": me.nick,
-                                 "sessionId": session_id})
-        await sio.emit("PUSH_SIGNAL", {
-            "cmd": "PUSH_SIGNAL", "signalType": "NewSession", "senderId": me.account_id,
-            "sessionId": session_id, "receiverId": other.account_id,
-            "data": {"accountId": me.account_id, "nickName": me.nick}}, to=other_sid)
-        return {"cmd": "MATCH", "requestId": request_id, "code": 0,
-                "partnerId": other.account_id, "partnerName": other.nick,
-                "sessionId": session_id}
+        other_future.set_result(
+            {"partnerId": me.account_id, "partnerName": me.nick, "sessionId": session_id}
+        )
+        await sio.emit(
+            "PUSH_SIGNAL",
+            {
+                "cmd": "PUSH_SIGNAL",
+                "signalType": "NewSession",
+                "senderId": me.account_id,
+                "sessionId": session_id,
+                "receiverId": other.account_id,
+                "data": {"accountId": me.account_id, "nickName": me.nick},
+            },
+            to=other_sid,
+        )
+        return {
+            "cmd": "MATCH",
+            "requestId": request_id,
+            "code": 0,
+            "partnerId": other.account_id,
+            "partnerName": other.nick,
+            "sessionId": session_id,
+        }
 
     @sio.on("DIALOGUE")  # type: ignore[untyped-decorator]
     async def dialogue(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         me = accounts.get(sid)
         if me is None or not me.partner_sid or data.get("sessionId") != me.session_id:
-            return {"cmd": "DIALOGUE", "requestId": data.get("requestId"), "code": 6,
-                    "msg": "not in session"}
+            return {
+                "cmd": "DIALOGUE",
+                "requestId": data.get("requestId"),
+                "code": 6,
+                "msg": "not in session",
+            }
         me.next_msg_id[0] += 1
         msg_id = me.next_msg_id[0]
-        await sio.emit("PUSH_DIALOGUE", {
-            "cmd": "PUSH_DIALOGUE", "senderId": me.account_id, "sessionId": me.session_id,
-            "msgId": msg_id, "content": data.get("content"),
-            "createdAt": time.time_ns() // 1_000_000}, to=me.partner_sid)
-        return {"cmd": "DIALOGUE", "requestId": data.get("requestId"), "code": 0,
-                "sessionId": me.session_id, "msgId": msg_id}
+        await sio.emit(
+            "PUSH_DIALOGUE",
+            {
+                "cmd": "PUSH_DIALOGUE",
+                "senderId": me.account_id,
+                "sessionId": me.session_id,
+                "msgId": msg_id,
+                "content": data.get("content"),
+                "createdAt": time.time_ns() // 1_000_000,
+            },
+            to=me.partner_sid,
+        )
+        return {
+            "cmd": "DIALOGUE",
+            "requestId": data.get("requestId"),
+            "code": 0,
+            "sessionId": me.session_id,
+            "msgId": msg_id,
+        }
 
     @sio.on("PUSH_DIALOGUE")  # type: ignore[untyped-decorator]
     async def push_ack(sid: str, data: dict[str, Any]) -> None:
