@@ -29,13 +29,19 @@ import pytest
 import redis.asyncio
 import redis.exceptions
 
-from pairchat.storage.base import Store
-from pairchat.storage.memory import MemoryBrokers, MemoryInbox, MemoryRouting, MemoryTimers
-from pairchat.storage.migrate import migrate, quote_ident, safe_url
-from pairchat.storage.postgres import PostgresStore
+from pairchat.storage.brokers import Brokers
+from pairchat.storage.brokers_memory import MemoryBrokers
+from pairchat.storage.inbox import Inbox
+from pairchat.storage.inbox_memory import MemoryInbox
 from pairchat.storage.redis import connect_redis, safe_redis_url
-from pairchat.storage.routing import Brokers, Inbox, Routing, Timers
-from pairchat.storage.sqlite import SqliteStore
+from pairchat.storage.routing import Routing
+from pairchat.storage.routing_memory import MemoryRouting
+from pairchat.storage.store import Store
+from pairchat.storage.store_postgres import PostgresStore
+from pairchat.storage.store_postgres_schema import migrate, quote_ident, safe_url
+from pairchat.storage.store_sqlite import SqliteStore
+from pairchat.storage.timers import Timers
+from pairchat.storage.timers_memory import MemoryTimers
 
 PG_URL = os.environ.get("PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PAIRCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

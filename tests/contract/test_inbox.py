@@ -1,4 +1,4 @@
-"""The `Inbox` contract (storage/routing.py docstrings), run against every
+"""The `Inbox` contract (storage/inbox.py docstrings), run against every
 backend, and what the Redis inbox adds for several workers: shards shared
 fairly, one session with one worker at a time, and what a worker that stopped
 or died had taken is taken again, in order."""
@@ -21,10 +21,9 @@ import pytest
 import redis
 import redis.asyncio
 
-from pairchat.delivery.entries import Close, Entry, Push, Replay, encode_entry
-from pairchat.storage.redis_inbox import InboxConfigError
+from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay, encode_entry
+from pairchat.storage.inbox_redis import InboxConfigError
 from pairchat.storage.redis_keys import ENTRY_FIELD, INBOX_GROUP, Keys
-from pairchat.storage.routing import Inbox
 from tests.contract.conftest import DEADLINE, REDIS_URL, Shared
 
 LEASE_TTL = 0.5  # seconds: how long a dead worker's shards stall in these tests
@@ -388,7 +387,9 @@ async def test_entries_handed_to_a_read_that_went_astray_are_taken(redis_shared:
     await process.inbox.put([push(1, 2), push(1, 3)])
     stray = redis.asyncio.Redis.from_url(REDIS_URL)
     try:
-        reply = await stray.xreadgroup(INBOX_GROUP, "w", {Keys(redis_shared.prefix).inbox(1): ">"})
+        reply: Any = await stray.xreadgroup(
+            INBOX_GROUP, "w", {Keys(redis_shared.prefix).inbox(1): ">"}
+        )
         assert len(reply[0][1]) == 2  # pending to "w", which never saw them
     finally:
         await stray.aclose()
@@ -426,3 +427,28 @@ async def test_processes_must_agree_on_the_shard_count(redis_shared: Shared) -> 
     await redis_shared.open(inbox_shards=16)
     with pytest.raises(InboxConfigError, match="16 shards, this process 8"):
         await redis_shared.open(inbox_shards=8)
+
+
+async def test_entries_put_by_an_earlier_version_are_taken(redis_shared: Shared) -> None:
+    """The entries' msgpack is their wire format across versions: these bytes were
+    put by the version that kept the entries in delivery/entries.py, and a worker
+    updated while they wait in Redis must still take them."""
+    earlier: dict[bytes, Entry] = {
+        b'\x96\xa1p\x07\x03\xc4\x07{"x":1}\x05\xcf\x00\x06\n$\x18\x1e@\x00': Push(
+            7, 3, b'{"x":1}', 5, 1_700_000_000_000_000
+        ),
+        b"\x96\xa1p\x07\x03\xc4\x01f\x00\x00": Push(7, 3, b"f"),
+        b"\x95\xa1r\x07\x03\xa2b1\t": Replay(7, 3, "b1", 9),
+        b"\x95\xa1c\x07\x00\xa2b1\t": Close(7, 0, "b1", 9),
+    }
+    for data, entry in earlier.items():
+        assert encode_entry(entry) == data
+    process = await redis_shared.open(inbox_shards=1)
+    stream = Keys(redis_shared.prefix).inbox(0)
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        for data in earlier:
+            await client.xadd(stream, {ENTRY_FIELD: data})
+    finally:
+        await client.aclose()
+    assert await take_all(process.inbox, "w", len(earlier)) == list(earlier.values())

@@ -16,16 +16,15 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-import pairchat.storage.migrate as migrate_module
-from pairchat.storage.base import NewMessage, StoreUnavailable
-from pairchat.storage.migrate import (
+import pairchat.storage.store_postgres_schema as migrate_module
+from pairchat.storage.records import NewMessage, SchemaVersionError, StoreUnavailable
+from pairchat.storage.store_postgres import PostgresStore
+from pairchat.storage.store_postgres_schema import (
     Migration,
-    SchemaVersionError,
     code_version,
     migrate,
     quote_ident,
 )
-from pairchat.storage.postgres import PostgresStore
 from tests.contract.conftest import DEADLINE
 
 UNREACHABLE = "postgresql://pairchat:s3cret@127.0.0.1:1/pairchat"

@@ -9,9 +9,9 @@ import asyncio
 import pytest
 import redis.asyncio
 
-from pairchat.delivery.entries import Push
-from pairchat.storage import redis_routing
-from pairchat.storage.base import Route, StoreUnavailable
+from pairchat.storage import routing_redis
+from pairchat.storage.inbox import Push
+from pairchat.storage.records import Route, StoreUnavailable
 from pairchat.storage.redis import connect_redis, safe_redis_url
 from pairchat.storage.redis_keys import Keys
 from pairchat.storage.routing import Pairing
@@ -102,11 +102,11 @@ async def test_a_waiter_past_the_scan_limit_is_answered_too(
 ) -> None:
     """`pair` examines a bounded part of the queue; a waiting account it then
     picks among the online ones still leaves the queue with its token."""
-    monkeypatch.setattr(redis_routing, "PAIR_SCAN_LIMIT", 1)
+    monkeypatch.setattr(routing_redis, "PAIR_SCAN_LIMIT", 1)
     routing = (await redis_shared.open()).routing
     for account in (1, 2, 3):
         await routing.bind(account, Route("b1", account))
-    await routing.add_session(redis_routing.parse_session(9, b"1,2"))
+    await routing.add_session(routing_redis.parse_session(9, b"1,2"))
     token = routing.make_token()
     await routing.wait(2, routing.make_token())  # 1's partner: not acceptable
     await routing.wait(3, token)  # beyond the one entry examined

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from pairchat.storage.base import Route, SessionRecord
+from pairchat.storage.records import Route, SessionRecord
 from pairchat.storage.routing import Pairing, Routing
 from tests.contract.conftest import DEADLINE, Shared
 

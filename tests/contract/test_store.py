@@ -1,4 +1,4 @@
-"""The `Store` contract (storage/base.py docstrings), run against every backend."""
+"""The `Store` contract (storage/store.py docstrings), run against every backend."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from pairchat.storage.base import NewMessage, Signal, Store, StoredMessage
+from pairchat.storage.records import NewMessage, Signal, StoredMessage
+from pairchat.storage.store import Store
 from tests.contract.conftest import DEADLINE, Backend
 
 
@@ -179,9 +180,9 @@ async def test_acks_never_go_back_and_unacked_is_the_partners_rest(store: Store)
         [NewMessage(s, a, "1", None), NewMessage(s, b, "2", None), NewMessage(s, a, "3", None)], 5
     )
     assert [m.msg_id for m in await store.unacked(s, b)] == [1, 3]
-    await store.record_acks([(s, b, 1)])
-    await store.record_acks([(s, b, 3), (s, b, 0)])
-    await store.record_acks([(s, b, 1)])
+    assert await store.append_messages([], 6, [(s, b, 1)]) == []
+    await store.append_messages([], 7, [(s, b, 3), (s, b, 0)])
+    await store.append_messages([], 8, [(s, b, 1)])
     assert await store.unacked(s, b) == []
     assert [m.msg_id for m in await store.unacked(s, a)] == [2]
 
@@ -260,7 +261,7 @@ async def test_a_reopened_store_continues_ids_acks_and_signals(backend: Backend)
     first = await backend.open_store()
     a, b, s = await two_members(first)
     await first.append_messages([NewMessage(s, a, "1", "r1"), NewMessage(s, a, "2", "r2")], 5)
-    await first.record_acks([(s, b, 1)])
+    await first.append_messages([], 6, [(s, b, 1)])
     await first.put_signals([Signal(b, s, "NewSession", a, {"nick": "a"})])
     await first.logout_account(a, 6)
     await backend.close_store(first)

@@ -1,4 +1,4 @@
-"""The `Timers` and `Brokers` contracts (storage/routing.py docstrings), run
+"""The `Timers` and `Brokers` contracts (storage/timers.py, storage/brokers.py docstrings), run
 against every backend, several processes taking from one state."""
 
 from __future__ import annotations

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pairchat.logic.service import LogicConfig, LogicService
-from pairchat.storage.memory import MemoryBrokers, MemoryInbox, MemoryRouting, MemoryTimers
-from pairchat.storage.sqlite import SqliteStore
+from pairchat.logic.config import LogicConfig
+from pairchat.logic.service import LogicService
+from pairchat.storage.brokers_memory import MemoryBrokers
+from pairchat.storage.inbox_memory import MemoryInbox
+from pairchat.storage.routing_memory import MemoryRouting
+from pairchat.storage.store_sqlite import SqliteStore
+from pairchat.storage.timers_memory import MemoryTimers
 
 MATCH_WAIT = 0.3  # seconds; the longest a unit test waits for "nobody came"
 

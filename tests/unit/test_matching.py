@@ -1,4 +1,4 @@
-"""MATCH rules (PROTOCOL.md "Semantics"), driven on the logic service."""
+"""MATCH rules (docs/protocol.md, "Semantics"), driven on the logic service."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from pairchat.delivery.entries import Push
 from pairchat.logic.service import LogicService, Matched
 from pairchat.protocol import Code, ProtocolError
-from pairchat.storage.base import Route
-from pairchat.storage.memory import MemoryInbox
+from pairchat.storage.inbox import Push
+from pairchat.storage.inbox_memory import MemoryInbox
+from pairchat.storage.records import Route
 from tests.unit.conftest import MATCH_WAIT
 
 

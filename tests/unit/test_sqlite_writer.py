@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 import psutil
 import pytest
 
 from pairchat.logic.commit import GroupCommit
-from pairchat.storage.base import NewMessage, StoredMessage, StoreUnavailable
-from pairchat.storage.sqlite import SqliteStore
+from pairchat.storage.records import (
+    NewMessage,
+    SchemaVersionError,
+    StoredMessage,
+    StoreUnavailable,
+)
+from pairchat.storage.store_sqlite import SqliteStore
 
 WAIT = 10.0  # the longest one step below may take
 
@@ -129,8 +135,10 @@ async def test_writes_sent_together_commit_together_and_fail_alone(store: Sqlite
         store.append_messages([NewMessage(s, a, "kept", "k")], 3),
         return_exceptions=True,
     )
-    ids, failed, [kept] = results[:50], results[50], results[51]
+    ids, failed, appended = results[:50], results[50], results[51]
     assert isinstance(failed, LookupError)
+    assert isinstance(appended, list)
+    [kept] = appended
     assert isinstance(kept, StoredMessage) and kept.msg_id == 1
     assert len(set(ids)) == 50 and all(isinstance(i, int) for i in ids)
     for account_id in ids:
@@ -151,6 +159,21 @@ async def test_writes_racing_a_dead_writer_start_exactly_one_new_one(
     ids = await asyncio.gather(*(store.create_account(f"r{i}", b"t", 1) for i in range(8)))
     assert len(set(ids)) == 8
     writers = [
-        p for p in psutil.Process().children() if "pairchat.storage.sqlite_writer" in p.cmdline()
+        p
+        for p in psutil.Process().children()
+        if "pairchat.storage.store_sqlite_writer" in p.cmdline()
     ]
     assert [p.pid for p in writers] == [store.writer.pid]
+
+
+async def test_a_data_dir_of_a_newer_pairchat_is_refused_at_open(tmp_path: Path) -> None:
+    """The writer's refusal reaches the caller as the error a process stops on."""
+    conn = sqlite3.connect(tmp_path / "pairchat.sqlite3")
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    store = SqliteStore(tmp_path)
+    try:
+        with pytest.raises(SchemaVersionError, match="version 99, newer"):
+            await store.open()
+    finally:
+        await store.close()

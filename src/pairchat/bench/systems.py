@@ -84,7 +84,7 @@ def _role_of(proc: psutil.Process) -> str:
         argv = proc.cmdline()
     except psutil.Error:
         return str(proc.pid)
-    if "pairchat.storage.sqlite_writer" in argv:
+    if "pairchat.storage.store_sqlite_writer" in argv:
         return "sqlite-writer"
     if "--broker-id" in argv:
         broker = argv[argv.index("--broker-id") + 1]

@@ -4,9 +4,10 @@ acknowledged, then the session's other pending signals (PartnerExit, ViewedAck).
 
 from __future__ import annotations
 
-from pairchat.delivery.entries import Replay
 from pairchat.protocol import encode_push_dialogue, encode_push_signal
-from pairchat.storage.base import Signal, Store
+from pairchat.storage.inbox import Replay
+from pairchat.storage.records import Signal
+from pairchat.storage.store import Store
 
 
 def signal_frame(signal: Signal) -> bytes:

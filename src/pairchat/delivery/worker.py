@@ -21,12 +21,14 @@ import socket
 import uuid
 
 from pairchat.api.v1 import push_pb2 as pb
-from pairchat.delivery.entries import Close, Entry, Push, Replay
 from pairchat.delivery.links import PushLinks
 from pairchat.delivery.replay import replay_frames
 from pairchat.obs import event
-from pairchat.storage.base import Route, Signal, Store
-from pairchat.storage.routing import Brokers, Inbox, Routing
+from pairchat.storage.brokers import Brokers
+from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay
+from pairchat.storage.records import Route, Signal
+from pairchat.storage.routing import Presence, ReplayMarks
+from pairchat.storage.store import Store
 from pairchat.tasks import spawn
 
 log = logging.getLogger("pairchat.delivery")
@@ -42,18 +44,33 @@ def consumer_name(role: str) -> str:
 
 
 class DeliveryWorker:
+    """Delivers what `inbox` holds, as consumer `consumer`.
+
+    Args:
+        inbox: the queue logic puts entries in.
+        presence: where each recipient is connected.
+        replays: which (account, session) a pending replay holds back.
+        store: what a Replay entry reads (unacknowledged messages, signals).
+        links: the streams to the brokers' Push services.
+        consumer: this worker's name in the inbox, unique to its process.
+        brokers: where to look up brokers the links do not know yet (scaled);
+            None when the logic process tells the links of every broker.
+    """
+
     def __init__(
         self,
         inbox: Inbox,
-        routing: Routing,
+        presence: Presence,
+        replays: ReplayMarks,
         store: Store,
         links: PushLinks,
         consumer: str = "embedded",
         brokers: Brokers | None = None,
     ) -> None:
-        self.brokers = brokers  # where to look up brokers the links do not know yet
+        self.brokers = brokers
         self.inbox = inbox
-        self.routing = routing
+        self.presence = presence
+        self.replays = replays
         self.store = store
         self.links = links
         self.consumer = consumer
@@ -96,7 +113,7 @@ class DeliveryWorker:
         for entry in entries:
             if type(entry) is Replay:
                 with contextlib.suppress(Exception):
-                    await self.routing.end_replay(entry.account_id, entry.session_id)
+                    await self.replays.end_replay(entry.account_id, entry.session_id)
 
     async def _done(self, ids: list[str], delivered: list[asyncio.Future[bool]]) -> None:
         """An entry is done once every broker it went to answered for it (or is
@@ -115,11 +132,11 @@ class DeliveryWorker:
 
     async def _deliver(self, entries: list[Entry]) -> list[asyncio.Future[bool]]:
         accounts = sorted({e.recipient if isinstance(e, Push) else e.account_id for e in entries})
-        routes = dict(zip(accounts, await self.routing.routes(accounts), strict=True))
+        routes = dict(zip(accounts, await self.presence.routes(accounts), strict=True))
         keys = sorted({(e.recipient, e.session_id) for e in entries if type(e) is Push})
         held = {
             k
-            for k, pending in zip(keys, await self.routing.replaying(keys), strict=True)
+            for k, pending in zip(keys, await self.replays.replaying(keys), strict=True)
             if pending
         }
         out: dict[str, list[pb.PushItem]] = {}
@@ -167,7 +184,7 @@ class DeliveryWorker:
                 )
         # Only once everything above worked: a retried batch must hold back again.
         for entry in ended:
-            await self.routing.end_replay(entry.account_id, entry.session_id)
+            await self.replays.end_replay(entry.account_id, entry.session_id)
         if self.brokers is not None and any(not self.links.has(b) for b in out):
             # A broker that connected since the last look: learn of it now rather
             # than drop its first pushes.

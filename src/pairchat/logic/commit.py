@@ -12,7 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from pairchat.obs import COMMIT_BATCH, COMMIT_SECONDS, MESSAGES_STORED, event
-from pairchat.storage.base import NewMessage, Store, StoredMessage
+from pairchat.storage.records import NewMessage, StoredMessage
+from pairchat.storage.store import Store
 
 log = logging.getLogger("pairchat.logic")
 

@@ -21,7 +21,7 @@ from pairchat.logic.service import (
 )
 from pairchat.obs import event
 from pairchat.protocol import Code, ProtocolError
-from pairchat.storage.base import Route, StoredMessage
+from pairchat.storage.records import Route, StoredMessage
 
 log = logging.getLogger("pairchat.logic")
 T = TypeVar("T")

@@ -1,14 +1,11 @@
 """The scaled mode's routing, timers, inbox and broker liveness on Redis.
 
 `connect_redis` opens one connection pool and builds the four backends on it:
-- `RedisRouting` (redis_routing.py): routes, presence, sessions, the match queue,
-  replay markers, and notices to the logic process a MATCH request waits in;
-- `RedisTimers`, `RedisBrokers` (redis_timers.py): grace deadlines and broker
-  liveness;
-- `RedisInbox` (redis_inbox.py, its shards and leases in redis_shards.py): the
-  delivery workers' queue on sharded Streams.
-The key schema is declared, in full, at the top of redis_keys.py; the steps that
-change several keys are the Lua scripts in lua/, one file each.
+`RedisRouting` (routing_redis.py), `RedisTimers` (timers_redis.py),
+`RedisBrokers` (brokers_redis.py) and `RedisInbox` (inbox_redis.py, its shards
+and leases in inbox_redis_shards.py: the delivery workers' queue on sharded
+Streams). The key schema is declared, in full, at the top of redis_keys.py; the
+steps that change several keys are the Lua scripts in lua/, one file each.
 
 Commands are retried only on connection errors (a connection that broke before
 its reply): a timeout may mean the command ran, and a second `pair` or
@@ -35,27 +32,18 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from pairchat.storage import redis_inbox, redis_routing, redis_timers
-from pairchat.storage.base import StoreUnavailable
-from pairchat.storage.redis_inbox import (
+from pairchat.storage import brokers_redis, inbox_redis, routing_redis, timers_redis
+from pairchat.storage.brokers_redis import RedisBrokers
+from pairchat.storage.inbox_redis import (
     DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_LEASE_TTL,
     DEFAULT_SHARDS,
     RedisInbox,
 )
+from pairchat.storage.records import StoreUnavailable
 from pairchat.storage.redis_keys import Keys, load_scripts
-from pairchat.storage.redis_routing import RedisRouting
-from pairchat.storage.redis_timers import RedisBrokers, RedisTimers
-
-__all__ = [
-    "RedisBackends",
-    "RedisBrokers",
-    "RedisInbox",
-    "RedisRouting",
-    "RedisTimers",
-    "connect_redis",
-    "safe_redis_url",
-]
+from pairchat.storage.routing_redis import RedisRouting
+from pairchat.storage.timers_redis import RedisTimers
 
 CONNECT_TIMEOUT: Final = 5.0  # seconds; an unreachable host fails start-up within it
 # Seconds a reply may take. It must exceed the inbox's blocking read (1 s).
@@ -172,8 +160,7 @@ async def connect_redis(
     Raises:
         StoreUnavailable: Redis cannot be reached, refuses the connection, or
             the URL is not a Redis URL.
-        redis_inbox.InboxConfigError: the deployment's inbox has another shard
-            count.
+        InboxConfigError: the deployment's inbox has another shard count.
     """
     safe = safe_redis_url(url)
     try:
@@ -203,7 +190,13 @@ async def connect_redis(
         except (redis.exceptions.RedisError, OSError) as exc:
             raise StoreUnavailable(f"cannot connect to Redis at {safe}: {exc}") from exc
         await load_scripts(
-            client, [*redis_routing.SCRIPTS, *redis_timers.SCRIPTS, *redis_inbox.SCRIPTS]
+            client,
+            [
+                *routing_redis.SCRIPTS,
+                *timers_redis.SCRIPTS,
+                *brokers_redis.SCRIPTS,
+                *inbox_redis.SCRIPTS,
+            ],
         )
         keys = Keys(prefix)
         inbox = RedisInbox(

@@ -4,7 +4,7 @@ that change several keys at once.
 Every key starts with the deployment's prefix P (default "pairchat:"); tests
 give each case its own prefix. Ids are decimal strings.
 
-Routing (storage/redis_routing.py):
+Routing (routing_redis.py):
     P route              hash    account -> "broker_id|conn_id" of its connection
     P online             set     accounts that have a route (exactly the fields of P route)
     P on:<broker_id>     set     accounts routed to that broker (for `routed_to`)
@@ -19,13 +19,13 @@ Routing (storage/redis_routing.py):
     P loaded             string  set once the durable state was loaded (`claim_load`)
     P notify:<process>   channel pub/sub: (token, payload) for the MATCH requests
                                  waiting in that logic process
-Timers (storage/redis_timers.py):
+Timers (timers_redis.py):
     P grace              zset    account -> end of its offline grace (epoch seconds)
-Brokers (storage/redis_timers.py):
+Brokers (brokers_redis.py):
     P broker             hash    broker_id -> push target of a live broker
     P broker:deadline    zset    broker_id -> end of its liveness (Redis server
                                  time, epoch seconds, so clocks of hosts don't matter)
-Inbox (storage/redis_inbox.py, storage/redis_shards.py):
+Inbox (inbox_redis.py, inbox_redis_shards.py):
     P inbox:shards       string  the shard count every process must agree on
     P inbox:<n>          stream  entries of the sessions with id % shards == n,
                                  field "e" = msgpack entry; consumer group "workers"

@@ -1,16 +1,21 @@
-"""The shared, non-durable state of a deployment, behind small interfaces:
+"""Who is connected where, which sessions are open between whom, who waits in
+MATCH, and which replays are pending: the shared, non-durable routing state of
+a deployment, behind role-sized interfaces.
 
-- `Routing`: who is connected where (routes and presence), which sessions are
-  open between whom, the match queue, and which replays are pending;
-- `Timers`: offline grace periods that outlive the process that set them;
-- `Inbox`: the work queue from logic to the delivery workers;
-- `Brokers`: which brokers are alive and where their Push service listens.
+- `Presence`: routes (account -> broker connection) and who is online;
+- `Sessions`: the open sessions and their members;
+- `MatchQueue`: pairing, the queue of waiting MATCH requests, and the notices
+  that answer a request waiting in another process;
+- `ReplayMarks`: the replays pending per (account, session), which hold pushes
+  back until the worker meets them;
+- `Routing`: all of them, plus loading and closing; one object implements it
+  all, since pairing reads presence and sessions in the same atomic step.
 
-`storage.memory` implements them in one logic process (the embedded mode);
-`storage.redis` for any number of logic and worker processes (the scaled mode).
-The docstrings are the contract; tests/contract checks every implementation
-against them. Every method is atomic on its own: a caller never observes half
-of another caller's step.
+`MemoryRouting` (routing_memory.py) implements it in one logic process (the
+embedded mode), `RedisRouting` (routing_redis.py) for any number of logic and
+worker processes (the scaled mode). The docstrings are the contract;
+tests/contract/test_routing.py checks both against them. Every method is
+atomic on its own: a caller never observes half of another caller's step.
 """
 
 from __future__ import annotations
@@ -19,24 +24,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from pairchat.delivery.entries import Entry
-from pairchat.storage.base import Route, SessionRecord
-
-__all__ = ["Brokers", "Inbox", "Pairing", "Route", "Routing", "Timers"]
+from pairchat.storage.records import Route, SessionRecord
 
 
 @dataclass(frozen=True, slots=True)
 class Pairing:
-    """The partner `Routing.pair` chose. `waiter` is the token the partner waited
-    with when it came from the match queue ("" when it was picked among the
-    online accounts): its MATCH request is still open and must be answered."""
+    """The partner `MatchQueue.pair` chose. `waiter` is the token the partner
+    waited with when it came from the match queue ("" when it was picked among
+    the online accounts): its MATCH request is still open and must be answered."""
 
     partner_id: int
     waiter: str = ""
 
 
-class Routing(Protocol):
-    # --- presence ---
+class Presence(Protocol):
+    """Where each online account is connected."""
+
     async def bind(self, account_id: int, route: Route) -> Route | None:
         """Route the account to a connection, which makes it online; return the
         route this replaced (None if it was offline)."""
@@ -58,7 +61,15 @@ class Routing(Protocol):
 
     async def online_count(self) -> int: ...
 
-    # --- sessions ---
+    async def forget(self, account_id: int) -> None:
+        """The account logged out: offline, out of the match queue. Its sessions
+        must have been ended first."""
+        ...
+
+
+class Sessions(Protocol):
+    """The open sessions and who they are between."""
+
     async def add_session(self, session: SessionRecord) -> None:
         """Record an open session (its members are partners already: `pair`
         reserved that, or it is loaded at start-up)."""
@@ -77,7 +88,10 @@ class Routing(Protocol):
         """The account's open sessions, by id."""
         ...
 
-    # --- matching ---
+
+class MatchQueue(Protocol):
+    """Choosing partners, and the MATCH requests waiting for one."""
+
     async def pair(
         self, account_id: int, max_sessions: int, waiters_only: bool = False
     ) -> Pairing | None:
@@ -123,7 +137,10 @@ class Routing(Protocol):
         """A new token for `wait`, routed back to this process by `notify`."""
         ...
 
-    # --- replay markers ---
+
+class ReplayMarks(Protocol):
+    """Replays queued after a RECONNECT, which hold a session's pushes back."""
+
     async def begin_replay(self, account_id: int, session_ids: Sequence[int]) -> None:
         """Count one more pending replay for each (account, session): the worker
         holds back that session's pushes to the account until it meets the Replay
@@ -139,69 +156,17 @@ class Routing(Protocol):
         """For each (account, session): is a replay pending? (one round trip)"""
         ...
 
-    # --- accounts ---
+
+class Routing(Presence, Sessions, MatchQueue, ReplayMarks, Protocol):
+    """All of the routing state of a deployment, as one logic process uses it."""
+
     async def claim_load(self) -> bool:
         """True to exactly one caller, the first ever on this routing state: that
         caller loads the open sessions and grace timers from the durable store
         (after a restart of the embedded mode, or of an empty Redis)."""
         ...
 
-    async def forget(self, account_id: int) -> None:
-        """The account logged out: offline, out of the match queue. Its sessions
-        must have been ended first."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-class Timers(Protocol):
-    """Offline grace periods: a deadline per account."""
-
-    async def set(self, account_id: int, due: float) -> None:
-        """Set (or move) the account's deadline, in seconds since the epoch."""
-        ...
-
-    async def cancel(self, account_id: int) -> None: ...
-
-    async def take_due(self, now: float) -> list[int]:
-        """Remove and return the accounts whose deadline is <= now; each is
-        returned to exactly one caller, across processes."""
-        ...
-
-
-class Inbox(Protocol):
-    """The queue from logic to the delivery workers. Entries of one session are
-    taken in the order they were put (their `session_id` is the ordering key); an
-    entry taken but not marked done is taken again by another consumer once the
-    first is gone (at-least-once)."""
-
-    async def put(self, entries: Sequence[Entry]) -> None: ...
-
-    async def take(self, consumer: str, limit: int) -> list[tuple[str, Entry]]:
-        """Up to `limit` entries with their ids, waiting until there is one."""
-        ...
-
-    async def done(self, consumer: str, ids: Sequence[str]) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class Brokers(Protocol):
-    """Liveness of brokers and where workers reach their Push service."""
-
-    async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
-        """Say the broker is alive for `ttl` more seconds."""
-        ...
-
-    async def gone(self, broker_id: str) -> None: ...
-
-    async def targets(self) -> dict[str, str]:
-        """Brokers and their push targets, until `expired` reports them: only
-        `expired` declares a broker dead (a deadline passed during an engine
-        stall is not a dead broker)."""
-        ...
-
-    async def expired(self) -> list[str]:
-        """Brokers whose liveness ran out since the last call (each reported once,
-        to one caller)."""
+    async def close(self) -> None:
+        """Stop whatever runs in the background (notice listening); the engine's
+        connection belongs to whoever opened it."""
         ...

@@ -1,5 +1,5 @@
-"""`Timers` and `Brokers` on Redis: deadlines kept in sorted sets, so that they
-outlive the logic process that set them and fire in exactly one process."""
+"""`Brokers` (brokers.py) on Redis: push targets in a hash, liveness deadlines in
+a sorted set on Redis' own clock."""
 
 from __future__ import annotations
 
@@ -9,27 +9,7 @@ from redis.asyncio import Redis
 
 from pairchat.storage.redis_keys import Keys, as_text, script
 
-SCRIPTS: Final = ("take_due", "broker_alive", "broker_expired")
-
-
-class RedisTimers:
-    """`Timers` on a sorted set: account -> deadline (the caller's clock, epoch
-    seconds; hosts are expected to run NTP)."""
-
-    def __init__(self, redis: Redis, keys: Keys) -> None:
-        self._redis = redis
-        self._key = keys.grace
-        self._take_due = script(redis, "take_due")
-
-    async def set(self, account_id: int, due: float) -> None:
-        await self._redis.zadd(self._key, {str(account_id): due})
-
-    async def cancel(self, account_id: int) -> None:
-        await self._redis.zrem(self._key, str(account_id))
-
-    async def take_due(self, now: float) -> list[int]:
-        due = await self._take_due(keys=[self._key], args=[repr(now)])
-        return [int(a) for a in due]
+SCRIPTS: Final = ("broker_alive", "broker_expired")
 
 
 class RedisBrokers:

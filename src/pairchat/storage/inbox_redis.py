@@ -1,6 +1,6 @@
-"""`Inbox` on Redis Streams: several delivery workers share the load, entries of
-one session stay in order, and what a dead worker took is taken again. The
-shards and their leases are in redis_shards.py."""
+"""`Inbox` (inbox.py) on Redis Streams: several delivery workers share the load,
+entries of one session stay in order, and what a dead worker took is taken
+again. The shards and their leases are in inbox_redis_shards.py."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Any, Final, cast
 import redis.exceptions
 from redis.asyncio import Redis
 
-from pairchat.delivery.entries import Entry, encode_entry
+from pairchat.errors import StartupError
 from pairchat.obs import event
-from pairchat.storage import redis_shards
-from pairchat.storage.redis_keys import ENTRY_FIELD, INBOX_GROUP, Keys
-from pairchat.storage.redis_shards import (
+from pairchat.storage import inbox_redis_shards
+from pairchat.storage.inbox import Entry, encode_entry
+from pairchat.storage.inbox_redis_shards import (
     BATCH,
     Consumer,
     Leases,
@@ -27,23 +27,23 @@ from pairchat.storage.redis_shards import (
     streams_gone,
     wait_for_event,
 )
+from pairchat.storage.redis_keys import ENTRY_FIELD, INBOX_GROUP, Keys
 
 log = logging.getLogger("pairchat.storage")
 
-SCRIPTS: Final = redis_shards.SCRIPTS
+SCRIPTS: Final = inbox_redis_shards.SCRIPTS
 DEFAULT_SHARDS: Final = 16
 DEFAULT_LEASE_TTL: Final = 5.0  # seconds: how long the shards of a dead worker stall
 DEFAULT_DRAIN_TIMEOUT: Final = 30.0  # seconds a shard to hand over waits for `done`
 BLOCK: Final = 1.0  # seconds one XREADGROUP waits, so that `take` notices new shards
 
 
-class InboxConfigError(RuntimeError):
+class InboxConfigError(StartupError):
     """Processes of one deployment disagree on the inbox's shard count."""
 
 
 class RedisInbox:
-    """`Inbox` (storage/routing.py) on `shards` Redis streams with one consumer
-    group.
+    """`Inbox` on `shards` Redis streams with one consumer group.
 
     An entry goes to stream `session_id % shards`. Each consumer holds leases on
     a fair share of the shards (shards / live consumers, the remainder spread by

@@ -10,7 +10,7 @@ run on the other core and never wait for the event loop.
 
 The protocol is length-prefixed msgpack frames over the child's stdin and
 stdout: a request `[id, op, args]`, a response `[id, error type, error message,
-result]`, with the operations and their types in `sqlite_ops.OPS`. Requests
+result]`, with the operations and their types in `store_sqlite_ops.OPS`. Requests
 are served in order; those that arrived together share one transaction (each
 in a savepoint of its own) and one sync to disk, and are answered after its
 commit: group commit for every kind of write, not only messages. The child
@@ -18,7 +18,7 @@ ignores SIGINT and SIGTERM (a Ctrl-C reaches the whole process group; its
 parent decides when to stop) and exits when its stdin closes, which also
 happens when the parent dies.
 
-Run by `SqliteWriter` as `python -m pairchat.storage.sqlite_writer PATH`.
+Run by `SqliteWriter` as `python -m pairchat.storage.store_sqlite_writer PATH`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Any
 
 import msgspec
 
-from pairchat.storage import sqlite_ops
-from pairchat.storage.base import StoreUnavailable
+from pairchat.storage import store_sqlite_ops
+from pairchat.storage.records import SchemaVersionError, StoreUnavailable
 
 _HEADER = 4
 MAX_TOGETHER = 256  # requests at most in one transaction
@@ -116,14 +116,14 @@ def _begin(conn: sqlite3.Connection) -> None:
 
 
 def _run(conn: sqlite3.Connection, op: str, raw: bytes) -> Any:
-    fn, arg_type, _ = sqlite_ops.OPS[op]
+    fn, arg_type, _ = store_sqlite_ops.OPS[op]
     return fn(conn, *msgspec.msgpack.decode(raw, type=arg_type))
 
 
 def serve(path: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    conn = sqlite_ops.connect(Path(path))
+    conn = store_sqlite_ops.connect(Path(path))
     conn.execute("PRAGMA busy_timeout=0")  # `_begin` waits itself
     decode = msgspec.msgpack.Decoder(tuple[int, str, msgspec.Raw]).decode
     encode = msgspec.msgpack.Encoder().encode
@@ -170,6 +170,8 @@ def _error(kind: str, msg: str) -> Exception:
     """The writer's exception as the caller sees it."""
     if kind == "LookupError":
         return LookupError(msg)
+    if kind == "SchemaVersionError":
+        return SchemaVersionError(msg)
     if kind == "RuntimeError":
         return RuntimeError(msg)
     error = getattr(sqlite3, kind, None)
@@ -225,7 +227,7 @@ class SqliteWriter:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "pairchat.storage.sqlite_writer",
+                "pairchat.storage.store_sqlite_writer",
                 str(self.path),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -236,12 +238,12 @@ class SqliteWriter:
         self._reader = asyncio.create_task(self._read(proc))
 
     async def call(self, op: str, *args: Any) -> Any:
-        """Run one operation of `sqlite_ops.OPS` in its own transaction."""
+        """Run one operation of `store_sqlite_ops.OPS` in its own transaction."""
         proc = await self._start()
         assert proc.stdin is not None
         self._next += 1
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting[self._next] = (future, sqlite_ops.OPS[op][2])
+        self._waiting[self._next] = (future, store_sqlite_ops.OPS[op][2])
         proc.stdin.write(_frame(self._encode((self._next, op, args))))
         return await future
 

@@ -8,17 +8,33 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from pairchat.storage.base import Store
-from pairchat.storage.routing import Brokers, Inbox, Routing, Timers
+from pairchat.config import option
+from pairchat.errors import StartupError
+from pairchat.storage.brokers import Brokers
+from pairchat.storage.inbox import Inbox
+from pairchat.storage.routing import Routing
+from pairchat.storage.store import Store
+from pairchat.storage.timers import Timers
 
 
 @dataclass(frozen=True, slots=True)
 class BackendConfig:
-    data_dir: str = "./data"
-    database_url: str = ""
-    db_schema: str = "public"
-    redis_url: str = ""
-    redis_prefix: str = "pairchat:"
+    """The engines of a process: the embedded SQLite file, or (scaled) PostgreSQL
+    and Redis."""
+
+    data_dir: str = option("./data", "where the embedded SQLite store lives")
+    database_url: str = option(
+        "", "PostgreSQL URL for the durable store (scaled mode; with --redis-url)"
+    )
+    db_schema: str = option(
+        "public", "PostgreSQL schema holding pairchat's tables", flag="--schema"
+    )
+    redis_url: str = option(
+        "", "Redis URL for routing, match queue and inbox (scaled mode; with --database-url)"
+    )
+    redis_prefix: str = option(
+        "pairchat:", "prefix of every Redis key: separates deployments sharing one Redis"
+    )
 
     @property
     def scaled(self) -> bool:
@@ -26,7 +42,7 @@ class BackendConfig:
 
     def check(self) -> None:
         if self.scaled and not (self.database_url and self.redis_url):
-            raise SystemExit(
+            raise StartupError(
                 "the scaled mode needs both --database-url (PostgreSQL) and --redis-url (Redis)"
             )
 
@@ -52,13 +68,11 @@ async def open_backends(cfg: BackendConfig) -> Backends:
     not reach (never a password)."""
     cfg.check()
     if not cfg.scaled:
-        from pairchat.storage.memory import (
-            MemoryBrokers,
-            MemoryInbox,
-            MemoryRouting,
-            MemoryTimers,
-        )
-        from pairchat.storage.sqlite import SqliteStore
+        from pairchat.storage.brokers_memory import MemoryBrokers
+        from pairchat.storage.inbox_memory import MemoryInbox
+        from pairchat.storage.routing_memory import MemoryRouting
+        from pairchat.storage.store_sqlite import SqliteStore
+        from pairchat.storage.timers_memory import MemoryTimers
 
         sqlite = SqliteStore(cfg.data_dir)
         await sqlite.open()
@@ -72,8 +86,8 @@ async def open_backends(cfg: BackendConfig) -> Backends:
             [sqlite.close],
         )
 
-    from pairchat.storage.postgres import PostgresStore
     from pairchat.storage.redis import connect_redis
+    from pairchat.storage.store_postgres import PostgresStore
 
     redis = await connect_redis(cfg.redis_url, cfg.redis_prefix)
     postgres = PostgresStore(cfg.database_url, cfg.db_schema)

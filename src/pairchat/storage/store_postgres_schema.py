@@ -1,4 +1,5 @@
-"""The PostgreSQL schema: versioned migrations, how to apply them, how to check them.
+"""The PostgreSQL store's schema: versioned migrations, how to apply them, how
+to check them, and how a connection is opened.
 
 Migrations are the files `migrations/postgres/NNNN_name.sql`, numbered 1..N and
 applied in order by `pairchat migrate`, each in its own transaction that also
@@ -25,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]
 
 from pairchat.obs import event
-from pairchat.storage.base import StoreUnavailable
+from pairchat.storage.records import SchemaVersionError, StoreUnavailable
 
 log = logging.getLogger("pairchat.storage")
 
@@ -42,10 +43,6 @@ CREATE TABLE IF NOT EXISTS schema_version (
     applied_at timestamptz NOT NULL DEFAULT now()
 )
 """
-
-
-class SchemaVersionError(RuntimeError):
-    """The database schema's version is not this pairchat's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """The writes of the SQLite store, and how a connection is opened.
 
-Kept apart from `storage/sqlite.py` because they run in the store's writer
-process (`storage/sqlite_writer.py`), which imports only this: sqlite3,
-msgspec and the records. Each operation runs inside a transaction the writer
+Kept apart from store_sqlite.py because they run in the store's writer process
+(store_sqlite_writer.py), which imports only this: sqlite3, msgspec, the
+records and the commit planner. Each operation runs inside a transaction the writer
 opens (requests that arrive together share one, each in a savepoint); `OPS`
 names them with their argument and result types, which is the whole protocol
 between the store and its writer.
@@ -18,7 +18,8 @@ from typing import Any
 
 import msgspec
 
-from pairchat.storage.base import NewMessage, Signal, StoredMessage
+from pairchat.storage.commit_plan import fold_acks, plan_commit
+from pairchat.storage.records import Ack, NewMessage, SchemaVersionError, Signal, StoredMessage
 
 WAL_SIZE_LIMIT = 64 << 20  # bytes of WAL file kept once it starts over
 
@@ -88,9 +89,14 @@ def _json(value: Any) -> str:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
+    """Create the tables if missing.
+
+    Raises:
+        SchemaVersionError: the file was written by a newer pairchat.
+    """
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise SchemaVersionError(
             f"the data dir's schema is version {version}, newer than this pairchat "
             f"({SCHEMA_VERSION}); upgrade pairchat"
         )
@@ -151,11 +157,15 @@ def append_messages(
     conn: sqlite3.Connection,
     batch: Sequence[NewMessage],
     now_ms: int,
-    acks: Sequence[tuple[int, int, int]],
+    acks: Sequence[Ack],
 ) -> list[StoredMessage]:
     stored = _append(conn, batch, now_ms) if batch else []
     if acks:
-        record_acks(conn, acks)
+        conn.executemany(
+            "UPDATE members SET acked_msg_id = ?3 "
+            "WHERE session_id = ?1 AND account_id = ?2 AND acked_msg_id < ?3",
+            fold_acks(acks),
+        ).close()
     return stored
 
 
@@ -179,31 +189,18 @@ def ack_signal(
     ).close()
 
 
-def record_acks(conn: sqlite3.Connection, acks: Sequence[tuple[int, int, int]]) -> None:
-    """The highest of a member's acks wins, and a mark never goes down."""
-    highest: dict[tuple[int, int], int] = {}
-    for session_id, account_id, msg_id in acks:
-        key = (session_id, account_id)
-        highest[key] = max(msg_id, highest.get(key, msg_id))
-    conn.executemany(
-        "UPDATE members SET acked_msg_id = ?3 "
-        "WHERE session_id = ?1 AND account_id = ?2 AND acked_msg_id < ?3",
-        [(s, a, m) for (s, a), m in highest.items()],
-    ).close()
-
-
 def _append(
     conn: sqlite3.Connection, batch: Sequence[NewMessage], now_ms: int
 ) -> list[StoredMessage]:
-    """One group commit: msgIds come from sessions.last_msg_id inside the
-    transaction, so they stay gap-free even if several writers shared the file.
+    """One group commit, planned by `commit_plan.plan_commit`: msgIds come from
+    sessions.last_msg_id inside the transaction, so they stay gap-free even if
+    several writers shared the file.
 
-    What is already stored (earlier requestIds, the sessions' states) is read
-    with one statement that takes the whole batch as a JSON parameter and
-    returns one row; the rows are written with executemany, which costs less
-    than JSON per row here, where no other thread wants the GIL."""
-    keys = [(m.sender_id, m.request_id) for m in batch if m.request_id is not None]
-    # Requests stored before (by requestId) and the sessions' states: one step.
+    What the plan needs (the batch's requestIds stored before, the sessions'
+    states) is read with one statement that takes the whole batch as a JSON
+    parameter and returns one row; the rows are written with executemany, which
+    costs less than JSON per row here, where no other thread wants the GIL."""
+    keys = {(m.sender_id, m.request_id) for m in batch if m.request_id is not None}
     found, states = conn.execute(
         "SELECT (SELECT json_group_array(json_array(r.sender_id, r.request_id, r.session_id, "
         "r.msg_id, m.content, m.created_at)) FROM json_each(?1) j "
@@ -212,78 +209,37 @@ def _append(
         "JOIN messages m ON m.session_id = r.session_id AND m.msg_id = r.msg_id), "
         "(SELECT json_group_array(json_array(id, last_msg_id, closed_at IS NOT NULL)) "
         "FROM sessions WHERE id IN (SELECT value FROM json_each(?2)))",
-        (_json(list(set(keys))), _json(list({m.session_id for m in batch}))),
+        (_json(list(keys)), _json(list({m.session_id for m in batch}))),
     ).fetchone()
-    seen: dict[tuple[int, str], StoredMessage] = {}
-    for sender, request_id, session_id, msg_id, content, created in json.loads(found):
-        seen[(sender, request_id)] = StoredMessage(
-            session_id, msg_id, sender, content, created, True
-        )
+    stored = {
+        (sender, request_id): StoredMessage(session_id, msg_id, sender, content, created, True)
+        for sender, request_id, session_id, msg_id, content, created in json.loads(found)
+    }
     last: dict[int, int] = {}
     closed: set[int] = set()
     for session_id, last_msg_id, is_closed in json.loads(states):
+        last[session_id] = last_msg_id
         if is_closed:
             closed.add(session_id)
-        else:
-            last[session_id] = last_msg_id
-    unknown = {m.session_id for m in batch} - last.keys() - closed
-    if unknown:
-        raise LookupError(f"no such session: {sorted(unknown)}")  # the batch rolls back
-    first_last = dict(last)
-    out: list[StoredMessage] = []
-    rows: list[tuple[int, int, int, str, int]] = []
-    request_rows: list[tuple[int, str, int, int]] = []
-    for m in batch:
-        key = (m.sender_id, m.request_id) if m.request_id is not None else None
-        if key is not None:
-            earlier = seen.get(key)
-            if earlier is not None:  # stored before, or earlier in this batch
-                out.append(
-                    earlier
-                    if earlier.duplicate
-                    else StoredMessage(
-                        earlier.session_id,
-                        earlier.msg_id,
-                        earlier.sender_id,
-                        earlier.content,
-                        earlier.created_at,
-                        True,
-                    )
-                )
-                continue
-        if m.session_id in closed:
-            out.append(StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms, closed=True))
-            continue
-        msg_id = last[m.session_id] = last[m.session_id] + 1
-        stored = StoredMessage(m.session_id, msg_id, m.sender_id, m.content, now_ms)
-        out.append(stored)
-        rows.append((m.session_id, msg_id, m.sender_id, m.content, now_ms))
-        if key is not None:
-            seen[key] = stored
-            request_rows.append((m.sender_id, key[1], m.session_id, msg_id))
-    if rows:
+    plan = plan_commit(batch, now_ms, last, stored, closed)  # LookupError: the batch rolls back
+    if plan.new:
         conn.executemany(
             "INSERT INTO messages (session_id, msg_id, sender_id, content, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            rows,
+            [(m.session_id, m.msg_id, m.sender_id, m.content, m.created_at) for m in plan.new],
         ).close()
-    if request_rows:
+    if plan.claims:
         conn.executemany(
             "INSERT INTO request_ids (sender_id, request_id, session_id, msg_id) "
             "VALUES (?, ?, ?, ?)",
-            request_rows,
+            plan.claims,
         ).close()
-    moved = [
-        (msg_id, session_id)
-        for session_id, msg_id in last.items()
-        if msg_id != first_last[session_id]
-    ]
-    if moved:
-        conn.executemany("UPDATE sessions SET last_msg_id = ? WHERE id = ?", moved).close()
-    return out
+    if plan.last_msg_ids:
+        conn.executemany(
+            "UPDATE sessions SET last_msg_id = ?2 WHERE id = ?1", plan.last_msg_ids.items()
+        ).close()
+    return plan.results
 
-
-Acks = list[tuple[int, int, int]]
 
 # name -> (operation, its arguments' type, its result's type)
 OPS: dict[str, tuple[Callable[..., Any], Any, Any]] = {
@@ -292,8 +248,11 @@ OPS: dict[str, tuple[Callable[..., Any], Any, Any]] = {
     "logout_account": (logout_account, tuple[int, int], None),
     "create_session": (create_session, tuple[int, int, int, dict[str, Any] | None], int),
     "close_session": (close_session, tuple[int, int, int], bool),
-    "append_messages": (append_messages, tuple[list[NewMessage], int, Acks], list[StoredMessage]),
-    "record_acks": (record_acks, tuple[Acks], None),
+    "append_messages": (
+        append_messages,
+        tuple[list[NewMessage], int, list[Ack]],
+        list[StoredMessage],
+    ),
     "put_signals": (put_signals, tuple[list[Signal]], None),
     "ack_signal": (ack_signal, tuple[int, int, str], None),
 }

@@ -1,25 +1,29 @@
-"""The embedded implementations of the routing interfaces (storage/routing.py),
-for one logic process that also runs the delivery worker. Everything lives in
-the process and runs on its event loop, so each method is trivially atomic."""
+"""`Routing` (routing.py) in the one logic process of the embedded mode, which
+also runs the delivery worker. Everything lives in the process and runs on its
+event loop, so each method is trivially atomic."""
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import itertools
 import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from pairchat.delivery.entries import Entry
-from pairchat.storage.base import Route, SessionRecord
+from pairchat.storage.records import Route, SessionRecord
 from pairchat.storage.routing import Pairing
 
 _SAMPLES = 8  # random picks tried before one full pass over the online accounts
 
 
 class MemoryRouting:
+    """`Routing` in plain structures. `pair` samples a few random online accounts
+    before it sweeps them all, which keeps it cheap with many online.
+
+    Args:
+        rng: where random picks come from (a seeded one in tests).
+    """
+
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.SystemRandom()
         self._routes: dict[int, Route] = {}
@@ -65,6 +69,12 @@ class MemoryRouting:
     async def online_count(self) -> int:
         return len(self._online)
 
+    async def forget(self, account_id: int) -> None:
+        await self.unbind(account_id)
+        self._drop_waiters(account_id)
+        self._partners.pop(account_id, None)
+        self._sessions_of.pop(account_id, None)
+
     # --- sessions ---
     async def add_session(self, session: SessionRecord) -> None:
         self._sessions[session.id] = session
@@ -91,7 +101,7 @@ class MemoryRouting:
     async def sessions_of(self, account_id: int) -> list[SessionRecord]:
         return [self._sessions[s] for s in sorted(self._sessions_of.get(account_id, ()))]
 
-    # --- matching ---
+    # --- match queue ---
     def _acceptable(self, me: int, other: int, max_sessions: int) -> bool:
         return (
             other != me
@@ -161,7 +171,7 @@ class MemoryRouting:
     def make_token(self) -> str:
         return uuid.uuid4().hex
 
-    # --- replay markers ---
+    # --- replay marks ---
     async def begin_replay(self, account_id: int, session_ids: Sequence[int]) -> None:
         for session_id in session_ids:
             key = (account_id, session_id)
@@ -179,95 +189,10 @@ class MemoryRouting:
         marked = self._replaying
         return [k in marked for k in keys] if marked else [False] * len(keys)
 
-    # --- accounts ---
+    # --- loading and closing ---
     async def claim_load(self) -> bool:
         first, self._loaded = not self._loaded, True
         return first
 
-    async def forget(self, account_id: int) -> None:
-        await self.unbind(account_id)
-        self._drop_waiters(account_id)
-        self._partners.pop(account_id, None)
-        self._sessions_of.pop(account_id, None)
-
     async def close(self) -> None:
         return None
-
-
-class MemoryTimers:
-    def __init__(self) -> None:
-        self._due: dict[int, float] = {}
-        self._heap: list[tuple[float, int]] = []
-
-    async def set(self, account_id: int, due: float) -> None:
-        self._due[account_id] = due
-        heapq.heappush(self._heap, (due, account_id))
-
-    async def cancel(self, account_id: int) -> None:
-        self._due.pop(account_id, None)
-
-    async def take_due(self, now: float) -> list[int]:
-        out: list[int] = []
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            due, account_id = heapq.heappop(heap)
-            if self._due.get(account_id) == due:  # not cancelled nor moved
-                del self._due[account_id]
-                out.append(account_id)
-        return out
-
-
-class MemoryInbox:
-    """One FIFO: with a single consumer, every session's entries stay in order."""
-
-    def __init__(self) -> None:
-        self._items: list[tuple[str, Entry]] = []
-        self._ready = asyncio.Event()
-        self._ids = itertools.count(1)
-
-    async def put(self, entries: Sequence[Entry]) -> None:
-        if entries:
-            ids = self._ids
-            self._items.extend((str(next(ids)), e) for e in entries)
-            self._ready.set()
-
-    async def take(self, consumer: str, limit: int) -> list[tuple[str, Entry]]:
-        while not self._items:
-            self._ready.clear()
-            await self._ready.wait()
-        out = self._items[:limit]
-        del self._items[:limit]
-        return out
-
-    async def done(self, consumer: str, ids: Sequence[str]) -> None:
-        return None  # taken entries are gone already: the store replays on RECONNECT
-
-    async def close(self) -> None:
-        return None
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class MemoryBrokers:
-    def __init__(self) -> None:
-        self._targets: dict[str, str] = {}
-        self._deadlines: dict[str, float] = {}
-
-    async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
-        self._targets[broker_id] = push_target
-        self._deadlines[broker_id] = asyncio.get_running_loop().time() + ttl
-
-    async def gone(self, broker_id: str) -> None:
-        self._targets.pop(broker_id, None)
-        self._deadlines.pop(broker_id, None)
-
-    async def targets(self) -> dict[str, str]:
-        return dict(self._targets)
-
-    async def expired(self) -> list[str]:
-        now = asyncio.get_running_loop().time()
-        dead = [b for b, t in self._deadlines.items() if t < now]
-        for broker_id in dead:
-            await self.gone(broker_id)
-        return dead

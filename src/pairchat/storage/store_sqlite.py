@@ -1,13 +1,13 @@
 """The embedded durable store: one SQLite file in WAL mode with synchronous=FULL.
 
-Every write runs in the store's writer process (`storage/sqlite_writer.py`),
+Every write runs in the store's writer process (store_sqlite_writer.py),
 one transaction at a time on one connection, so transactions never contend;
 reads run on a thread of this process with a connection of their own (WAL lets
 them read while the writer commits). A committed transaction is on disk:
 synchronous=FULL syncs the WAL at every commit, which is what lets DIALOGUE
 answer code 0 only after its message is durable. Batching many messages into
-one transaction is the caller's job (`logic.commit.GroupCommit`); the
-operations themselves are in `storage/sqlite_ops.py`.
+one transaction is the caller's job (group commit); the operations themselves
+are in store_sqlite_ops.py.
 
 Checkpoints (copying the WAL back into the database file, with its own fsync)
 run on a second thread every `CHECKPOINT_INTERVAL`: left to SQLite's automatic
@@ -33,16 +33,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pairchat.obs import event
-from pairchat.storage.base import (
+from pairchat.storage.records import (
     Account,
+    Ack,
     NewMessage,
     SessionRecord,
     Signal,
     Snapshot,
     StoredMessage,
 )
-from pairchat.storage.sqlite_ops import connect
-from pairchat.storage.sqlite_writer import SqliteWriter
+from pairchat.storage.store_sqlite_ops import connect
+from pairchat.storage.store_sqlite_writer import SqliteWriter
 
 T = TypeVar("T")
 
@@ -193,7 +194,7 @@ class SqliteStore:
         self,
         batch: Sequence[NewMessage],
         now_ms: int,
-        acks: Sequence[tuple[int, int, int]] = (),
+        acks: Sequence[Ack] = (),
     ) -> list[StoredMessage]:
         stored: list[StoredMessage] = await self._writer.call(
             "append_messages", list(batch), now_ms, list(acks)
@@ -223,9 +224,6 @@ class SqliteStore:
             return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
 
         return await self._read(read)
-
-    async def record_acks(self, acks: Sequence[tuple[int, int, int]]) -> None:
-        await self._writer.call("record_acks", list(acks))
 
     # --- signals ---
     async def put_signals(self, signals: Sequence[Signal]) -> None:

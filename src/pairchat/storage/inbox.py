@@ -1,9 +1,17 @@
-"""What logic puts in the inbox for the delivery workers. They are msgspec
-structs so the Redis inbox can carry them as compact msgpack."""
+"""The inbox: the work queue from logic to the delivery workers, and the
+entries it carries.
+
+Entries are msgspec structs so the Redis inbox can carry them as compact
+msgpack; their tags and field order are the encoding, which entries already
+in a Redis inbox must still decode with. Implemented by `MemoryInbox`
+(inbox_memory.py) and `RedisInbox` (inbox_redis.py); the docstrings are the
+contract, which tests/contract/test_inbox.py checks.
+"""
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, Protocol
 
 import msgspec
 
@@ -49,5 +57,25 @@ def encode_entry(entry: Entry) -> bytes:
 
 
 def decode_entry(data: bytes) -> Entry:
+    """Raises:
+    msgspec.DecodeError: not an entry (another version of pairchat put it).
+    """
     entry: Entry = _decoder.decode(data)
     return entry
+
+
+class Inbox(Protocol):
+    """The queue from logic to the delivery workers. Entries of one session are
+    taken in the order they were put (their `session_id` is the ordering key); an
+    entry taken but not marked done is taken again by another consumer once the
+    first is gone (at-least-once)."""
+
+    async def put(self, entries: Sequence[Entry]) -> None: ...
+
+    async def take(self, consumer: str, limit: int) -> list[tuple[str, Entry]]:
+        """Up to `limit` entries with their ids, waiting until there is one."""
+        ...
+
+    async def done(self, consumer: str, ids: Sequence[str]) -> None: ...
+
+    async def close(self) -> None: ...

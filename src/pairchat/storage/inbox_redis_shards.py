@@ -1,4 +1,4 @@
-"""The shards of the Redis inbox (storage/redis_inbox.py): the stream operations
+"""The shards of the Redis inbox (inbox_redis.py): the stream operations
 on them, and which shards each consumer holds. A consumer holds a shard by a
 lease that a background task renews; the same task hands shards over to keep
 shares fair and takes over the shards of consumers that died."""
@@ -16,8 +16,8 @@ import msgspec
 import redis.exceptions
 from redis.asyncio import Redis
 
-from pairchat.delivery.entries import Entry, decode_entry
 from pairchat.obs import event
+from pairchat.storage.inbox import Entry, decode_entry
 from pairchat.storage.redis_keys import ENTRY_FIELD, INBOX_GROUP, Keys, as_text, script
 
 log = logging.getLogger("pairchat.storage")

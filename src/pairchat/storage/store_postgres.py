@@ -4,35 +4,38 @@ Each method runs on a pooled connection and commits before it returns, with the
 server's synchronous commit (open() refuses a database where it is off), so a
 returned append is durable. Many logic processes may share the database:
 - msgIds come from the session row's `last_msg_id`, read and advanced while the
-  row is locked, in the transaction that inserts the messages; a concurrent
-  writer of the same session waits for the lock, so ids stay gap-free. Rows are
-  locked in session-id order so two batches never deadlock;
+  row is locked, in the transaction that inserts the messages (numbered by
+  `commit_plan.plan_commit`, as in the SQLite store); a concurrent writer of the
+  same session waits for the lock, so ids stay gap-free. Rows are locked in
+  session-id order so two batches never deadlock;
 - requestIds are claimed through the primary key of `request_ids` (INSERT ...
   ON CONFLICT DO NOTHING): of two transactions storing the same one, the second
   finds the claim taken, rolls back and retries, and then returns the first
   transaction's message as a duplicate.
-The schema is created and upgraded by `pairchat migrate` (storage/migrate.py);
-open() only checks its version.
+The schema is created and upgraded by `pairchat migrate`
+(store_postgres_schema.py); open() only checks its version.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from pairchat.storage.base import (
+from pairchat.errors import StartupError
+from pairchat.storage.commit_plan import fold_acks, plan_commit
+from pairchat.storage.records import (
     Account,
+    Ack,
     NewMessage,
     SessionRecord,
     Signal,
     Snapshot,
     StoredMessage,
 )
-from pairchat.storage.migrate import (
+from pairchat.storage.store_postgres_schema import (
     CONNECT_ERRORS,
     CONNECT_TIMEOUT,
     check_version,
@@ -88,6 +91,12 @@ WITH claimed AS (
 )
 SELECT count(*) FROM claimed
 """
+# Each member's mark rises to its highest ack, never lowering (one row per member,
+# in key order: `fold_acks`).
+_RAISE_ACKS = """
+UPDATE members SET acked_msg_id = $3
+WHERE session_id = $1 AND account_id = $2 AND acked_msg_id < $3
+"""
 
 
 async def _keep_session(conn: Any) -> None:
@@ -97,7 +106,7 @@ async def _keep_session(conn: Any) -> None:
     never creates (it sets nothing: search_path is a startup parameter)."""
 
 
-class RefusedSetting(RuntimeError):
+class RefusedSetting(StartupError):
     """The database is set up in a way that would break a guarantee."""
 
 
@@ -270,14 +279,10 @@ class PostgresStore:
         self,
         batch: Sequence[NewMessage],
         now_ms: int,
-        acks: Sequence[tuple[int, int, int]] = (),
+        acks: Sequence[Ack] = (),
     ) -> list[StoredMessage]:
-        """See `Store.append_messages`.
-
-        Raises:
-            LookupError: a message names a session that does not exist (nothing
-                of the batch is stored).
-        """
+        """See `Store.append_messages`: one transaction, tried again when another
+        process claimed one of the batch's requestIds meanwhile."""
         if not batch and not acks:
             return []
         pool = self._opened()
@@ -285,7 +290,8 @@ class PostgresStore:
             try:
                 async with pool.acquire() as conn, conn.transaction():
                     stored = await _append(conn, batch, now_ms) if batch else []
-                    await _record_acks(conn, acks)
+                    if acks:
+                        await conn.executemany(_RAISE_ACKS, fold_acks(acks))
                     return stored
             except _RequestIdTaken:
                 continue
@@ -314,10 +320,6 @@ class PostgresStore:
             account_id,
         )
         return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
-
-    async def record_acks(self, acks: Sequence[tuple[int, int, int]]) -> None:
-        async with self._opened().acquire() as conn, conn.transaction():
-            await _record_acks(conn, acks)
 
     # --- signals ---
     async def put_signals(self, signals: Sequence[Signal]) -> None:
@@ -353,69 +355,26 @@ class PostgresStore:
 
 
 # --- one group commit ---
-@dataclasses.dataclass(slots=True)
-class _Plan:
-    """A batch with its msgIds assigned: what to return and what to write."""
-
-    results: list[StoredMessage] = dataclasses.field(default_factory=list)
-    new: list[StoredMessage] = dataclasses.field(default_factory=list)
-    claims: list[tuple[int, str, int, int]] = dataclasses.field(default_factory=list)
-    last_msg_ids: dict[int, int] = dataclasses.field(default_factory=dict)
-
-
-def _plan(
-    batch: Sequence[NewMessage],
-    now_ms: int,
-    last_msg_ids: dict[int, int],
-    stored: dict[tuple[int, str], StoredMessage],
-    closed: set[int],
-) -> _Plan:
-    """Number the batch after each session's last msgId; a (sender, requestId)
-    in `stored` or earlier in the batch yields its first message as a duplicate;
-    a message to a closed session is refused (closed=True, nothing written)."""
-    plan = _Plan()
-    firsts = dict(stored)
-    for m in batch:
-        key = None if m.request_id is None else (m.sender_id, m.request_id)
-        if key is not None and key in firsts:
-            plan.results.append(dataclasses.replace(firsts[key], duplicate=True))
-            continue
-        if m.session_id in closed:
-            plan.results.append(
-                StoredMessage(m.session_id, 0, m.sender_id, m.content, now_ms, closed=True)
-            )
-            continue
-        msg_id = plan.last_msg_ids.get(m.session_id, last_msg_ids[m.session_id]) + 1
-        plan.last_msg_ids[m.session_id] = msg_id
-        message = StoredMessage(m.session_id, msg_id, m.sender_id, m.content, now_ms)
-        plan.results.append(message)
-        plan.new.append(message)
-        if key is not None:
-            firsts[key] = message
-            plan.claims.append((*key, m.session_id, msg_id))
-    # Claimed in key order: two batches repeating each other's requestIds then
-    # wait on the first contested key instead of on each other.
-    plan.claims.sort()
-    return plan
-
-
 async def _append(conn: Any, batch: Sequence[NewMessage], now_ms: int) -> list[StoredMessage]:
-    """One group commit inside the caller's transaction (see the module docstring)."""
+    """One group commit inside the caller's transaction (see the module docstring).
+
+    Raises:
+        LookupError: a session of the batch does not exist.
+        _RequestIdTaken: another transaction claimed a requestId of the batch
+            after it was looked up.
+    """
     session_ids = sorted({m.session_id for m in batch})
     rows = await conn.fetch(_LOCK_SESSIONS, session_ids)
     last_msg_ids = {r[0]: r[1] for r in rows}
     closed = {r[0] for r in rows if r[2]}
-    if len(last_msg_ids) != len(session_ids):
-        missing = sorted(set(session_ids) - last_msg_ids.keys())
-        raise LookupError(f"no such sessions: {missing}")
     # Looked up after the locks: a repeat that committed to one of these
     # sessions while this batch waited is seen here, not as a lost claim.
     keys = sorted({(m.sender_id, m.request_id) for m in batch if m.request_id is not None})
     stored: dict[tuple[int, str], StoredMessage] = {}
     if keys:
         for r in await conn.fetch(_STORED_REQUESTS, [k[0] for k in keys], [k[1] for k in keys]):
-            stored[(r[0], r[1])] = StoredMessage(r[2], r[3], r[0], r[4], r[5])
-    plan = _plan(batch, now_ms, last_msg_ids, stored, closed)
+            stored[(r[0], r[1])] = StoredMessage(r[2], r[3], r[0], r[4], r[5], duplicate=True)
+    plan = plan_commit(batch, now_ms, last_msg_ids, stored, closed)
     if not plan.new:
         return plan.results
     claims = [[c[i] for c in plan.claims] for i in range(4)]
@@ -430,18 +389,3 @@ async def _append(conn: Any, batch: Sequence[NewMessage], now_ms: int) -> list[S
     if claimed != len(plan.claims):
         raise _RequestIdTaken
     return plan.results
-
-
-async def _record_acks(conn: Any, acks: Sequence[tuple[int, int, int]]) -> None:
-    """The highest ack per member, applied in key order: one row update per
-    member, and two processes acking the same members never deadlock."""
-    highest: dict[tuple[int, int], int] = {}
-    for session_id, account_id, msg_id in acks:
-        key = (session_id, account_id)
-        highest[key] = max(msg_id, highest.get(key, msg_id))
-    if highest:
-        await conn.executemany(
-            "UPDATE members SET acked_msg_id = $3 "
-            "WHERE session_id = $1 AND account_id = $2 AND acked_msg_id < $3",
-            [(s, a, m) for (s, a), m in sorted(highest.items())],
-        )

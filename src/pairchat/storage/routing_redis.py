@@ -1,6 +1,6 @@
-"""`Routing` on Redis, shared by any number of logic processes and delivery
-workers. Keys are in redis_keys.py; each step that changes more than one key
-is one Lua script from lua/, so it is atomic across processes."""
+"""`Routing` (routing.py) on Redis, shared by any number of logic processes and
+delivery workers. Keys are in redis_keys.py; each step that changes more than
+one key is one Lua script from lua/, so it is atomic across processes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from pairchat.obs import event
-from pairchat.storage.base import Route, SessionRecord
+from pairchat.storage.records import Route, SessionRecord
 from pairchat.storage.redis_keys import Keys, as_text, script
 from pairchat.storage.routing import Pairing
 
@@ -69,7 +69,7 @@ def parse_session(session_id: bytes | int, members: bytes | str) -> SessionRecor
 
 
 class RedisRouting:
-    """`Routing` (storage/routing.py) on Redis.
+    """`Routing` on Redis.
 
     Tokens of `wait` are "<process_id>/<hex>": `notify` publishes a payload on
     the channel of the process named in the token, where the `on_notify`
@@ -129,6 +129,20 @@ class RedisRouting:
     async def online_count(self) -> int:
         return await self._redis.scard(self._keys.online)
 
+    async def forget(self, account_id: int) -> None:
+        k = self._keys
+        async with self._redis.pipeline(transaction=True) as pipe:
+            # The pipeline's transaction makes the unbind and the deletions one
+            # step; the partner and session sets should be empty already (the
+            # sessions ended first) unless a `pair` reserved a session just now.
+            await self._scripts["unbind"](
+                keys=[k.route, k.online, k.queue, f"{k.waiting}{account_id}"],
+                args=[account_id, "", k.on_broker],
+                client=pipe,
+            )
+            pipe.delete(f"{k.partners}{account_id}", f"{k.open_sessions}{account_id}")
+            await pipe.execute()
+
     # --- sessions ---
     async def add_session(self, session: SessionRecord) -> None:
         k = self._keys
@@ -166,7 +180,7 @@ class RedisRouting:
         found = [parse_session(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
         return sorted(found, key=lambda s: s.id)
 
-    # --- matching ---
+    # --- match queue ---
     async def pair(
         self, account_id: int, max_sessions: int, waiters_only: bool = False
     ) -> Pairing | None:
@@ -275,7 +289,7 @@ class RedisRouting:
         except Exception as exc:  # the callback's failure must not end the listening
             event(log, "notify callback failed", logging.ERROR, error=repr(exc))
 
-    # --- replay markers ---
+    # --- replay marks ---
     async def begin_replay(self, account_id: int, session_ids: Sequence[int]) -> None:
         if not session_ids:
             return
@@ -293,23 +307,9 @@ class RedisRouting:
         counts = await self._redis.hmget(self._keys.replay, [f"{a}:{s}" for a, s in keys])
         return [c is not None for c in counts]
 
-    # --- accounts ---
+    # --- loading and closing ---
     async def claim_load(self) -> bool:
         return bool(await self._redis.set(self._keys.loaded, self.process_id, nx=True))
-
-    async def forget(self, account_id: int) -> None:
-        k = self._keys
-        async with self._redis.pipeline(transaction=True) as pipe:
-            # The pipeline's transaction makes the unbind and the deletions one
-            # step; the partner and session sets should be empty already (the
-            # sessions ended first) unless a `pair` reserved a session just now.
-            await self._scripts["unbind"](
-                keys=[k.route, k.online, k.queue, f"{k.waiting}{account_id}"],
-                args=[account_id, "", k.on_broker],
-                client=pipe,
-            )
-            pipe.delete(f"{k.partners}{account_id}", f"{k.open_sessions}{account_id}")
-            await pipe.execute()
 
     async def close(self) -> None:
         """Stop listening for notices. The connection pool belongs to whoever

@@ -1,0 +1,32 @@
+"""Which brokers are alive, and where the delivery workers reach their Push
+service.
+
+`MemoryBrokers` (brokers_memory.py) in the embedded mode, `RedisBrokers`
+(brokers_redis.py) in the scaled one; tests/contract/test_timers_brokers.py
+checks both against the docstrings.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Brokers(Protocol):
+    """Liveness of brokers and where workers reach their Push service."""
+
+    async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
+        """Say the broker is alive for `ttl` more seconds."""
+        ...
+
+    async def gone(self, broker_id: str) -> None: ...
+
+    async def targets(self) -> dict[str, str]:
+        """Brokers and their push targets, until `expired` reports them: only
+        `expired` declares a broker dead (a deadline passed during an engine
+        stall is not a dead broker)."""
+        ...
+
+    async def expired(self) -> list[str]:
+        """Brokers whose liveness ran out since the last call (each reported once,
+        to one caller)."""
+        ...

@@ -1,0 +1,30 @@
+"""`Brokers` (brokers.py) in the one logic process of the embedded mode, on
+its event loop's clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class MemoryBrokers:
+    def __init__(self) -> None:
+        self._targets: dict[str, str] = {}
+        self._deadlines: dict[str, float] = {}
+
+    async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
+        self._targets[broker_id] = push_target
+        self._deadlines[broker_id] = asyncio.get_running_loop().time() + ttl
+
+    async def gone(self, broker_id: str) -> None:
+        self._targets.pop(broker_id, None)
+        self._deadlines.pop(broker_id, None)
+
+    async def targets(self) -> dict[str, str]:
+        return dict(self._targets)
+
+    async def expired(self) -> list[str]:
+        now = asyncio.get_running_loop().time()
+        dead = [b for b, t in self._deadlines.items() if t < now]
+        for broker_id in dead:
+            await self.gone(broker_id)
+        return dead

@@ -1,0 +1,110 @@
+"""The durable store's interface: accounts, sessions, messages, acknowledgements
+and pending signals.
+
+Implemented by `SqliteStore` (store_sqlite.py: one file in `--data-dir`, the
+embedded mode) and `PostgresStore` (store_postgres.py: the scaled mode). Both
+number a group commit with the one planner of commit_plan.py. The docstrings are
+the contract; tests/contract/test_store.py checks every implementation against
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pairchat.storage.records import (
+    Account,
+    Ack,
+    NewMessage,
+    SessionRecord,
+    Signal,
+    Snapshot,
+    StoredMessage,
+)
+
+
+class Store(Protocol):
+    """Durable state. Every method commits before it returns."""
+
+    async def open(self) -> None:
+        """Connect, and check (SQLite: create or upgrade) the schema.
+
+        Raises:
+            StoreUnavailable: the engine cannot be reached.
+            SchemaVersionError: the schema is of another version.
+        """
+        ...
+
+    async def close(self) -> None: ...
+
+    async def snapshot(self) -> Snapshot: ...
+
+    # --- accounts and sessions ---
+    async def create_account(self, nick: str, token_hash: bytes, now_ms: int) -> int:
+        """Store a new account and return its id (unique, never reused)."""
+        ...
+
+    async def get_account(self, account_id: int) -> Account | None: ...
+
+    async def logout_account(self, account_id: int, now_ms: int) -> None:
+        """Mark the account logged out; its token stops working. Idempotent."""
+        ...
+
+    async def create_session(
+        self, a: int, b: int, now_ms: int, announce: dict[str, Any] | None = None
+    ) -> int:
+        """Store an open session between a and b. With `announce`, the NewSession
+        signal to b (from a, with that data) is kept in the same transaction: one
+        commit per match instead of two."""
+        ...
+
+    async def get_session(self, session_id: int) -> SessionRecord | None:
+        """A session, open or closed."""
+        ...
+
+    async def close_session(self, session_id: int, closed_by: int, now_ms: int) -> bool:
+        """Close an open session; False if it was already closed."""
+        ...
+
+    # --- messages ---
+    async def append_messages(
+        self,
+        batch: Sequence[NewMessage],
+        now_ms: int,
+        acks: Sequence[Ack] = (),
+    ) -> list[StoredMessage]:
+        """Store a batch in ONE transaction (group commit) and return, in order, each
+        message with its msgId. msgIds are gap-free and increasing per session. A
+        (sender_id, request_id) already stored, before or earlier in the batch,
+        stores nothing and returns the first message with duplicate=True. A message
+        for a session that is closed (checked inside the transaction, so a LEAVE
+        committed first always wins) stores nothing and returns closed=True,
+        msg_id 0. Each of `acks` (session_id, account_id, msg_id) raises that
+        member's acknowledged msgId to at least msg_id, never lowering it, in the
+        same transaction: one commit (one sync to disk) covers both; `batch` may
+        be empty.
+
+        Raises:
+            LookupError: a message names a session that does not exist (nothing
+                of the batch is stored).
+        """
+        ...
+
+    async def history(self, session_id: int, after_msg_id: int, limit: int) -> list[StoredMessage]:
+        """Messages with msg_id > after_msg_id, in msg_id order, at most limit."""
+        ...
+
+    async def unacked(self, session_id: int, account_id: int) -> list[StoredMessage]:
+        """The partner's messages after the account's acknowledged msgId, in order."""
+        ...
+
+    # --- signals ---
+    async def put_signals(self, signals: Sequence[Signal]) -> None:
+        """Keep signals until acknowledged; a newer one of the same
+        (receiver, session, type) replaces the older."""
+        ...
+
+    async def ack_signal(self, receiver_id: int, session_id: int, signal_type: str) -> None: ...
+
+    async def pending_signals(self, receiver_id: int) -> list[Signal]: ...
