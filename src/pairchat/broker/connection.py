@@ -1,4 +1,4 @@
-"""One client WebSocket connection as the hub sees it.
+"""The writing side of one client WebSocket: carries out what its core decided.
 
 Frames to a client are gathered during one turn of the event loop and written
 together at its end, as complete WebSocket frames (server frames are never
@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import time
 
 from picows import WSTransport
 
+from pairchat.broker.core import ConnectionCore
 from pairchat.obs import SLOW_CLIENTS
-from pairchat.storage.base import Route
 
 _TEXT = 0x81  # FIN + text opcode
 
@@ -56,112 +55,62 @@ class Outgoing:
             conn.flush()
 
 
-class TokenBucket:
-    """Requests per second with a burst allowance."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
 class Connection:
-    __slots__ = (
-        "account_id",
-        "binding",
-        "bucket",
-        "closed",
-        "conn_id",
-        "held",
-        "ip",
-        "out",
-        "outgoing",
-        "raw",
-        "route",
-        "send_limit",
-        "ws",
-    )
+    """A client's core and the transport its frames go to."""
+
+    __slots__ = ("core", "ip", "outgoing", "queued", "raw", "send_limit", "ws")
 
     def __init__(
-        self,
-        conn_id: int,
-        ws: WSTransport,
-        ip: str,
-        bucket: TokenBucket,
-        send_limit: int,
-        outgoing: Outgoing,
+        self, core: ConnectionCore, ws: WSTransport, ip: str, send_limit: int, outgoing: Outgoing
     ) -> None:
-        self.conn_id = conn_id
-        self.outgoing = outgoing
-        self.out: list[bytes] = []  # frames of this turn
+        self.core = core
         self.ws = ws
         self.raw = ws.underlying_transport
         self.ip = ip
-        self.bucket = bucket
         self.send_limit = send_limit
-        self.account_id = 0  # the bound account, 0 before CRT_ACCOUNT / RECONNECT
-        self.binding = False  # a CRT_ACCOUNT or RECONNECT is in flight
-        self.held: list[bytes] = []  # pushes that arrived before the bind response
-        self.closed = False
-        self.route: Route | None = None  # (broker, conn_id), for logic in this process
+        self.outgoing = outgoing
+        self.queued = False  # in `outgoing` for the end of this turn
 
-    def send(self, payload: bytes) -> None:
-        if self.closed:
-            return
-        out = self.out
-        if not out:
+    @property
+    def conn_id(self) -> int:
+        return self.core.conn_id
+
+    def emit(self) -> None:
+        """Carry out the core's frames and close request (its calls are the hub's)."""
+        core = self.core
+        if core.frames and not self.queued:
+            self.queued = True
             self.outgoing.mark(self)
-        out.append(text_frame(payload))
+        if core.close_request is not None:
+            self._close()
 
     def flush(self) -> None:
-        out = self.out
-        if not out:
+        """Write the core's frames of this turn in one write."""
+        self.queued = False
+        core = self.core
+        if not core.frames:
             return
-        self.out = []
+        frames = core.take_frames()
         raw = self.raw
-        if self.closed or raw.is_closing():
+        if raw.is_closing():
             return
-        raw.write(out[0] if len(out) == 1 else b"".join(out))
+        if len(frames) == 1:
+            raw.write(text_frame(frames[0]))
+        else:
+            raw.write(b"".join(map(text_frame, frames)))
         if raw.get_write_buffer_size() > self.send_limit:
             SLOW_CLIENTS.inc()
-            self.abort()
+            core.abort()
+            self.ws.disconnect(graceful=False)
 
-    def push(self, payload: bytes) -> None:
-        """A server push: held back while the bind response is still on its way, so
-        a client always learns its account before it gets the account's pushes."""
-        if self.binding:
-            self.held.append(payload)
-        else:
-            self.send(payload)
-
-    def release_held(self) -> None:
-        held, self.held = self.held, []
-        for payload in held:
-            self.send(payload)
-
-    def abort(self) -> None:
-        self.closed = True
-        self.ws.disconnect(graceful=False)
-
-    def close_soon(self, code: int, reason: str) -> None:
-        """Send a close frame with `code`, then close the connection once what
-        was queued before it is written."""
-        if self.closed:
+    def _close(self) -> None:
+        """Send the close frame the core asked for once what was queued before
+        it is written, then close the connection."""
+        request = self.core.take_close()
+        if request is None:
             return
-        self.flush()  # what was sent before the close goes first
-        self.closed = True
+        self.flush()
+        code, reason = request
         # picows takes any code in the range of a close frame, not only its enum's
         self.ws.send_close(code, reason.encode())  # type: ignore[arg-type]
         self.ws.disconnect()

@@ -1,6 +1,6 @@
 """The broker's HTTP face, on picows: the WebSocket at /ws, /healthz, /metrics
 and the web client's static files at /. Checks what HTTP can: Origin,
-connections per address.
+connections per address. Each WebSocket path speaks one dialect (a `Codec`).
 
 picows parses the upgrade request and hands each frame to a callback with no
 task and no await in between, which is the cheapest way to carry frames in
@@ -33,10 +33,12 @@ from picows import (
     ws_create_server,
 )
 
-from pairchat.broker.connection import Connection, Outgoing, TokenBucket
+from pairchat.broker.codec import Codec, JsonCodec
+from pairchat.broker.config import BrokerConfig
+from pairchat.broker.connection import Connection
 from pairchat.broker.hub import Hub
 from pairchat.obs import event, health, metrics
-from pairchat.protocol import Code, encode_error
+from pairchat.protocol import Code
 
 log = logging.getLogger("pairchat.broker")
 # picows logs every TCP connection with its peer address at info level: only its
@@ -54,22 +56,12 @@ _TEXT, _BINARY, _CONT, _CLOSE = (
     WSMsgType.CONTINUATION,
     WSMsgType.CLOSE,
 )
-_BINARY_ERROR = encode_error(
-    "ERROR", None, Code.PARAM_ERR, "binary frames are not supported: send JSON text"
-)
-_UTF8_ERROR = encode_error("ERROR", None, Code.PARAM_ERR, "the frame is not valid UTF-8")
-_INTERNAL_ERROR = encode_error("ERROR", None, Code.INTERNAL_ERR, "internal error")
+_NOT_TEXT = "binary frames are not supported: send JSON text"
+_NOT_UTF8 = "the frame is not valid UTF-8"
 _NO_CLIENT = (
     b"pairchat broker: the web client is not built (run `make install`); "
     b"WebSocket clients connect to /ws.\n"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayConfig:
-    heartbeat: float = 15.0
-    max_conns_per_ip: int = 4096
-    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +103,17 @@ def _response(
 
 
 class Gateway:
-    def __init__(self, hub: Hub, config: GatewayConfig, healthy: Callable[[], bool]) -> None:
+    def __init__(self, hub: Hub, config: BrokerConfig, healthy: Callable[[], bool]) -> None:
         self.hub = hub
         self.config = config
         self.healthy = healthy
         self._per_ip: Counter[str] = Counter()
-        self._outgoing = Outgoing()
         self._static = _load_static(STATIC_DIR)
         # a frame, or a message of fragments, past this closes the connection (1009)
-        self.max_message = max(HARD_FRAME_LIMIT, hub.limits.max_frame_bytes * 2)
+        self.max_message = max(HARD_FRAME_LIMIT, config.max_frame_bytes * 2)
+        json_codec = JsonCodec(config.max_content)
+        # The dialect of each WebSocket path: a codec for each new connection.
+        self._dialects: dict[str, Callable[[], Codec]] = {"/ws": lambda: json_codec}
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         heartbeat = self.config.heartbeat
@@ -144,11 +138,12 @@ class Gateway:
     def route(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener:
         """Pick what answers a GET: the WebSocket, an ops endpoint or a file."""
         path = unquote(urlsplit(request.path.decode("latin-1")).path)
-        if path == "/ws":
+        dialect = self._dialects.get(path)
+        if dialect is not None:
             if not self._origin_ok(request):
                 event(log, "origin refused", logging.WARNING, origin=request.headers.get("Origin"))
                 return _response(403, b"origin not allowed\n")
-            return _Client(self)
+            return _Client(self, dialect())
         if path == "/healthz":
             return _response(*health(self.healthy), "application/json; charset=utf-8")
         if path == "/metrics":
@@ -182,43 +177,39 @@ class Gateway:
             )
             transport.disconnect()
             return None
-        limits = self.hub.limits
-        conn = Connection(
-            self.hub.next_conn_id(),
-            transport,
-            ip,
-            TokenBucket(limits.rate, limits.burst),
-            limits.send_limit,
-            self._outgoing,
-        )
+        conn = self.hub.connect(transport, ip, client.codec)
         self._per_ip[ip] += 1
-        self.hub.add(conn)
         event(log, "connected", conn=conn.conn_id, ip=ip)
         return conn
 
     def disconnected(self, conn: Connection, close_code: int | None) -> None:
-        self.hub.remove(conn)
+        self.hub.disconnect(conn)
         self._per_ip[conn.ip] -= 1
         if not self._per_ip[conn.ip]:
             del self._per_ip[conn.ip]
-        event(log, "disconnected", conn=conn.conn_id, account=conn.account_id, code=close_code)
+        event(log, "disconnected", conn=conn.conn_id, account=conn.core.account_id, code=close_code)
 
     def text(self, conn: Connection, data: str) -> None:
         try:
-            self.hub.on_frame(conn, data)
+            self.hub.on_text(conn, data)
         except Exception as exc:  # a bug must cost one request, not the connection
             event(log, "frame failed", logging.ERROR, conn=conn.conn_id, error=repr(exc))
-            conn.send(_INTERNAL_ERROR)
+            self.hub.refuse(conn, Code.INTERNAL_ERR, "internal error")
+
+    def refuse(self, conn: Connection, msg: str) -> None:
+        """Answer code 1 to a message that is not text the core can read."""
+        self.hub.refuse(conn, Code.PARAM_ERR, msg)
 
 
 class _Client(WSListener):
     """One WebSocket: frames to the hub, fragments joined into messages."""
 
-    __slots__ = ("close_code", "conn", "gateway", "parts", "size")
+    __slots__ = ("close_code", "codec", "conn", "gateway", "parts", "size")
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, codec: Codec) -> None:
         super().__init__()
         self.gateway = gateway
+        self.codec = codec  # the dialect of the path it connected to
         self.conn: Connection | None = None
         self.parts: list[bytes] | None = None  # a fragmented message being received
         self.size = 0
@@ -242,7 +233,7 @@ class _Client(WSListener):
             try:
                 data = frame.get_payload_as_utf8_text()
             except UnicodeDecodeError:
-                conn.send(_UTF8_ERROR)
+                self.gateway.refuse(conn, _NOT_UTF8)
                 return
             self.gateway.text(conn, data)
         elif kind is _CLOSE:
@@ -262,7 +253,7 @@ class _Client(WSListener):
             self.size = 0
             if kind is _BINARY:
                 if frame.fin:
-                    conn.send(_BINARY_ERROR)
+                    self.gateway.refuse(conn, _NOT_TEXT)
                 else:
                     self.parts, self.size = [], -1  # skip the rest, answer at its end
                     return
@@ -280,11 +271,11 @@ class _Client(WSListener):
             return
         self.parts = None
         if self.size < 0:
-            conn.send(_BINARY_ERROR)
+            self.gateway.refuse(conn, _NOT_TEXT)
             return
         try:
             data = b"".join(parts).decode()
         except UnicodeDecodeError:
-            conn.send(_UTF8_ERROR)
+            self.gateway.refuse(conn, _NOT_UTF8)
             return
         self.gateway.text(conn, data)
