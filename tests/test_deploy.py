@@ -32,6 +32,7 @@ import pytest
 
 from pairchat.cli import _parser
 from pairchat.config import ENV_PREFIX
+from pairchat.errors import StartupError
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -265,7 +266,8 @@ def dockerfile_commands() -> list[Command]:
 def compose_services() -> dict[str, Any]:
     doc = read_yaml(COMPOSE)
     assert isinstance(doc, dict) and isinstance(doc.get("services"), dict), "no services:"
-    return doc["services"]
+    services: dict[str, Any] = doc["services"]
+    return services
 
 
 def _pairchat_image(service: dict[str, Any]) -> bool:
@@ -372,7 +374,8 @@ def systemd_commands() -> list[Command]:
 def _subparser(parser: argparse.ArgumentParser, role: str) -> argparse.ArgumentParser:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return action.choices[role]
+            sub: argparse.ArgumentParser = action.choices[role]
+            return sub
     raise AssertionError("pairchat's parser has no subcommands")
 
 
@@ -391,7 +394,7 @@ def check(command: Command) -> list[str]:
             with contextlib.redirect_stderr(stderr):
                 parser = _parser()
                 parser.parse_args(command.argv[1:])
-        except SystemExit as exc:
+        except (SystemExit, StartupError) as exc:
             message = stderr.getvalue().strip() or str(exc)
             return [f"{where}\n    is not a valid invocation: {message}"]
     problems = []
@@ -431,7 +434,7 @@ def test_every_command_is_a_valid_pairchat_invocation(command: Command) -> None:
 
 
 def test_every_file_is_covered() -> None:
-    roles = {}
+    roles: dict[str, set[str]] = {}
     for c in ALL:
         roles.setdefault(c.where.split(":")[0].split(" ")[0], set()).add(c.role)
     assert roles["deploy/Dockerfile"] == {"up"}
@@ -470,7 +473,7 @@ def test_compose_wiring() -> None:
         args = parsed(c)
         service = services[name]
         if c.role == "broker":
-            for target in args.logic.split(","):
+            for target in args.logic:
                 host, _, port = target.strip().rpartition(":")
                 assert host in listen, f"{name}: --logic {target}: no logic service {host}"
                 assert listen[host].rsplit(":", 1)[1] == port, (

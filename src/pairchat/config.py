@@ -1,19 +1,87 @@
-"""Command-line flags, each also settable as a PAIRCHAT_* environment variable
-(flags win): `--offline-grace` is PAIRCHAT_OFFLINE_GRACE."""
+"""Command-line flags declared once, as dataclass fields.
+
+Each group of flags is a frozen dataclass whose fields are declared with
+`option()`: the field's name is the flag (`rate_limit` is `--rate-limit`), its
+type parses the value, and every flag is also a PAIRCHAT_* environment variable
+(flags win): `--offline-grace` is PAIRCHAT_OFFLINE_GRACE. The same declaration
+adds the flags to a parser (`Flags.group`), builds the dataclass from the parsed
+arguments (`from_args`) and turns it back into arguments (`to_argv`), which is
+how `pairchat up` forwards a group to its children without naming its flags.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-from typing import Any
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from pairchat.backends import BackendConfig
+from pairchat.errors import StartupError
 
 ENV_PREFIX = "PAIRCHAT_"
+_META = "pairchat.option"
+T = TypeVar("T")
 
 
 def env_name(flag: str) -> str:
     return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+
+def split_commas(raw: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped: "a, b,," is ("a", "b")."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    help: str
+    flag: str | None
+    choices: tuple[str, ...] | None
+    parse: Callable[[str], Any] | None
+    show: Callable[[Any], str] | None
+    hidden: bool
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    parse: Callable[[str], Any] | None = None,
+    show: Callable[[Any], str] | None = None,
+    hidden: bool = False,
+) -> Any:
+    """A dataclass field that is also a flag.
+
+    Args:
+        default: the value without the flag or its variable.
+        help: one line for `--help` (the default and the variable are added).
+        flag: the flag's spelling, when it is not the field's name.
+        choices: the only values allowed.
+        parse: from the command line's string to the field's value (default:
+            the field's type, e.g. `int`); `show` is its inverse for `to_argv`.
+        hidden: left out of `--help` (for flags a supervisor passes).
+    """
+    meta = _Option(help, flag, choices, parse, show, hidden)
+    return dataclasses.field(default=default, metadata={_META: meta})
+
+
+def _fields(cls: type[Any]) -> list[tuple[dataclasses.Field[Any], _Option, Any]]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata.get(_META)
+        if meta is not None:
+            out.append((f, meta, hints[f.name]))
+    return out
+
+
+def _flag(f: dataclasses.Field[Any], meta: _Option) -> str:
+    return meta.flag or "--" + f.name.replace("_", "-")
 
 
 class Flags:
@@ -23,8 +91,20 @@ class Flags:
         self.parser = parser
 
     def add(
-        self, flag: str, *, type: Any = str, default: Any = None, help: str = "", **kwargs: Any
+        self,
+        flag: str,
+        *,
+        type: Any = str,
+        default: Any = None,
+        help: str = "",
+        dest: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        """One flag whose default may come from its PAIRCHAT_* variable.
+
+        Raises:
+            StartupError: the variable holds a value the flag does not take.
+        """
         env = env_name(flag)
         raw = os.environ.get(env)
         value = default
@@ -32,129 +112,89 @@ class Flags:
             try:
                 value = type(raw)
             except ValueError:
-                raise SystemExit(f"{env}={raw!r} is not a valid value for {flag}") from None
+                raise StartupError(f"{env}={raw!r} is not a valid value for {flag}") from None
             choices = kwargs.get("choices")
             if choices is not None and value not in choices:
-                raise SystemExit(f"{env}={raw!r}: {flag} takes one of {', '.join(choices)}")
+                raise StartupError(f"{env}={raw!r}: {flag} takes one of {', '.join(choices)}")
         if help != argparse.SUPPRESS:
-            help += f" (default: {default}; env {env})"
+            shown = ",".join(default) if isinstance(default, tuple) else default
+            help += f" (default: {shown}; env {env})"
+        if dest is not None:
+            kwargs["dest"] = dest
         self.parser.add_argument(flag, type=type, default=value, help=help, **kwargs)
 
-    def switch(self, flag: str, *, help: str) -> None:
-        """An on/off flag; its variable is on for 1, true, yes or on."""
+    def switch(self, flag: str, *, help: str, dest: str | None = None) -> None:
+        """An on/off flag; its variable is on for 1, true, yes or on.
+
+        Raises:
+            StartupError: the variable is neither on nor off.
+        """
         env = env_name(flag)
         raw = os.environ.get(env, "")
         on = raw.strip().lower() in ("1", "true", "yes", "on")
         if raw and not on and raw.strip().lower() not in ("0", "false", "no", "off"):
-            raise SystemExit(f"{env}={raw!r} is not a valid value for {flag} (true or false)")
-        self.parser.add_argument(
-            flag, action="store_true", default=on, help=f"{help} (default: off; env {env})"
-        )
+            raise StartupError(f"{env}={raw!r} is not a valid value for {flag} (true or false)")
+        if help != argparse.SUPPRESS:
+            help = f"{help} (default: off; env {env})"
+        extra: dict[str, Any] = {} if dest is None else {"dest": dest}
+        self.parser.add_argument(flag, action="store_true", default=on, help=help, **extra)
+
+    def group(
+        self,
+        cls: type[Any],
+        defaults: dict[str, Any] | None = None,
+        only: tuple[str, ...] = (),
+        hide: tuple[str, ...] = (),
+    ) -> None:
+        """Every `option()` field of the dataclass `cls` as a flag (or those
+        named in `only`); `defaults` overrides some fields' defaults for this
+        command, `hide` keeps some out of its `--help`."""
+        for f, meta, kind in _fields(cls):
+            if only and f.name not in only:
+                continue
+            default = (defaults or {}).get(f.name, f.default)
+            hidden = meta.hidden or f.name in hide
+            help = argparse.SUPPRESS if hidden else meta.help
+            flag = _flag(f, meta)
+            if kind is bool:
+                self.switch(flag, help=help, dest=f.name)
+                continue
+            parse = meta.parse or kind
+            extra: dict[str, Any] = (
+                {"choices": meta.choices}
+                if meta.choices
+                else {"metavar": flag.lstrip("-").replace("-", "_").upper()}
+            )
+            self.add(flag, type=parse, default=default, help=help, dest=f.name, **extra)
 
 
-def logging_flags(f: Flags) -> None:
-    f.add(
-        "--log-format",
-        default="kv",
-        choices=["kv", "json"],
-        help="one line per event as key=value pairs or JSON",
-    )
-    f.add(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="log level",
-    )
+def from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """The dataclass `cls` from parsed arguments (added by `Flags.group`); a
+    field the command does not take keeps its default."""
+    values = {f.name: getattr(args, f.name) for f, _, _ in _fields(cls) if hasattr(args, f.name)}
+    return cls(**values)
 
 
-def logic_flags(f: Flags) -> None:
-    f.add("--data-dir", default="./data", help="where the embedded SQLite store lives")
-    f.add(
-        "--offline-grace",
-        type=float,
-        default=20.0,
-        help="seconds a disconnected account keeps its sessions before it is logged out",
-    )
-    f.add(
-        "--match-wait",
-        type=float,
-        default=10.0,
-        help="seconds MATCH waits for a partner before answering code 4",
-    )
-    f.add("--max-sessions", type=int, default=16, help="open sessions per account")
+def to_argv(cfg: Any, skip: tuple[str, ...] = ()) -> list[str]:
+    """The arguments that give a child process the same group of flags; fields
+    named in `skip` are left to the caller."""
+    argv: list[str] = []
+    for f, meta, kind in _fields(type(cfg)):
+        if f.name in skip:
+            continue
+        value = getattr(cfg, f.name)
+        if kind is bool:
+            argv.extend([_flag(f, meta)] if value else [])
+        else:
+            argv.extend([_flag(f, meta), meta.show(value) if meta.show else str(value)])
+    return argv
 
 
-def broker_flags(f: Flags) -> None:
-    f.add(
-        "--max-content",
-        type=int,
-        default=4096,
-        help="characters in a DIALOGUE's content (over it: code 9)",
-    )
-    f.add(
-        "--max-frame-bytes",
-        type=int,
-        default=65536,
-        help="bytes in one client frame (over it: code 9)",
-    )
-    f.add(
-        "--rate-limit",
-        type=float,
-        default=200.0,
-        help="requests per second per connection (over it: code 8)",
-    )
-    f.add(
-        "--rate-burst",
-        type=float,
-        default=400.0,
-        help="requests a connection may send at once before the rate applies",
-    )
-    f.add(
-        "--send-buffer",
-        type=int,
-        default=1 << 20,
-        help="bytes queued to a client that does not read before it is disconnected",
-    )
-    f.add(
-        "--heartbeat",
-        type=float,
-        default=15.0,
-        help="seconds of silence before the broker pings a client; a client that does not "
-        "answer within half of it more is dropped",
-    )
-    f.add("--max-conns-per-ip", type=int, default=4096, help="WebSocket connections per address")
-    f.add(
-        "--allowed-origins",
-        default="",
-        help="comma-separated browser origins allowed besides the page's own ('*' for any)",
-    )
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """How every process logs."""
 
-
-def backend_flags(f: Flags) -> None:
-    """The scaled mode's engines; without them the embedded backends are used."""
-    f.add(
-        "--database-url",
-        default="",
-        help="PostgreSQL URL for the durable store (scaled mode; with --redis-url)",
+    log_format: str = option(
+        "kv", "one line per event as key=value pairs or JSON", choices=("kv", "json")
     )
-    f.add("--schema", default="public", help="PostgreSQL schema holding pairchat's tables")
-    f.add(
-        "--redis-url",
-        default="",
-        help="Redis URL for routing, match queue and inbox (scaled mode; with --database-url)",
-    )
-    f.add(
-        "--redis-prefix",
-        default="pairchat:",
-        help="prefix of every Redis key: separates deployments sharing one Redis",
-    )
-
-
-def backend_config(args: Any) -> BackendConfig:
-    return BackendConfig(
-        data_dir=args.data_dir,
-        database_url=args.database_url,
-        db_schema=args.schema,
-        redis_url=args.redis_url,
-        redis_prefix=args.redis_prefix,
-    )
+    log_level: str = option("info", "log level", choices=("debug", "info", "warning", "error"))

@@ -11,10 +11,13 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from pairchat.config import option
 
 # --- metrics (one process = one role, so the default registry is the process's) ---
 CONNECTIONS = Gauge("pairchat_connections", "Open client WebSocket connections")
@@ -121,6 +124,16 @@ def health(healthy: Any) -> tuple[int, bytes]:
 def metrics() -> tuple[bytes, str]:
     """The /metrics answer of every process: the body and its content type."""
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+@dataclass(frozen=True, slots=True)
+class OpsConfig:
+    """Where a logic or worker process serves /healthz and /metrics."""
+
+    http_host: str = option("127.0.0.1", "address of /healthz and /metrics")
+    http_port: int = option(7001, "port of /healthz and /metrics")
+    # `pairchat up` learns the ports its children bound from this file.
+    ports_file: str = option("", "", hidden=True)
 
 
 async def serve_ops(host: str, port: int, healthy: Any) -> tuple[web.AppRunner, int]:

@@ -10,11 +10,14 @@ previous is healthy. Ctrl-C or SIGTERM stops every child. A child that dies on
 its own is started again (the others heal around it: brokers fail over to
 another logic, workers take over the dead one's inbox shards); one that keeps
 dying stops the whole system with exit code 1.
+
+The children get the flag groups `up` was given, forwarded whole by
+`config.to_argv`, so a flag added to a group reaches them with no change here.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -25,10 +28,15 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from pairchat.broker.config import BrokerConfig
+from pairchat.config import LogConfig, option, to_argv
+from pairchat.logic.config import LogicConfig
 from pairchat.obs import event
+from pairchat.storage.backends import BackendConfig
 
 log = logging.getLogger("pairchat.up")
 
@@ -36,6 +44,21 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 RESTART_WINDOW = 60.0  # seconds: a child restarted more than MAX_RESTARTS times in it
 MAX_RESTARTS = 5  # is given up on, and the whole system stops with exit code 1
+POLL = 0.05  # seconds between looks at a starting child
+WATCH = 0.2  # seconds between looks at the running children
+
+
+@dataclass(frozen=True, slots=True)
+class UpConfig:
+    """The shape of the system `pairchat up` runs."""
+
+    host: str = option("127.0.0.1", "address the brokers listen on")
+    port: int = option(8080, "first broker's port (broker i: port+i)")
+    brokers: int = option(1, "broker processes")
+    logics: int = option(1, "logic processes (more than one needs the scaled mode)")
+    workers: int = option(
+        1, "delivery worker processes in the scaled mode (embedded: inside logic)"
+    )
 
 
 def _healthy(url: str) -> bool:
@@ -46,102 +69,35 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _common(args: argparse.Namespace) -> list[str]:
-    return ["--log-format", args.log_format, "--log-level", args.log_level]
+class Supervisor:
+    """The children of one `pairchat up`: started one by one, restarted when
+    they die on their own, stopped in the order that loses nothing."""
 
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir  # where children write the ports they bound
+        self.stopping = False  # set by a signal: every wait gives up at once
+        self._children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self._argv: dict[str, list[str]] = {}
+        self._restarts: dict[str, list[float]] = {}
 
-def _broker_args(args: argparse.Namespace) -> list[str]:
-    """The flags every broker gets, in its own process or in logic's."""
-    return [
-        "--max-content",
-        str(args.max_content),
-        "--max-frame-bytes",
-        str(args.max_frame_bytes),
-        "--rate-limit",
-        str(args.rate_limit),
-        "--rate-burst",
-        str(args.rate_burst),
-        "--send-buffer",
-        str(args.send_buffer),
-        "--heartbeat",
-        str(args.heartbeat),
-        "--max-conns-per-ip",
-        str(args.max_conns_per_ip),
-        "--allowed-origins",
-        args.allowed_origins,
-    ]
-
-
-def run_up(args: argparse.Namespace) -> int:
-    if bool(args.redis_url) != bool(args.database_url):
-        print(
-            "pairchat up: the scaled mode needs both --redis-url and --database-url",
-            file=sys.stderr,
-        )
-        return 2
-    if not args.redis_url and args.logics > 1:
-        print(
-            "pairchat up: more than one logic process needs the scaled mode "
-            "(--redis-url and --database-url); the embedded store has one writer",
-            file=sys.stderr,
-        )
-        return 2
-    if args.logics < 1 or args.brokers < 1 or (args.redis_url and args.workers < 1):
-        print(
-            "pairchat up: needs at least one logic, one broker and (scaled) one worker",
-            file=sys.stderr,
-        )
-        return 2
-    data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix="pairchat-up-"))  # the children's port files
-    py = [sys.executable, "-m", "pairchat"]
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    stopping = False
-
-    def stop(signum: int, _: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    argvs: dict[str, list[str]] = {}
-    restarts: dict[str, list[float]] = {}
-
-    def spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(py + argv)
-        children.append((name, proc))
-        argvs[name] = argv
+    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Start `pairchat ARGV` as the child `name`."""
+        proc = subprocess.Popen([sys.executable, "-m", "pairchat", *argv])
+        self._children.append((name, proc))
+        self._argv[name] = argv
         return proc
 
-    def restart(index: int) -> bool:
-        """Start a child that died again; False if it keeps dying."""
-        name, dead = children[index]
-        now = time.monotonic()
-        recent = [t for t in restarts.get(name, []) if now - t < RESTART_WINDOW] + [now]
-        restarts[name] = recent
-        event(
-            log,
-            "child exited",
-            logging.ERROR,
-            child=name,
-            exit_code=dead.returncode,
-            restarts=len(recent),
-        )
-        if len(recent) > MAX_RESTARTS:
-            return False
-        children[index] = (name, subprocess.Popen(py + argvs[name]))
-        return True
+    def ports_file(self, name: str) -> str:
+        return str(self.run_dir / f"{name}.ports")
 
-    def bound_ports(name: str, proc: subprocess.Popen[bytes]) -> dict[str, int] | None:
+    def bound_ports(self, name: str, proc: subprocess.Popen[bytes]) -> dict[str, int] | None:
         """The ports a child bound (it picks free ones: no race with other
-        programs), once it wrote them; then its restarts reuse them."""
-        path = run_dir / f"{name}.ports"
+        programs), once it wrote them; its restarts then reuse them."""
+        path = Path(self.ports_file(name))
         deadline = time.monotonic() + START_TIMEOUT
         while not path.exists():
-            if proc.poll() is not None or stopping or time.monotonic() > deadline:
-                if not stopping:
+            if proc.poll() is not None or self.stopping or time.monotonic() > deadline:
+                if not self.stopping:
                     event(
                         log,
                         "child failed to start",
@@ -150,9 +106,9 @@ def run_up(args: argparse.Namespace) -> int:
                         exit_code=proc.poll(),
                     )
                 return None
-            time.sleep(0.05)
+            time.sleep(POLL)
         ports: dict[str, int] = json.loads(path.read_text())
-        argv = argvs[name]
+        argv = self._argv[name]
         for flag, key in (("--listen", "grpc"), ("--http-port", "http")):
             if flag in argv and key in ports:
                 i = argv.index(flag) + 1
@@ -163,9 +119,11 @@ def run_up(args: argparse.Namespace) -> int:
                 )
         return ports
 
-    def wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str) -> bool:
+    def wait_healthy(self, name: str, proc: subprocess.Popen[bytes], url: str) -> bool:
+        """Wait until `url` answers 200; False if the child died, the wait timed
+        out, or the system is stopping."""
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and not stopping:
+        while time.monotonic() < deadline and not self.stopping:
             if proc.poll() is not None:
                 event(
                     log,
@@ -177,171 +135,229 @@ def run_up(args: argparse.Namespace) -> int:
                 return False
             if _healthy(url):
                 return True
-            time.sleep(0.05)
-        if not stopping:
+            time.sleep(POLL)
+        if not self.stopping:
             event(log, "child not healthy in time", logging.ERROR, child=name, url=url)
         return False
 
-    scaled = bool(args.redis_url or args.database_url)
-    backend_args = (
-        [
-            "--database-url",
-            args.database_url,
-            "--schema",
-            args.schema,
-            "--redis-url",
-            args.redis_url,
-            "--redis-prefix",
-            args.redis_prefix,
-        ]
-        if scaled
-        else ["--data-dir", str(data_dir)]
-    )
-    exit_code = 0
+    def watch(self) -> int:
+        """Restart children that die until stopped; 1 if one kept dying."""
+        while not self.stopping:
+            for index, (_, proc) in enumerate(self._children):
+                if proc.poll() is not None and not self.stopping and not self._restart(index):
+                    self.stopping = True
+                    return 1
+            time.sleep(WATCH)
+        return 0
+
+    def _restart(self, index: int) -> bool:
+        """Start a child that died again; False if it keeps dying."""
+        name, dead = self._children[index]
+        now = time.monotonic()
+        recent = [t for t in self._restarts.get(name, []) if now - t < RESTART_WINDOW] + [now]
+        self._restarts[name] = recent
+        event(
+            log,
+            "child exited",
+            logging.ERROR,
+            child=name,
+            exit_code=dead.returncode,
+            restarts=len(recent),
+        )
+        if len(recent) > MAX_RESTARTS:
+            return False
+        self._children[index] = (
+            name,
+            subprocess.Popen([sys.executable, "-m", "pairchat", *self._argv[name]]),
+        )
+        return True
+
+    def stop_all(self) -> None:
+        """Brokers first (they close their clients with 1001, "going away"), then
+        workers, then logic."""
+        for role in ("broker", "worker", "logic"):
+            group = [c for c in self._children if c[0].startswith(role)]
+            # Each group has its share of the stop time, so one that hangs cannot keep
+            # the next from stopping cleanly; what does not stop in time is killed
+            # (nothing acknowledged is lost that way: it is in the store).
+            deadline = time.monotonic() + STOP_TIMEOUT / 4
+            for _, proc in group:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for name, proc in group:
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    event(log, "child killed", logging.WARNING, child=name)
+                    proc.kill()
+                    proc.wait()
+        event(log, "pairchat stopped")
+
+
+def _check(up: UpConfig, backends: BackendConfig) -> str:
+    """Why this shape cannot run, or ""."""
+    if bool(backends.redis_url) != bool(backends.database_url):
+        return "the scaled mode needs both --redis-url and --database-url"
+    if not backends.scaled and up.logics > 1:
+        return (
+            "more than one logic process needs the scaled mode (--redis-url and "
+            "--database-url); the embedded store has one writer"
+        )
+    if up.logics < 1 or up.brokers < 1 or (backends.scaled and up.workers < 1):
+        return "needs at least one logic, one broker and (scaled) one worker"
+    return ""
+
+
+def run_up(
+    up: UpConfig,
+    logic: LogicConfig,
+    backends: BackendConfig,
+    broker: BrokerConfig,
+    logs: LogConfig,
+) -> int:
+    problem = _check(up, backends)
+    if problem:
+        print(f"pairchat up: {problem}", file=sys.stderr)
+        return 2
+    data_dir = Path(backends.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor(Path(tempfile.mkdtemp(prefix="pairchat-up-")))
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        if scaled:
-            # The cluster on one machine sets its own schema up; real deployments
-            # run `pairchat migrate` as a step of their own.
-            migrated = subprocess.run(
-                [
-                    *py,
-                    "migrate",
-                    "--database-url",
-                    args.database_url,
-                    "--schema",
-                    args.schema,
-                    *_common(args),
-                ]
-            )
-            if migrated.returncode != 0:
-                return 1
-        host_for_check = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-        # Embedded, broker 0 runs inside the logic process.
-        in_process = (
-            []
-            if scaled
-            else [
-                "--broker-host",
-                args.host,
-                "--broker-port",
-                str(args.port),
-                "--broker-id",
-                "broker-0",
-                *_broker_args(args),
+        return _start(
+            supervisor,
+            up,
+            logic,
+            dataclasses.replace(backends, data_dir=str(data_dir)),
+            broker,
+            logs,
+        )
+    finally:
+        supervisor.stop_all()
+        shutil.rmtree(supervisor.run_dir, ignore_errors=True)
+
+
+def _start(
+    supervisor: Supervisor,
+    up: UpConfig,
+    logic: LogicConfig,
+    backends: BackendConfig,
+    broker: BrokerConfig,
+    logs: LogConfig,
+) -> int:
+    """Start every child in order, then watch them; the exit code of `up`."""
+    common = to_argv(logs)
+    if backends.scaled:
+        # The cluster on one machine sets its own schema up; real deployments
+        # run `pairchat migrate` as a step of their own.
+        migrated = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pairchat",
+                "migrate",
+                "--database-url",
+                backends.database_url,
+                "--schema",
+                backends.db_schema,
+                *common,
             ]
         )
-        logic_targets: list[str] = []
-        for j in range(args.logics):
-            name = f"logic-{j}"
-            logic = spawn(
-                name,
-                [
-                    "logic",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--http-port",
-                    "0",
-                    *backend_args,
-                    "--offline-grace",
-                    str(args.offline_grace),
-                    "--match-wait",
-                    str(args.match_wait),
-                    "--max-sessions",
-                    str(args.max_sessions),
-                    *in_process,
-                    *_common(args),
-                    "--ports-file",
-                    str(run_dir / f"{name}.ports"),
-                ],
-            )
-            ports = bound_ports(name, logic)
-            if ports is None or not wait_healthy(
-                name, logic, f"http://127.0.0.1:{ports['http']}/healthz"
-            ):
-                return 0 if stopping else 1
-            if in_process and not wait_healthy(
-                name, logic, f"http://{host_for_check}:{args.port}/healthz"
-            ):
-                return 0 if stopping else 1
-            logic_targets.append(f"127.0.0.1:{ports['grpc']}")
-        for k in range(args.workers if scaled else 0):
-            name = f"worker-{k}"
-            worker = spawn(
-                name,
-                [
-                    "worker",
-                    "--http-port",
-                    "0",
-                    *backend_args,
-                    *_common(args),
-                    "--ports-file",
-                    str(run_dir / f"{name}.ports"),
-                ],
-            )
-            ports = bound_ports(name, worker)
-            if ports is None or not wait_healthy(
-                name, worker, f"http://127.0.0.1:{ports['http']}/healthz"
-            ):
-                return 0 if stopping else 1
-        for i in range(1 if in_process else 0, args.brokers):
-            port = args.port + i
-            # Each broker prefers another logic first (client-side balancing); the
-            # rest of the list is its failover order.
-            first = i % len(logic_targets)
-            targets = ",".join(logic_targets[first:] + logic_targets[:first])
-            broker = spawn(
+        if migrated.returncode != 0:
+            return 1
+    check_host = "127.0.0.1" if up.host in ("0.0.0.0", "::", "") else up.host
+    # Embedded, broker 0 runs inside the logic process.
+    in_process = (
+        []
+        if backends.scaled
+        else [
+            "--broker-host",
+            up.host,
+            "--broker-port",
+            str(up.port),
+            "--broker-id",
+            "broker-0",
+            *to_argv(broker),
+        ]
+    )
+    logic_targets: list[str] = []
+    for j in range(up.logics):
+        name = f"logic-{j}"
+        proc = supervisor.spawn(
+            name,
+            [
+                "logic",
+                "--listen",
+                "127.0.0.1:0",
+                "--http-port",
+                "0",
+                *to_argv(backends),
+                *to_argv(logic),
+                *in_process,
+                *common,
+                "--ports-file",
+                supervisor.ports_file(name),
+            ],
+        )
+        ports = supervisor.bound_ports(name, proc)
+        if ports is None or not supervisor.wait_healthy(
+            name, proc, f"http://127.0.0.1:{ports['http']}/healthz"
+        ):
+            return 0 if supervisor.stopping else 1
+        if in_process and not supervisor.wait_healthy(
+            name, proc, f"http://{check_host}:{up.port}/healthz"
+        ):
+            return 0 if supervisor.stopping else 1
+        logic_targets.append(f"127.0.0.1:{ports['grpc']}")
+    for k in range(up.workers if backends.scaled else 0):
+        name = f"worker-{k}"
+        proc = supervisor.spawn(
+            name,
+            [
+                "worker",
+                "--http-port",
+                "0",
+                *to_argv(backends),
+                *common,
+                "--ports-file",
+                supervisor.ports_file(name),
+            ],
+        )
+        ports = supervisor.bound_ports(name, proc)
+        if ports is None or not supervisor.wait_healthy(
+            name, proc, f"http://127.0.0.1:{ports['http']}/healthz"
+        ):
+            return 0 if supervisor.stopping else 1
+    for i in range(1 if in_process else 0, up.brokers):
+        port = up.port + i
+        # Each broker prefers another logic first (client-side balancing); the
+        # rest of the list is its failover order.
+        first = i % len(logic_targets)
+        targets = ",".join(logic_targets[first:] + logic_targets[:first])
+        proc = supervisor.spawn(
+            f"broker-{i}",
+            [
+                "broker",
+                "--host",
+                up.host,
+                "--port",
+                str(port),
+                "--logic",
+                targets,
+                "--broker-id",
                 f"broker-{i}",
-                [
-                    "broker",
-                    "--host",
-                    args.host,
-                    "--port",
-                    str(port),
-                    "--logic",
-                    targets,
-                    "--broker-id",
-                    f"broker-{i}",
-                    *_broker_args(args),
-                    *_common(args),
-                ],
-            )
-            if not wait_healthy(f"broker-{i}", broker, f"http://{host_for_check}:{port}/healthz"):
-                return 0 if stopping else 1
-        urls = ", ".join(f"http://{args.host}:{args.port + i}" for i in range(args.brokers))
-        event(log, "pairchat is up", url=urls, data_dir=str(data_dir), pid=os.getpid())
-        print(f"pairchat is up: open {urls} (Ctrl-C stops it)", flush=True)
-        while not stopping:
-            for index, (_, proc) in enumerate(children):
-                if proc.poll() is not None and not stopping and not restart(index):
-                    exit_code = 1
-                    stopping = True
-                    break
-            time.sleep(0.2)
-    finally:
-        _stop_all(children)
-        shutil.rmtree(run_dir, ignore_errors=True)
-    return exit_code
-
-
-def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    """Brokers first (they close their clients with 1001, "going away"), then
-    workers, then logic."""
-    brokers = [c for c in children if c[0].startswith("broker")]
-    workers = [c for c in children if c[0].startswith("worker")]
-    logic = [c for c in children if c[0].startswith("logic")]
-    for group in (brokers, workers, logic):
-        # Each group has its share of the stop time, so one that hangs cannot keep
-        # the next from stopping cleanly; what does not stop in time is killed
-        # (nothing acknowledged is lost that way: it is in the store).
-        deadline = time.monotonic() + STOP_TIMEOUT / 4
-        for _, proc in group:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc in group:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                event(log, "child killed", logging.WARNING, child=name)
-                proc.kill()
-                proc.wait()
-    event(log, "pairchat stopped")
+                *to_argv(broker),
+                *common,
+            ],
+        )
+        if not supervisor.wait_healthy(f"broker-{i}", proc, f"http://{check_host}:{port}/healthz"):
+            return 0 if supervisor.stopping else 1
+    urls = ", ".join(f"http://{up.host}:{up.port + i}" for i in range(up.brokers))
+    event(log, "pairchat is up", url=urls, data_dir=backends.data_dir, pid=os.getpid())
+    print(f"pairchat is up: open {urls} (Ctrl-C stops it)", flush=True)
+    return supervisor.watch()

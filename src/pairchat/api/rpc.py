@@ -12,6 +12,29 @@ import grpc
 
 from pairchat.api.v1 import logic_pb2, push_pb2
 
+# Servers: large batches, keepalive pings answered, a silent peer found in seconds.
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 << 20),
+    ("grpc.max_send_message_length", 64 << 20),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.keepalive_permit_without_calls", 1),
+    # Clients ping every 5 s (CLIENT_OPTIONS): accept it.
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 4_000),
+    ("grpc.http2.max_ping_strikes", 0),
+]
+# Clients (a broker's logic link, a worker's push links): keepalive pings find a
+# vanished host in seconds rather than when TCP gives up.
+CLIENT_OPTIONS = [
+    ("grpc.keepalive_time_ms", 5_000),
+    ("grpc.keepalive_timeout_ms", 3_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_receive_message_length", 64 << 20),
+    ("grpc.max_send_message_length", 64 << 20),
+]
+
 _LOGIC = logic_pb2.DESCRIPTOR.services_by_name["Logic"].full_name
 _PUSH = push_pb2.DESCRIPTOR.services_by_name["Push"].full_name
 

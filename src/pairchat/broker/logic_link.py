@@ -19,21 +19,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import grpc
 
 from pairchat.api import rpc
+from pairchat.api.links import Exchange
 from pairchat.api.v1 import logic_pb2 as pb
 from pairchat.obs import event
 
 log = logging.getLogger("pairchat.broker")
 
 MAX_BATCH = 2000
-# Keepalive pings find a vanished logic host in seconds rather than when TCP gives up.
-CLIENT_OPTIONS = [
-    ("grpc.keepalive_time_ms", 5_000),
-    ("grpc.keepalive_timeout_ms", 3_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.max_receive_message_length", 64 << 20),
-    ("grpc.max_send_message_length", 64 << 20),
-]
 RETRY_MIN, RETRY_MAX = 0.2, 5.0
 
 
@@ -123,7 +115,7 @@ class LogicLink(_Link):
             target = self.targets[attempt % len(self.targets)]
             attempt += 1
             try:
-                async with grpc.aio.insecure_channel(target, options=CLIENT_OPTIONS) as channel:
+                async with grpc.aio.insecure_channel(target, options=rpc.CLIENT_OPTIONS) as channel:
                     await asyncio.wait_for(channel.channel_ready(), timeout=RETRY_MAX)
                     call = rpc.logic_exchange(channel)
                     writer = asyncio.create_task(self._write(call))
@@ -154,7 +146,7 @@ class LocalLogicLink(_Link):
 
     def __init__(
         self,
-        exchange: Callable[[AsyncIterator[Sequence[pb.Call]]], AsyncIterator[list[pb.Reply]]],
+        exchange: Exchange,
         hello: pb.BrokerHello,
         on_reply: Callable[[pb.Reply], None],
         on_lost: Callable[[], None],

@@ -1,9 +1,10 @@
-"""Run the broker role: WebSocket gateway, logic link and Push gRPC service.
+"""The broker role as a running thing: WebSocket gateway, logic link and Push
+gRPC service, started and stopped together.
 
-A broker normally runs as its own process (`pairchat broker`) and reaches logic
-over gRPC. In the embedded mode the first broker lives inside the logic process
-(`pairchat logic --broker-port`): it calls the logic service and takes the
-delivery worker's pushes directly, with no gRPC hop in the message path.
+A broker normally runs as its own process (`pairchat broker`, `serve_broker`)
+and reaches logic over gRPC. Given a `LocalLogic` (the embedded mode, wired by
+`pairchat.embedded`), it lives inside the logic process instead: its calls and
+the delivery worker's pushes then cross no process boundary and no gRPC.
 """
 
 from __future__ import annotations
@@ -12,46 +13,25 @@ import asyncio
 import logging
 import os
 import socket
-from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from pairchat.api import rpc
+from pairchat.api.links import LocalLogic
 from pairchat.api.v1 import logic_pb2 as lpb
-from pairchat.broker.gateway import Gateway, GatewayConfig
-from pairchat.broker.hub import Hub, Limits
+from pairchat.broker.config import BrokerConfig, BrokerProcessConfig
+from pairchat.broker.gateway import Gateway
+from pairchat.broker.hub import Hub
 from pairchat.broker.logic_link import LocalLogicLink, LogicLink
 from pairchat.broker.push_service import PushServicer
-from pairchat.delivery.links import PushLinks
-from pairchat.logic.main import GRPC_OPTIONS
-from pairchat.logic.servicer import LogicServicer
+from pairchat.errors import StartupError
 from pairchat.obs import event
 from pairchat.tasks import bounded
 
 log = logging.getLogger("pairchat.broker")
 
 IN_PROCESS = "in-process"  # the push target a broker inside the logic process announces
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerProcessConfig:
-    host: str
-    port: int
-    logic_targets: list[str]
-    push_listen: str  # host:port for the Push service (port 0: any free port)
-    push_advertise: str  # host the workers use to reach it ("" = push_listen's host)
-    broker_id: str
-    limits: Limits
-    gateway: GatewayConfig
-
-
-@dataclass(frozen=True, slots=True)
-class InProcessLogic:
-    """The logic service and the delivery worker's links of this process."""
-
-    servicer: LogicServicer
-    links: PushLinks
 
 
 class RunningBroker:
@@ -63,7 +43,7 @@ class RunningBroker:
         http: asyncio.Server,
         server: grpc.aio.Server | None,
         health_servicer: health.aio.HealthServicer | None,
-        local: InProcessLogic | None,
+        local: LocalLogic | None,
     ) -> None:
         self.broker_id = broker_id
         self.hub = hub
@@ -77,83 +57,98 @@ class RunningBroker:
         event(log, "broker stopping", broker=self.broker_id)
         if self.health is not None:
             await bounded("health", self.health.enter_graceful_shutdown())
-        for conn in list(self.hub.conns.values()):
-            conn.close_soon(1001, "server shutting down")
+        self.hub.close_all(1001, "server shutting down")
         self.http.close()
         await bounded("websocket server", self.http.wait_closed())
         await bounded("logic link", self.link.close())
         if self.local is not None:
-            self.local.links.detach(self.broker_id)
+            self.local.detach(self.broker_id)
         if self.server is not None:
             await bounded("push server", self.server.stop(grace=1.0))
 
 
 async def start_broker(
-    cfg: BrokerProcessConfig, local: InProcessLogic | None = None
+    config: BrokerConfig,
+    host: str,
+    port: int,
+    broker_id: str = "",
+    *,
+    logic_targets: tuple[str, ...] = (),
+    push_listen: str = "127.0.0.1:0",
+    push_advertise: str = "",
+    local: LocalLogic | None = None,
 ) -> RunningBroker:
-    """Start a broker: over gRPC to `cfg.logic_targets`, or to `local`."""
-    broker_id = cfg.broker_id or f"{socket.gethostname()}:{cfg.port}:{os.getpid()}"
+    """Start a broker on host:port: over gRPC to `logic_targets` (serving pushes
+    on `push_listen`), or to the logic of this process (`local`).
+
+    Raises:
+        StartupError: a port cannot be bound.
+    """
+    broker_id = broker_id or f"{socket.gethostname()}:{port}:{os.getpid()}"
     link_box: list[LogicLink | LocalLogicLink] = []
-    hub = Hub(
-        cfg.limits,
-        lambda call: link_box[0].call(call),
-        local.servicer.service if local is not None else None,
-        broker_id,
-    )
+    hub = Hub(config, lambda call: link_box[0].call(call))
 
     server: grpc.aio.Server | None = None
     health_servicer: health.aio.HealthServicer | None = None
     link: LogicLink | LocalLogicLink
     if local is None:
-        server = grpc.aio.server(options=GRPC_OPTIONS)
+        server = grpc.aio.server(options=rpc.SERVER_OPTIONS)
         rpc.serve_push(server, PushServicer(hub).Deliver)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        push_port = server.add_insecure_port(cfg.push_listen)
+        push_port = server.add_insecure_port(push_listen)
         if push_port == 0:
-            raise SystemExit(f"broker: cannot listen on {cfg.push_listen} for pushes")
+            raise StartupError(f"broker: cannot listen on {push_listen} for pushes")
         await server.start()
-        push_host = cfg.push_advertise or cfg.push_listen.rsplit(":", 1)[0]
+        push_host = push_advertise or push_listen.rsplit(":", 1)[0]
         push_target = f"{push_host}:{push_port}"
-        link = LogicLink(
-            cfg.logic_targets,
-            lpb.BrokerHello(broker_id=broker_id, push_target=push_target),
-            hub.on_reply,
-            hub.logic_lost,
-        )
+        hello = lpb.BrokerHello(broker_id=broker_id, push_target=push_target)
+        link = LogicLink(list(logic_targets), hello, hub.on_reply, hub.logic_lost)
     else:
         push_target = IN_PROCESS
-        local.links.attach(broker_id, hub.deliver)
-        link = LocalLogicLink(
-            local.servicer.exchange,
-            lpb.BrokerHello(broker_id=broker_id, push_target=push_target),
-            hub.on_reply,
-            hub.logic_lost,
-        )
+        local.attach(broker_id, hub.deliver)
+        hello = lpb.BrokerHello(broker_id=broker_id, push_target=push_target)
+        link = LocalLogicLink(local.exchange, hello, hub.on_reply, hub.logic_lost)
     link_box.append(link)
     link.start()
 
-    gateway = Gateway(hub, cfg.gateway, lambda: link.connected)
+    gateway = Gateway(hub, config, lambda: link.connected)
     try:
-        http = await gateway.start(cfg.host, cfg.port)
+        http = await gateway.start(host, port)
     except OSError as exc:
         await link.close()
-        raise SystemExit(f"broker: cannot listen on {cfg.host}:{cfg.port}: {exc}") from None
+        if server is not None:
+            await server.stop(grace=None)
+        raise StartupError(
+            f"broker: cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(--port, or --broker-port inside logic, picks another)"
+        ) from None
     if health_servicer is not None:
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     event(
         log,
         "broker listening",
-        http=f"{cfg.host}:{cfg.port}",
+        http=f"{host}:{port}",
         push=push_target,
         broker=broker_id,
-        logic=",".join(cfg.logic_targets) if local is None else IN_PROCESS,
+        logic=",".join(logic_targets) if local is None else IN_PROCESS,
     )
     return RunningBroker(broker_id, hub, link, http, server, health_servicer, local)
 
 
-async def serve_broker(cfg: BrokerProcessConfig, stop: asyncio.Event) -> None:
-    broker = await start_broker(cfg)
+async def serve_broker(
+    process: BrokerProcessConfig, config: BrokerConfig, stop: asyncio.Event
+) -> None:
+    """`pairchat broker`: serve until `stop` is set."""
+    broker = await start_broker(
+        config,
+        process.host,
+        process.port,
+        process.broker_id,
+        logic_targets=process.logic,
+        push_listen=process.push_listen,
+        push_advertise=process.push_advertise,
+    )
     try:
         await stop.wait()
     finally:

@@ -12,15 +12,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
 
 import grpc
 
 from pairchat.api import rpc
+from pairchat.api.links import PushSink
 from pairchat.api.v1 import push_pb2 as pb
-from pairchat.broker.logic_link import CLIENT_OPTIONS
 from pairchat.obs import PUSHES_MISSED, event
-from pairchat.storage.routing import Brokers
+from pairchat.storage.brokers import Brokers
 from pairchat.tasks import spawn
 
 log = logging.getLogger("pairchat.delivery")
@@ -46,7 +45,7 @@ class PushLink:
         # send() futures by the end index of their items in _pending, then by batch
         self._waiting: deque[tuple[int, asyncio.Future[bool]]] = deque()
         self._in_flight: deque[tuple[int, list[asyncio.Future[bool]]]] = deque()
-        self._channel = grpc.aio.insecure_channel(target, options=CLIENT_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(target, options=rpc.CLIENT_OPTIONS)
         self._task = asyncio.create_task(self._run())
 
     def send(self, items: list[pb.PushItem]) -> asyncio.Future[bool]:
@@ -137,9 +136,9 @@ class PushLinks:
 
     def __init__(self) -> None:
         self._links: dict[str, PushLink] = {}
-        self._local: dict[str, Callable[[list[pb.PushItem]], list[int]]] = {}
+        self._local: dict[str, PushSink] = {}
 
-    def attach(self, broker_id: str, deliver: Callable[[list[pb.PushItem]], list[int]]) -> None:
+    def attach(self, broker_id: str, deliver: PushSink) -> None:
         """A broker in this process: its pushes are handed to `deliver` (which
         returns the indexes of the items whose connection is gone) at once."""
         self._local[broker_id] = deliver

@@ -1,5 +1,6 @@
-"""Run a delivery worker on its own (the scaled mode): the Redis inbox, the
-routes in Redis, replays from PostgreSQL, pushes to every live broker."""
+"""The delivery role as a running thing: a worker taking the inbox, with push
+links to the brokers, started and stopped together; `serve_worker` is the
+process of its own of the scaled mode (`pairchat worker`)."""
 
 from __future__ import annotations
 
@@ -7,49 +8,75 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from pairchat.backends import BackendConfig, open_backends
 from pairchat.delivery.links import PushLinks
 from pairchat.delivery.worker import DeliveryWorker, consumer_name
-from pairchat.obs import event, serve_ops, write_ports
+from pairchat.errors import StartupError
+from pairchat.obs import OpsConfig, event, serve_ops, write_ports
+from pairchat.storage.backends import BackendConfig, Backends, open_backends
 from pairchat.tasks import bounded
 
 log = logging.getLogger("pairchat.delivery")
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerProcessConfig:
-    http_host: str
-    http_port: int
-    backends: BackendConfig
-    ports_file: str = ""  # where to write the port bound, for `pairchat up`
+@dataclass(slots=True)
+class RunningWorker:
+    consumer: str
+    links: PushLinks
+    tasks: list[asyncio.Task[None]]
+
+    def healthy(self) -> bool:
+        return not any(t.done() for t in self.tasks)
+
+    async def stop(self) -> None:
+        event(log, "worker stopping", consumer=self.consumer)
+        for task in self.tasks:
+            task.cancel()
+        await bounded("worker tasks", asyncio.gather(*self.tasks, return_exceptions=True))
+        await bounded("push links", self.links.close())
 
 
-async def serve_worker(cfg: WorkerProcessConfig, stop: asyncio.Event) -> None:
-    if not cfg.backends.scaled:
-        raise SystemExit(
+def start_worker(backends: Backends, role: str) -> RunningWorker:
+    """Deliver from the inbox of `backends`. Scaled, the worker also follows the
+    brokers' liveness to reach brokers that stream to other logic processes;
+    embedded, the logic process tells its links of every broker itself."""
+    links = PushLinks()
+    consumer = consumer_name(role)
+    brokers = backends.brokers if backends.scaled else None
+    worker = DeliveryWorker(
+        backends.inbox,
+        backends.routing,
+        backends.routing,
+        backends.store,
+        links,
+        consumer,
+        brokers,
+    )
+    tasks = [asyncio.create_task(worker.run())]
+    if brokers is not None:
+        tasks.append(asyncio.create_task(links.follow(brokers)))
+    return RunningWorker(consumer, links, tasks)
+
+
+async def serve_worker(ops: OpsConfig, backends_cfg: BackendConfig, stop: asyncio.Event) -> None:
+    """`pairchat worker`: deliver until `stop` is set.
+
+    Raises:
+        StartupError: not the scaled mode, or an engine out of reach.
+    """
+    if not backends_cfg.scaled:
+        raise StartupError(
             "pairchat worker runs beside logic processes sharing Redis and PostgreSQL: "
             "give --redis-url and --database-url (the embedded mode runs its worker "
             "inside `pairchat logic`)"
         )
-    backends = await open_backends(cfg.backends)
-    links = PushLinks()
-    name = consumer_name("worker")
-    worker = DeliveryWorker(
-        backends.inbox, backends.routing, backends.store, links, name, backends.brokers
-    )
-    tasks = [asyncio.create_task(worker.run()), asyncio.create_task(links.follow(backends.brokers))]
-    ops, http_port = await serve_ops(
-        cfg.http_host, cfg.http_port, lambda: not any(t.done() for t in tasks)
-    )
-    write_ports(cfg.ports_file, http=http_port)
-    event(log, "worker running", consumer=name, http_port=http_port)
+    backends = await open_backends(backends_cfg)
+    worker = start_worker(backends, "worker")
+    runner, http_port = await serve_ops(ops.http_host, ops.http_port, worker.healthy)
+    write_ports(ops.ports_file, http=http_port)
+    event(log, "worker running", consumer=worker.consumer, http_port=http_port)
     try:
         await stop.wait()
     finally:
-        event(log, "worker stopping", consumer=name)
-        for task in tasks:
-            task.cancel()
-        await bounded("worker tasks", asyncio.gather(*tasks, return_exceptions=True))
-        await bounded("push links", links.close())
-        await bounded("ops server", ops.cleanup())
+        await worker.stop()
+        await bounded("ops server", runner.cleanup())
         await bounded("backends", backends.close())

@@ -26,13 +26,16 @@ from typing import Any
 
 import msgspec
 
-from pairchat.delivery.entries import Close, Entry, Push, Replay
-from pairchat.delivery.replay import signal_frame
 from pairchat.logic.commit import Done, GroupCommit
+from pairchat.logic.config import LogicConfig
 from pairchat.obs import MATCH_QUEUE, ONLINE, SESSIONS_OPEN, event
-from pairchat.protocol import Code, ProtocolError, encode_push_dialogue
-from pairchat.storage.base import NewMessage, Route, SessionRecord, Signal, Store, StoredMessage
-from pairchat.storage.routing import Brokers, Inbox, Routing, Timers
+from pairchat.protocol import Code, ProtocolError, encode_push_dialogue, encode_push_signal
+from pairchat.storage.brokers import Brokers
+from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay
+from pairchat.storage.records import NewMessage, Route, SessionRecord, Signal, StoredMessage
+from pairchat.storage.routing import Routing
+from pairchat.storage.store import Store
+from pairchat.storage.timers import Timers
 
 log = logging.getLogger("pairchat.logic")
 
@@ -41,13 +44,6 @@ SWEEP_INTERVAL = 0.2  # seconds between checks of grace deadlines and broker liv
 BROKER_TTL = 5.0  # a broker not renewed for this long is gone
 NOTIFY_WAIT = 5.0  # how long a MATCH taken at its deadline waits for its result
 RECENT_PUSHES = 65536  # pushes remembered as queued, so a repeated requestId is not re-pushed
-
-
-@dataclass(frozen=True, slots=True)
-class LogicConfig:
-    offline_grace: float = 20.0
-    match_wait: float = 10.0
-    max_sessions: int = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +66,12 @@ STORE_FAILED = "could not store the message, retry"
 
 class NotCached(Exception):
     """The session is not in this process's cache: take the slow path."""
+
+
+def signal_frame(signal: Signal) -> bytes:
+    return encode_push_signal(
+        signal.signal_type, signal.sender_id, signal.receiver_id, signal.session_id, signal.data
+    )
 
 
 def hash_token(token: str) -> bytes:

@@ -1,0 +1,37 @@
+"""The flags of the logic role: its use cases' settings, and the rest of what
+`pairchat logic` takes for its process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pairchat.config import option
+
+
+@dataclass(frozen=True, slots=True)
+class LogicConfig:
+    """How the use cases behave (every logic process of a deployment alike)."""
+
+    offline_grace: float = option(
+        20.0, "seconds a disconnected account keeps its sessions before it is logged out"
+    )
+    match_wait: float = option(10.0, "seconds MATCH waits for a partner before answering code 4")
+    max_sessions: int = option(16, "open sessions per account")
+
+
+@dataclass(frozen=True, slots=True)
+class LogicProcessConfig:
+    """The flags of `pairchat logic` besides its groups (the use cases, the
+    backends, the in-process broker's limits, the ops listener, logging)."""
+
+    listen: str = option("127.0.0.1:7000", "gRPC address to serve")
+    run_worker: bool = option(
+        False, "also run a delivery worker here (always on in the embedded mode)"
+    )
+    broker_host: str = option("127.0.0.1", "address of the in-process broker (with --broker-port)")
+    broker_port: int = option(
+        0,
+        "embedded mode: also run a broker in this process on this port, calling logic "
+        "and taking pushes without gRPC (0: none)",
+    )
+    broker_id: str = option("", "the in-process broker's unique name")

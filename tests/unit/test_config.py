@@ -1,0 +1,135 @@
+"""Flags declared once as dataclass fields (pairchat.config): each group parses
+from flags and PAIRCHAT_* variables, and `to_argv` gives a child process the
+same values back, which is how `pairchat up` forwards them."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+import pytest
+
+from pairchat.broker.config import BrokerConfig, BrokerProcessConfig
+from pairchat.cli import _parser
+from pairchat.config import Flags, LogConfig, from_args, option, to_argv
+from pairchat.errors import StartupError
+from pairchat.logic.config import LogicConfig, LogicProcessConfig
+from pairchat.obs import OpsConfig
+from pairchat.storage.backends import BackendConfig
+from pairchat.up import UpConfig
+
+GROUPS: list[type[Any]] = [
+    BrokerConfig,
+    BrokerProcessConfig,
+    LogicConfig,
+    LogicProcessConfig,
+    BackendConfig,
+    OpsConfig,
+    LogConfig,
+    UpConfig,
+]
+
+
+def parse(cls: type[Any], argv: list[str]) -> Any:
+    parser = argparse.ArgumentParser()
+    Flags(parser).group(cls)
+    return from_args(cls, parser.parse_args(argv))
+
+
+@pytest.mark.parametrize("cls", GROUPS, ids=lambda c: c.__name__)
+def test_defaults_are_the_dataclass_defaults(cls: type[Any]) -> None:
+    assert parse(cls, []) == cls()
+
+
+def changed(cfg: Any) -> Any:
+    """Every field of `cfg` set to another value of its type."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, bool):
+            values[f.name] = not value
+        elif isinstance(value, int | float):
+            values[f.name] = value + 3
+        elif isinstance(value, tuple):
+            values[f.name] = ("https://a.example", "https://b.example")
+        elif f.name in ("log_format",):
+            values[f.name] = "json"
+        elif f.name in ("log_level",):
+            values[f.name] = "debug"
+        else:
+            values[f.name] = value + "x"
+    return dataclasses.replace(cfg, **values)
+
+
+@pytest.mark.parametrize("cls", GROUPS, ids=lambda c: c.__name__)
+def test_to_argv_gives_the_same_values_back(cls: type[Any]) -> None:
+    cfg = changed(cls())
+    assert cfg != cls()
+    assert parse(cls, to_argv(cfg)) == cfg
+
+
+def test_a_variable_sets_the_default_and_a_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAIRCHAT_RATE_LIMIT", "12.5")
+    monkeypatch.setenv("PAIRCHAT_ALLOWED_ORIGINS", "https://a.example, https://b.example")
+    cfg = parse(BrokerConfig, [])
+    assert cfg.rate_limit == 12.5
+    assert cfg.allowed_origins == ("https://a.example", "https://b.example")
+    assert parse(BrokerConfig, ["--rate-limit", "3"]).rate_limit == 3.0
+
+
+def test_a_switch_reads_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAIRCHAT_RUN_WORKER", "yes")
+    assert parse(LogicProcessConfig, []).run_worker is True
+    monkeypatch.setenv("PAIRCHAT_RUN_WORKER", "off")
+    assert parse(LogicProcessConfig, []).run_worker is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PAIRCHAT_MAX_CONTENT", "lots"),
+        ("PAIRCHAT_LOG_FORMAT", "xml"),
+        ("PAIRCHAT_RUN_WORKER", "maybe"),
+    ],
+)
+def test_a_bad_variable_is_a_startup_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(StartupError, match=name):
+        for cls in GROUPS:
+            parse(cls, [])
+
+
+def test_a_field_can_have_its_own_spelling() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Spelled:
+        db_schema: str = option("public", "schema", flag="--schema")
+
+    assert to_argv(Spelled("x")) == ["--schema", "x"]
+    assert parse(Spelled, ["--schema", "y"]) == Spelled("y")
+
+
+@pytest.mark.parametrize("command", ["up", "logic", "broker", "worker", "migrate"])
+def test_every_command_takes_what_up_forwards(command: str) -> None:
+    """A child's command line built from the groups parses for its command."""
+    groups: dict[str, list[type[Any]]] = {
+        "up": [UpConfig, LogicConfig, BackendConfig, BrokerConfig, LogConfig],
+        "logic": [
+            LogicProcessConfig,
+            OpsConfig,
+            LogicConfig,
+            BackendConfig,
+            BrokerConfig,
+            LogConfig,
+        ],
+        "broker": [BrokerProcessConfig, BrokerConfig, LogConfig],
+        "worker": [OpsConfig, BackendConfig, LogConfig],
+        "migrate": [LogConfig],
+    }
+    forwarded = groups[command]
+    argv = [arg for cls in forwarded for arg in to_argv(changed(cls()))]
+    args = _parser().parse_args([command, *argv])
+    for cls in forwarded:
+        assert from_args(cls, args) == changed(cls())
