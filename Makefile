@@ -12,7 +12,7 @@ install: $(STAMP) web
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	$(PIP) install -q --disable-pip-version-check -e '.[dev]'
+	$(PIP) install -q --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
 
 web/node_modules/.package-lock.json: web/package-lock.json
@@ -35,9 +35,13 @@ test-py: $(STAMP)
 bench: install
 	$(VENV)/bin/pairchat bench $(ARGS)
 
+# ruff (lint and format), mypy --strict on src and tests, and the import rule
+# (roles never import each other: [tool.importlinter] in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/mypy src
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Regenerate the protobuf messages from proto/ (committed, so users need no protoc);
 # the services are wired by hand in src/pairchat/api/rpc.py.

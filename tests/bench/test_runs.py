@@ -18,6 +18,7 @@ import redis
 from pairchat.bench import systems
 from pairchat.bench.driver import Snapshot, Workload, drive
 from pairchat.bench.scaled import up_supports_scaled
+from pairchat.ports import free_port_range
 
 # The one constant every wait of this module derives from (seconds).
 TIMEOUT: Final = float(os.environ.get("PAIRCHAT_TEST_TIMEOUT", "10"))
@@ -191,7 +192,7 @@ def test_idle_users_only_sign_in_and_the_memory_is_read() -> None:
 
 
 def test_users_that_cannot_connect_are_each_counted_once() -> None:
-    nobody = systems.running_system([f"ws://127.0.0.1:{systems.free_port_range(1)}/ws"])
+    nobody = systems.running_system([f"ws://127.0.0.1:{free_port_range(1)}/ws"])
     result = drive(nobody, tiny(users=4), lambda _: None)
     assert (result.connected, result.matched) == (0, 0)
     assert sum(result.tally.errors.values()) == 4

@@ -11,10 +11,12 @@ import re
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from .harness import TIMEOUT, Flags, System, system_fixture
 
@@ -49,7 +51,9 @@ def ws_url(system: System, broker: int) -> str:
     return system.ws_url(broker)
 
 
-async def request(ws: object, frame: str | list[str] | bytes, *, text: bool = False) -> dict:
+async def request(
+    ws: object, frame: str | list[str] | bytes, *, text: bool = False
+) -> dict[str, Any]:
     assert hasattr(ws, "send") and hasattr(ws, "recv")
     if isinstance(frame, bytes):
         await ws.send(frame, text=text)
@@ -114,7 +118,10 @@ async def test_healthz_and_metrics_answer_on_the_broker_port(system: System, bro
 async def test_a_foreign_origin_is_refused(system: System, broker: int) -> None:
     with pytest.raises(InvalidStatus) as refused:
         await connect(
-            ws_url(system, broker), origin="https://evil.example", proxy=None, open_timeout=TIMEOUT
+            ws_url(system, broker),
+            origin=Origin("https://evil.example"),
+            proxy=None,
+            open_timeout=TIMEOUT,
         )
     assert refused.value.response.status_code == 403
 

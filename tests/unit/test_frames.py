@@ -1,4 +1,4 @@
-"""Frame parsing and validation: every rule of PROTOCOL.md's framing, no I/O."""
+"""Frame parsing and validation: every rule of docs/protocol.md's framing, no I/O."""
 
 from __future__ import annotations
 

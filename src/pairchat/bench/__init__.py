@@ -1,5 +1,6 @@
-"""`pairchat bench`: a load generator speaking PROTOCOL.md over real WebSockets,
-and the baselines it compares pairchat with.
+"""`pairchat bench`: a load generator speaking the wire protocol
+(docs/protocol.md) over real WebSockets, and the baselines it compares
+pairchat with.
 
 Layout: `wire` (frames of both dialects), `client` (one user), `worker` (one
 generator process), `driver` (coordinates the processes, merges), `stats`
@@ -11,14 +12,22 @@ generator process), `driver` (coordinates the processes, merges), `stats`
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def run_bench(args: argparse.Namespace) -> int:
     """Runs `pairchat bench` with parsed flags (see `flags`); returns the exit code."""
     # Imported here: `pairchat.bench.flags` is read by every command's parser,
     # and none but bench needs the generator's dependencies.
-    from pairchat.bench.main import run_bench as run
-
+    try:
+        from pairchat.bench.main import run_bench as run
+    except ImportError as exc:  # rich, psutil, python-socketio: the `bench` extra
+        print(
+            f"pairchat bench needs its extra dependencies ({exc.name} is missing): "
+            "pip install 'pairchat[bench]' (`make install` includes them)",
+            file=sys.stderr,
+        )
+        return 2
     return run(args)
 
 

@@ -63,7 +63,7 @@ class Run:
 
 
 class User(WSListener):
-    """A pairchat user speaking PROTOCOL.md; `SocketIOUser` wraps the same
+    """A pairchat user speaking the wire protocol (docs/protocol.md); `SocketIOUser` wraps the same
     frames in Socket.IO."""
 
     def __init__(self, run: Run, index: int) -> None:

@@ -1,6 +1,6 @@
 """The frames the load generator sends and reads, in both dialects it speaks.
 
-`pairchat` is PROTOCOL.md: one JSON object per WebSocket text frame.
+`pairchat` is the wire protocol of docs/protocol.md: one JSON object per WebSocket text frame.
 `socketio` carries the same JSON objects as Socket.IO v4 events over
 Engine.IO v4 on a plain WebSocket, so the python-socketio baseline gets
 exactly the workload pairchat gets: a request is `42<ackId>["CMD",{...}]`, its
@@ -68,7 +68,7 @@ def stamp_of(content: str) -> int:
     return int(content[:STAMP_DIGITS])
 
 
-# --- pairchat: PROTOCOL.md --------------------------------------------------
+# --- pairchat: docs/protocol.md --------------------------------------------
 # DIALOGUE % (seq, senderId, sessionId, send_ns, padding)
 PC_DIALOGUE = (
     b'{"cmd":"DIALOGUE","requestId":"d%d","senderId":%d,"sessionId":%d,"content":"%020d%b"}'

@@ -1,4 +1,4 @@
-"""The result codes of the wire protocol (PROTOCOL.md, "Codes")."""
+"""The result codes of the wire protocol (docs/protocol.md, "Codes")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Client frames: parse and validate one JSON text frame into a typed request.
 
-Rules (PROTOCOL.md):
+Rules (docs/protocol.md):
 - a frame is one JSON object with a string `cmd`; anything else is answered
   with cmd ERROR, code 1;
 - an unknown `cmd` is code 3; a missing or wrongly typed field, or an invalid

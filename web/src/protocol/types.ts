@@ -1,4 +1,4 @@
-// The pairchat wire protocol, version 1, as TypeScript types (the contract is /shared/PROTOCOL.md).
+// The pairchat wire protocol, version 1, as TypeScript types (the contract is docs/protocol.md).
 // Only shapes live here: no I/O, so both the client and the store can import them freely.
 
 /** Result codes of every response; `OK` is the only success. */
