@@ -86,7 +86,9 @@ async def serve_logic_process(cfg: LogicProcess, stop: asyncio.Event) -> None:
         if process.broker_port:
             if worker is None:  # embedded always runs its worker: for the type checker
                 raise StartupError("logic: an in-process broker needs this process's worker")
-            local = LocalLogic(logic.servicer.exchange, worker.links.attach, worker.links.detach)
+            local = LocalLogic(
+                logic.servicer.exchange, logic.servicer, worker.links.attach, worker.links.detach
+            )
             broker = await start_broker(
                 cfg.broker,
                 process.broker_host,

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from pairchat.api.links import AckMessage, SendMessage
 from pairchat.api.v1 import logic_pb2 as lpb
 from pairchat.api.v1 import push_pb2 as ppb
 from pairchat.broker.codec import Codec, JsonCodec
-from pairchat.broker.core import ConnectionCore, TokenBucket
+from pairchat.broker.core import ConnectionCore, LogicCall, TokenBucket
+from pairchat.broker.hub import ack_call, send_msg_call
 from pairchat.broker.state import TRANSITIONS, Event, State
 from pairchat.protocol import BadFrame, Request
 
@@ -51,9 +53,11 @@ class Client:
         return [json.loads(f) for f in self.core.take_frames()]
 
     def call(self) -> lpb.Call:
+        """The one call the core made, as an Exchange call (the two calls of
+        every message come out as tuples: see `test_the_calls_of_every_message`)."""
         calls = self.core.take_calls()
         assert len(calls) == 1, calls
-        return calls[0]
+        return exchange_call(calls[0])
 
     def bind_call(self) -> lpb.Call:
         """The CRT_ACCOUNT or RECONNECT call that `binding()` made."""
@@ -62,6 +66,14 @@ class Client:
 
     def no_output(self) -> None:
         assert (self.core.frames, self.core.calls, self.core.close_request) == ([], [], None)
+
+
+def exchange_call(call: LogicCall) -> lpb.Call:
+    if isinstance(call, SendMessage):
+        return send_msg_call(call)
+    if isinstance(call, AckMessage):
+        return ack_call(call)
+    return call
 
 
 class SilentCodec:
@@ -74,6 +86,9 @@ class SilentCodec:
         return self.json.decode(text)
 
     def reply(self, cmd: str, request_id: str | None, reply: lpb.Reply | None) -> None:
+        return None
+
+    def stored(self, request_id: str | None, session_id: int, msg_id: int) -> None:
         return None
 
     def error(self, cmd: str, request_id: str | None, code: int, msg: str) -> None:
@@ -681,7 +696,7 @@ def test_replies_are_answered_with_their_requests_cmd_and_request_id() -> None:
     c = bound_client()
     c.send("DIALOGUE", senderId=ME, sessionId=3, content="hi", requestId="d")
     c.send("LEAVE", sessionId=3)
-    dialogue, leave = c.core.take_calls()
+    dialogue, leave = map(exchange_call, c.core.take_calls())
     c.core.receive_reply(ok(leave))
     c.core.receive_reply(ok(dialogue, stored=lpb.MsgStored(session_id=3, msg_id=5)))
     assert c.frames() == [
@@ -960,3 +975,72 @@ def test_a_codec_may_send_nothing_and_the_core_still_decides() -> None:
     assert c.call().HasField("match")
     assert (c.core.state, c.core.frames) == (State.BOUND, [])
     assert c.counted == [("CRT_ACCOUNT", 0), ("UNKNOWN", 3)]
+
+
+# --- the two calls of every message, as plain tuples ---
+def test_the_calls_of_every_message_are_plain_tuples() -> None:
+    c = bound_client()
+    c.send("DIALOGUE", senderId=ME, sessionId=3, content="hi", requestId="d")
+    c.send("DIALOGUE", senderId=ME, sessionId=4, content="yo")
+    c.send("PUSH_DIALOGUE", code=0, sessionId=3, msgId=9, requestId="a")
+    assert c.core.take_calls() == [
+        SendMessage(2, ME, CONN, 3, "hi", "d"),
+        SendMessage(3, ME, CONN, 4, "yo", None),
+        AckMessage(ME, CONN, 3, 9, "a"),
+    ]
+
+
+def test_a_stored_answer_is_the_dialogue_response() -> None:
+    c = bound_client()
+    c.send("DIALOGUE", senderId=ME, sessionId=3, content="hi", requestId="d")
+    c.send("DIALOGUE", senderId=ME, sessionId=3, content="hi")
+    first, second = c.core.take_calls()
+    assert isinstance(first, SendMessage) and isinstance(second, SendMessage)
+    c.core.receive_stored(second.call_id, 7, "session has ended", 0, 0)
+    c.core.receive_stored(first.call_id, 0, "", 3, 41)
+    c.core.receive_stored(first.call_id, 0, "", 3, 41)  # answered once only
+    assert c.frames() == [
+        {"cmd": "DIALOGUE", "code": 7, "msg": "session has ended"},
+        {"cmd": "DIALOGUE", "requestId": "d", "code": 0, "sessionId": 3, "msgId": 41},
+    ]
+    assert c.counted[-2:] == [("DIALOGUE", 7), ("DIALOGUE", 0)]
+
+
+def test_a_stored_answer_after_a_close_is_counted_not_written() -> None:
+    c = bound_client()
+    c.send("DIALOGUE", senderId=ME, sessionId=3, content="hi")
+    (call,) = c.core.take_calls()
+    c.core.close(1001, "bye")
+    c.core.take_close()
+    assert isinstance(call, SendMessage)
+    c.core.receive_stored(call.call_id, 0, "", 3, 1)
+    c.no_output()
+    assert c.counted[-1] == ("DIALOGUE", 0)
+
+
+def test_a_refused_message_ack_is_answered_as_push_dialogue() -> None:
+    c = bound_client()
+    c.core.ack_refused("a", 6, "not a member of this session")
+    c.core.ack_refused(None, 7, "session has ended")
+    assert c.frames() == [
+        {
+            "cmd": "PUSH_DIALOGUE",
+            "requestId": "a",
+            "code": 6,
+            "msg": "not a member of this session",
+        },
+        {"cmd": "PUSH_DIALOGUE", "code": 7, "msg": "session has ended"},
+    ]
+
+
+def test_message_calls_logic_cannot_take_are_code_2() -> None:
+    c = bound_client()
+    c.send("DIALOGUE", senderId=ME, sessionId=3, content="hi", requestId="d")
+    c.send("PUSH_DIALOGUE", sessionId=3, msgId=9, requestId="a")
+    for call in c.core.take_calls():
+        c.core.call_failed(call)
+    unavailable = {"code": 2, "msg": "server unavailable, retry"}
+    assert c.frames() == [
+        {"cmd": "DIALOGUE", "requestId": "d", **unavailable},
+        {"cmd": "PUSH_DIALOGUE", "requestId": "a", **unavailable},
+    ]

@@ -38,6 +38,10 @@ class Codec(Protocol):
         fields (None: a command the broker answers itself, PING)."""
         ...
 
+    def stored(self, request_id: str | None, session_id: int, msg_id: int) -> bytes | None:
+        """The success answer to a DIALOGUE: its message is stored as msgId."""
+        ...
+
     def error(self, cmd: str, request_id: str | None, code: int, msg: str) -> bytes | None:
         """The error answer to `cmd`: `code` from docs/protocol.md's table, `msg` a short reason."""
         ...
@@ -65,8 +69,8 @@ class JsonCodec:
         body = reply.WhichOneof("body")
         fields: dict[str, Any] | None = None
         if body == "stored":
-            fields = {"sessionId": reply.stored.session_id, "msgId": reply.stored.msg_id}
-        elif body == "bound":
+            return self.stored(request_id, reply.stored.session_id, reply.stored.msg_id)
+        if body == "bound":
             b = reply.bound
             if cmd == "CRT_ACCOUNT":
                 fields = {"nickName": b.nick_name, "accountId": b.account_id, "token": b.token}
@@ -105,6 +109,9 @@ class JsonCodec:
                 ],
             }
         return encode_response(cmd, request_id, fields)
+
+    def stored(self, request_id: str | None, session_id: int, msg_id: int) -> bytes:
+        return encode_response("DIALOGUE", request_id, {"sessionId": session_id, "msgId": msg_id})
 
     def error(self, cmd: str, request_id: str | None, code: int, msg: str) -> bytes:
         return encode_error(cmd, request_id, code, msg)

@@ -40,6 +40,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Final
 
+from pairchat.api.links import AckMessage, SendMessage
 from pairchat.api.v1 import logic_pb2 as lpb
 from pairchat.api.v1 import push_pb2 as ppb
 from pairchat.broker.codec import Codec
@@ -65,11 +66,18 @@ from pairchat.protocol.frames import CMD_OF
 
 log = logging.getLogger("pairchat.broker")
 
+LogicCall = lpb.Call | SendMessage | AckMessage
+"""What a core asks of logic: the two calls of every message as plain tuples
+(the hub gives them to a logic service in this process as they are, or turns
+them into protobuf for a stream), everything else as Logic.Exchange calls."""
+
 
 _CRT_ACCOUNT: Final = CMD_OF[CreateAccount]
 _RECONNECT: Final = CMD_OF[Reconnect]
 _BINDS: Final = (_CRT_ACCOUNT, _RECONNECT)
 _LOGOUT: Final = CMD_OF[Logout]
+_DIALOGUE: Final = CMD_OF[Dialogue]
+_PUSH_DIALOGUE: Final = CMD_OF[DialogueAck]
 _UNKNOWN: Final = "UNKNOWN"  # the metric label of every unknown command
 _CLOSE_KIND: Final = ppb.PUSH_KIND_CLOSE
 _UNAVAILABLE: Final = "server unavailable, retry"
@@ -157,7 +165,7 @@ class ConnectionCore:
         self._pending: dict[int, tuple[str, str | None]] = {}  # call id -> (cmd, requestId)
         self._held: list[bytes] = []  # pushes waiting for the bind's answer
         self.frames: list[bytes] = []
-        self.calls: list[lpb.Call] = []
+        self.calls: list[LogicCall] = []
         self.close_request: tuple[int, str] | None = None
 
     # --- outputs ---
@@ -166,7 +174,7 @@ class ConnectionCore:
         frames, self.frames = self.frames, []
         return frames
 
-    def take_calls(self) -> list[lpb.Call]:
+    def take_calls(self) -> list[LogicCall]:
         """The calls for logic so far, in order."""
         calls, self.calls = self.calls, []
         return calls
@@ -245,8 +253,33 @@ class ConnectionCore:
             self._move(Event.LOGGED_OUT)
         self._answer(cmd, request_id, reply)
 
-    def call_failed(self, call: lpb.Call) -> None:
+    def receive_stored(
+        self, call_id: int, code: int, msg: str, session_id: int, msg_id: int
+    ) -> None:
+        """Logic's answer to a SendMessage (see `api.links.Stored`)."""
+        expected = self._pending.pop(call_id, None)
+        if expected is None:
+            return
+        cmd, request_id = expected
+        if code:
+            self._error(cmd, request_id, code, msg)
+            return
+        self._count(cmd, Code.OK)
+        state = self.state
+        if state is not CLOSING and state is not CLOSED:
+            frame = self._codec.stored(request_id, session_id, msg_id)
+            if frame is not None:
+                self.frames.append(frame)
+
+    def ack_refused(self, request_id: str | None, code: int, msg: str) -> None:
+        """Logic refused an AckMessage of this connection."""
+        self._error(_PUSH_DIALOGUE, request_id, code, msg)
+
+    def call_failed(self, call: LogicCall) -> None:
         """Logic could not take `call` (it is out of reach): answer code 2."""
+        if isinstance(call, AckMessage):
+            self._error(_PUSH_DIALOGUE, call.request_id, Code.INTERNAL_ERR, _UNAVAILABLE)
+            return
         call_id = call.call_id
         if call_id:
             expected = self._pending.pop(call_id, None)
@@ -256,7 +289,7 @@ class ConnectionCore:
             if cmd in _BINDS:
                 self._bind_refused()
             self._error(cmd, request_id, Code.INTERNAL_ERR, _UNAVAILABLE)
-        elif call.HasField("ack"):
+        elif isinstance(call, lpb.Call) and call.HasField("ack"):
             cmd = CMD_OF[SignalAck] if call.ack.signal_type else CMD_OF[DialogueAck]
             # the requestId as logic echoes it when it refuses an ack
             self._error(cmd, call.request_id or None, Code.INTERNAL_ERR, _UNAVAILABLE)
@@ -337,11 +370,19 @@ class ConnectionCore:
         if req.senderId != self.account_id:
             self._error("DIALOGUE", req.requestId, Code.FORBIDDEN, _NOT_YOURS)
             return
-        call = lpb.Call(send_msg=lpb.SendMsg(session_id=req.sessionId, content=req.content))
-        self._forward("DIALOGUE", req.requestId, call)
+        call_id = self._next_call_id()
+        self._pending[call_id] = (_DIALOGUE, req.requestId)
+        self.calls.append(
+            SendMessage(
+                call_id, self.account_id, self.conn_id, req.sessionId, req.content, req.requestId
+            )
+        )
 
     def _ack_message(self, req: DialogueAck) -> None:
-        self._acknowledge(req.requestId, lpb.Ack(session_id=req.sessionId, msg_id=req.msgId))
+        """Acks go without a call id: logic answers only if one fails."""
+        self.calls.append(
+            AckMessage(self.account_id, self.conn_id, req.sessionId, req.msgId, req.requestId)
+        )
 
     def _ack_signal(self, req: SignalAck) -> None:
         ack = lpb.Ack(session_id=req.sessionId, signal_type=req.signalType)

@@ -4,7 +4,10 @@ connections (`core.py`, which decide) and logic.
 It keeps the connections by id and, for every call out to logic, the
 connection that waits for its reply; it feeds each core its inputs (frames,
 replies, pushes, logic lost) and carries out what the core asks for: calls go
-to `call_logic`, frames and closes to the connection's writer.
+to `call_logic`, frames and closes to the connection's writer. The two calls
+of every message (DIALOGUE and its acknowledgement) go to a logic service in
+this process as plain calls when there is one (`messages`), and as Exchange
+calls like the rest otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from picows import WSTransport
 
+from pairchat.api.links import AckMessage, MessagePath, SendMessage
 from pairchat.api.v1 import logic_pb2 as lpb
 from pairchat.api.v1 import push_pb2 as ppb
 from pairchat.broker.codec import MESSAGE_PUSH_PREFIX, Codec
@@ -28,14 +32,25 @@ _CLOSE_KIND = ppb.PUSH_KIND_CLOSE
 
 
 class Hub:
-    def __init__(self, config: BrokerConfig, call_logic: Callable[[lpb.Call], bool]) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        call_logic: Callable[[lpb.Call], bool],
+        messages: MessagePath | None = None,
+        broker_id: str = "",
+    ) -> None:
         """Args:
         config: the limits the broker enforces on clients.
         call_logic: hands a call to logic; False when logic is out of reach.
+        messages: a logic service in this process, for the two calls of
+            every message; None: they go to `call_logic` as well.
+        broker_id: this broker's id, which `messages` routes answers by.
         """
         self.config = config
         self.conns: dict[int, Connection] = {}
         self._call_logic = call_logic
+        self._messages = messages
+        self._broker_id = broker_id
         self._calls: dict[int, Connection] = {}  # call id -> the connection awaiting its reply
         self._next_call_id = itertools.count(1).__next__
         self._next_conn_id = itertools.count(1).__next__
@@ -110,14 +125,44 @@ class Hub:
     def _send_calls(self, conn: Connection) -> None:
         core = conn.core
         waiting = self._calls
+        messages = self._messages
         for call in core.take_calls():
-            call_id = call.call_id
-            if call_id:
-                waiting[call_id] = conn
-            if not self._call_logic(call):
+            kind = type(call)
+            if kind is SendMessage:
+                assert isinstance(call, SendMessage)
+                waiting[call.call_id] = conn
+                if messages is not None:
+                    messages.send(self._broker_id, call, self._stored)
+                elif not self._call_logic(send_msg_call(call)):
+                    del waiting[call.call_id]
+                    core.call_failed(call)
+            elif kind is AckMessage:
+                assert isinstance(call, AckMessage)
+                if messages is not None:
+                    messages.ack(self._broker_id, call, self._ack_refused)
+                elif not self._call_logic(ack_call(call)):
+                    core.call_failed(call)
+            else:
+                assert isinstance(call, lpb.Call)
+                call_id = call.call_id
                 if call_id:
-                    del waiting[call_id]
-                core.call_failed(call)
+                    waiting[call_id] = conn
+                if not self._call_logic(call):
+                    if call_id:
+                        del waiting[call_id]
+                    core.call_failed(call)
+
+    def _stored(self, call_id: int, code: int, msg: str, session_id: int, msg_id: int) -> None:
+        conn = self._calls.pop(call_id, None)
+        if conn is not None:
+            conn.core.receive_stored(call_id, code, msg, session_id, msg_id)
+            conn.emit()
+
+    def _ack_refused(self, conn_id: int, request_id: str | None, code: int, msg: str) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is not None:
+            conn.core.ack_refused(request_id, code, msg)
+            conn.emit()
 
     # --- pushes from delivery workers ---
     def deliver(self, items: list[ppb.PushItem]) -> list[int]:
@@ -147,3 +192,27 @@ class Hub:
         if counter is None:
             counter = self._counters[(cmd, code)] = REQUESTS.labels(cmd, str(int(code)))
         counter.inc()
+
+
+# --- the two calls of every message as Exchange calls ---
+def send_msg_call(call: SendMessage) -> lpb.Call:
+    out = lpb.Call(
+        call_id=call.call_id,
+        account_id=call.account_id,
+        conn_id=call.conn_id,
+        send_msg=lpb.SendMsg(session_id=call.session_id, content=call.content),
+    )
+    if call.request_id is not None:
+        out.request_id = call.request_id
+    return out
+
+
+def ack_call(call: AckMessage) -> lpb.Call:
+    out = lpb.Call(
+        account_id=call.account_id,
+        conn_id=call.conn_id,
+        ack=lpb.Ack(session_id=call.session_id, msg_id=call.msg_id),
+    )
+    if call.request_id is not None:
+        out.request_id = call.request_id
+    return out

@@ -86,7 +86,12 @@ async def start_broker(
     """
     broker_id = broker_id or f"{socket.gethostname()}:{port}:{os.getpid()}"
     link_box: list[LogicLink | LocalLogicLink] = []
-    hub = Hub(config, lambda call: link_box[0].call(call))
+    hub = Hub(
+        config,
+        lambda call: link_box[0].call(call),
+        local.messages if local is not None else None,
+        broker_id,
+    )
 
     server: grpc.aio.Server | None = None
     health_servicer: health.aio.HealthServicer | None = None

@@ -1,5 +1,9 @@
 """The Logic gRPC servicer: translates Exchange batches into use-case calls and
-results back into Reply batches. It decides nothing itself."""
+results back into Reply batches. It decides nothing itself.
+
+The two calls of every message (DIALOGUE and its acknowledgement) have one
+translation, `send` and `ack` (`api.links.MessagePath`): Exchange calls come
+through it, and so do a broker's in this process, without protobuf."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from pairchat.api.links import AckMessage, AckRefused, SendMessage, Stored
 from pairchat.api.v1 import logic_pb2 as pb
 from pairchat.logic.service import (
     SESSION_ENDED,
@@ -24,6 +29,7 @@ from pairchat.protocol import Code, ProtocolError
 from pairchat.storage.records import Route, StoredMessage
 
 log = logging.getLogger("pairchat.logic")
+ROUTES_KEPT = 65536  # routes remembered per broker
 T = TypeVar("T")
 
 
@@ -41,6 +47,26 @@ class _Outbox:
 
     def error(self, call_id: int, code: int, msg: str) -> None:
         self.add(pb.Reply(call_id=call_id, code=code, msg=msg))
+
+    def stored(self, call_id: int, code: int, msg: str, session_id: int, msg_id: int) -> None:
+        """The answer to a send_msg call (`api.links.Stored`)."""
+        if code:
+            self.error(call_id, code, msg)
+        else:
+            stored = pb.MsgStored(session_id=session_id, msg_id=msg_id)
+            self.add(pb.Reply(call_id=call_id, stored=stored))
+
+    def ack_refused(self, conn_id: int, request_id: str | None, code: int, msg: str) -> None:
+        """A failed message acknowledgement (`api.links.AckRefused`)."""
+        self.add(
+            pb.Reply(
+                code=code,
+                msg=msg,
+                conn_id=conn_id,
+                cmd="PUSH_DIALOGUE",
+                request_id=request_id or "",
+            )
+        )
 
     def close(self) -> None:
         self.closed = True
@@ -119,6 +145,11 @@ class LogicServicer:
         self.brokers = brokers
         self._streams: dict[str, _Outbox] = {}  # broker id -> its current stream
         self._tasks: set[asyncio.Task[None]] = set()
+        # Each connection's route, made once: the use cases key their caches by
+        # it, and a lookup with the very object that was stored skips comparing
+        # fields (forgotten when the connection closes, and all at once past
+        # ROUTES_KEPT: a route is only a value, a new one works as well).
+        self._routes: dict[str, dict[int, Route]] = {}
 
     async def Exchange(
         self, request_iterator: AsyncIterator[pb.Calls], context: grpc.aio.ServicerContext
@@ -145,6 +176,7 @@ class LogicServicer:
             # this one ended: then the new stream owns the id and nothing is gone.
             if broker and self._streams.get(broker[0]) is out:
                 del self._streams[broker[0]]
+                self._routes.pop(broker[0], None)
                 self._background(self.service.broker_disconnected(broker[0]))
                 self.brokers.on_gone(broker[0])
                 event(log, "broker disconnected", broker=broker[0])
@@ -168,7 +200,7 @@ class LogicServicer:
                     elif not broker:
                         out.error(call.call_id, Code.INTERNAL_ERR, "broker did not say hello")
                     else:
-                        self._dispatch(call, Route(broker[0], call.conn_id), out)
+                        self._dispatch(call, self._route(broker[0], call.conn_id), out)
         except (asyncio.CancelledError, grpc.aio.AioRpcError):
             pass
         finally:
@@ -181,25 +213,11 @@ class LogicServicer:
         acct = call.account_id
         try:
             if kind == "send_msg":
-
-                def done(result: StoredMessage | BaseException) -> None:
-                    if isinstance(result, StoredMessage):
-                        if result.closed:
-                            out.error(cid, Code.SESSION_CLOSED, SESSION_ENDED)
-                        else:
-                            out.add(
-                                pb.Reply(
-                                    call_id=cid,
-                                    stored=pb.MsgStored(
-                                        session_id=result.session_id, msg_id=result.msg_id
-                                    ),
-                                )
-                            )
-                    else:
-                        out.error(cid, Code.INTERNAL_ERR, STORE_FAILED)
-
                 m = call.send_msg
-                svc.send(acct, route, m.session_id, m.content, call.request_id or None, done)
+                message = SendMessage(
+                    cid, acct, call.conn_id, m.session_id, m.content, call.request_id or None
+                )
+                self.send(route.broker_id, message, out.stored)
             elif kind == "ack":
                 self._ack(call, route, out)
             elif kind == "typing":
@@ -210,6 +228,7 @@ class LogicServicer:
                     lambda _: pb.Reply(call_id=cid),
                 )
             elif kind == "closed":
+                self._routes.get(route.broker_id, {}).pop(call.conn_id, None)
                 self._background(svc.connection_closed(acct, route))
             elif kind == "create_account":
                 self._spawn(
@@ -257,47 +276,97 @@ class LogicServicer:
                 out.error(cid, Code.UNKNOWN_CMD, "unknown call")
         except ProtocolError as exc:
             out.error(cid, exc.code, exc.msg)
-        except NotCached:
-            # A session this process has not seen yet (matched through another
-            # logic) or that ended: load it, then take the same path again.
-            session_id = getattr(getattr(call, kind or ""), "session_id", 0)
-
-            def again(_: None) -> None:
-                self._dispatch(call, route, out)
-
-            self._spawn(cid, out, svc.load_session(acct, session_id), again)
         except Exception as exc:
             event(log, "request failed", logging.ERROR, call=kind, error=repr(exc))
             out.error(cid, Code.INTERNAL_ERR, "internal error")
 
     def _ack(self, call: pb.Call, route: Route, out: _Outbox) -> None:
         """Acknowledgements are answered only when they fail (see logic.proto)."""
-        svc = self.service
         a = call.ack
-        cmd = "PUSH_SIGNAL" if a.signal_type else "PUSH_DIALOGUE"
+        request_id = call.request_id or None
+        if not a.signal_type:
+            message = AckMessage(call.account_id, call.conn_id, a.session_id, a.msg_id, request_id)
+            self.ack(route.broker_id, message, out.ack_refused)
+            return
 
         def fail(code: int, msg: str) -> None:
             out.add(
                 pb.Reply(
-                    code=code, msg=msg, conn_id=call.conn_id, cmd=cmd, request_id=call.request_id
+                    code=code,
+                    msg=msg,
+                    conn_id=call.conn_id,
+                    cmd="PUSH_SIGNAL",
+                    request_id=call.request_id,
                 )
             )
 
-        def ok(_: object) -> None:
-            return None
+        signal_acked = self.service.ack_signal(call.account_id, route, a.session_id, a.signal_type)
+        self._spawn(0, out, signal_acked, _nothing, fail)
 
-        acct = call.account_id
-        try:
-            if a.signal_type:
-                self._spawn(
-                    0, out, svc.ack_signal(acct, route, a.session_id, a.signal_type), ok, fail
-                )
+    # --- the two calls of every message (api.links.MessagePath) ---
+    def send(self, broker_id: str, call: SendMessage, answer: Stored) -> None:
+        """Store and queue a message; `answer` gets its msgId or its error."""
+        cid = call.call_id
+
+        def done(result: StoredMessage | BaseException) -> None:
+            if not isinstance(result, StoredMessage):
+                answer(cid, Code.INTERNAL_ERR, STORE_FAILED, 0, 0)
+            elif result.closed:
+                answer(cid, Code.SESSION_CLOSED, SESSION_ENDED, 0, 0)
             else:
-                svc.ack_message(acct, route, a.session_id, a.msg_id)
+                answer(cid, Code.OK, "", result.session_id, result.msg_id)
+
+        svc = self.service
+        acct = call.account_id
+        route = self._route(broker_id, call.conn_id)
+        try:
+            svc.send(acct, route, call.session_id, call.content, call.request_id, done)
         except ProtocolError as exc:
-            fail(exc.code, exc.msg)
+            answer(cid, exc.code, exc.msg, 0, 0)
         except NotCached:
-            self._spawn(0, out, svc.ack_message_late(acct, route, a.session_id, a.msg_id), ok, fail)
+            # A session this process has not seen yet (matched through another
+            # logic) or that ended: load it, then take the same path again.
+            self._then(
+                svc.load_session(acct, call.session_id),
+                lambda: self.send(broker_id, call, answer),
+                lambda code, msg: answer(cid, code, msg, 0, 0),
+            )
+
+    def ack(self, broker_id: str, call: AckMessage, refused: AckRefused) -> None:
+        """Record an acknowledged msgId; `refused` hears of a failure."""
+        svc = self.service
+        route = self._route(broker_id, call.conn_id)
+        try:
+            svc.ack_message(call.account_id, route, call.session_id, call.msg_id)
+        except ProtocolError as exc:
+            refused(call.conn_id, call.request_id, exc.code, exc.msg)
+        except NotCached:
+            self._then(
+                svc.ack_message_late(call.account_id, route, call.session_id, call.msg_id),
+                _nothing,
+                lambda code, msg: refused(call.conn_id, call.request_id, code, msg),
+            )
+
+    def _route(self, broker_id: str, conn_id: int) -> Route:
+        routes = self._routes.get(broker_id)
+        if routes is None:
+            routes = self._routes[broker_id] = {}
+        route = routes.get(conn_id)
+        if route is None:
+            if len(routes) >= ROUTES_KEPT:  # connections that left without a report
+                routes.clear()
+            route = routes[conn_id] = Route(broker_id, conn_id)
+        return route
+
+    def _then(
+        self, coro: Awaitable[Any], then: Callable[[], None], fail: Callable[[int, str], None]
+    ) -> None:
+        """Run `coro`, then `then()`; its error goes to `fail`."""
+
+        def after(_: object) -> None:
+            then()
+
+        self._run(coro, after, fail)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         async def run() -> None:
@@ -320,27 +389,42 @@ class LogicServicer:
         build: Callable[[T], pb.Reply | None],
         fail: Callable[[int, str], None] | None = None,
     ) -> None:
+        """Run a use case; its reply (`build`) or its error goes to `out`, or
+        the error to `fail` if given."""
+
+        def answer(result: T) -> None:
+            reply = build(result)
+            if reply is not None:
+                out.add(reply)
+
         def error(code: int, msg: str) -> None:
-            if fail is not None:
-                fail(code, msg)
-            else:
-                out.error(cid, code, msg)
+            out.error(cid, code, msg)
+
+        self._run(coro, answer, fail or error)
+
+    def _run(
+        self, coro: Awaitable[T], ok: Callable[[T], None], fail: Callable[[int, str], None]
+    ) -> None:
+        """Run `coro` in a task of this servicer: its result to `ok`, a
+        ProtocolError's code and reason (or code 2 for a failure) to `fail`."""
 
         async def run() -> None:
             try:
                 result = await coro
             except ProtocolError as exc:
-                error(exc.code, exc.msg)
+                fail(exc.code, exc.msg)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 event(log, "request failed", logging.ERROR, error=repr(exc))
-                error(Code.INTERNAL_ERR, "internal error")
+                fail(Code.INTERNAL_ERR, "internal error")
             else:
-                reply = build(result)
-                if reply is not None:
-                    out.add(reply)
+                ok(result)
 
         task = asyncio.ensure_future(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _nothing(_: object = None) -> None:
+    """The answer to an acknowledgement that succeeded: none."""
