@@ -29,6 +29,14 @@ class BrokerConfig:
         "answer within half of it more is dropped",
     )
     max_conns_per_ip: int = option(4096, "WebSocket connections per address")
+    fragment_timeout: float = option(
+        10.0, "seconds a message sent in fragments has to end in (else close 1008)"
+    )
+    fragment_budget: int = option(
+        64 << 20,
+        "bytes held by unfinished fragmented messages of all connections; the one "
+        "that would pass it is closed with 1013",
+    )
     allowed_origins: tuple[str, ...] = option(
         (),
         "comma-separated browser origins allowed besides the page's own ('*' for any)",

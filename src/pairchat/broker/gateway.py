@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
+import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from picows import (
@@ -33,10 +35,12 @@ from picows import (
     ws_create_server,
 )
 
+from pairchat.broker.assembly import NOT_UTF8, Assembly, Budget, Close, Message, Start
 from pairchat.broker.codec import Codec, JsonCodec
 from pairchat.broker.config import BrokerConfig
 from pairchat.broker.connection import Connection
 from pairchat.broker.hub import Hub
+from pairchat.broker.log_limit import LogLimiter
 from pairchat.obs import event, health, metrics
 from pairchat.protocol import Code
 
@@ -45,6 +49,7 @@ log = logging.getLogger("pairchat.broker")
 # warnings and errors are kept (the gateway logs connections as events itself).
 PICOWS_LOG = logging.getLogger("pairchat.broker.picows")
 PICOWS_LOG.setLevel(logging.WARNING)
+LOG_INTERVAL = 10.0  # seconds between two lines of one key a client can cause
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 HARD_FRAME_LIMIT = 1 << 20  # a frame or message past this closes the connection (1009)
@@ -56,12 +61,52 @@ _TEXT, _BINARY, _CONT, _CLOSE = (
     WSMsgType.CONTINUATION,
     WSMsgType.CLOSE,
 )
-_NOT_TEXT = "binary frames are not supported: send JSON text"
-_NOT_UTF8 = "the frame is not valid UTF-8"
+_START: dict[WSMsgType, Start] = {_TEXT: "text", _BINARY: "binary", _CONT: None}
 _NO_CLIENT = (
     b"pairchat broker: the web client is not built (run `make install`); "
     b"WebSocket clients connect to /ws.\n"
 )
+
+
+# A Host the CSP may name: a DNS name or IP literal and a port, nothing that could
+# end the directive.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+
+
+def security_headers(host: str | None) -> dict[str, str]:
+    """The headers of every HTTP answer: the page may load only its own files
+    and connect only to this broker (CSP 'self' does not cover ws: and wss: in
+    older browsers, so they are named from the request's Host)."""
+    sockets = f" ws://{host} wss://{host}" if host and _HOST.fullmatch(host) else ""
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'self'; connect-src 'self'{sockets}; img-src 'self' data:; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+class _PicowsLog(logging.LoggerAdapter[logging.Logger]):
+    """picows's logger: a frame the client got wrong (too big, bad opcode,
+    unmasked) is logged at error by picows; here it is a warning, at most one
+    line per LOG_INTERVAL for the process (picows does not say the peer)."""
+
+    def __init__(self, logger: logging.Logger, limiter: LogLimiter) -> None:
+        super().__init__(logger, None)
+        self.limiter = limiter
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level == logging.ERROR and str(msg).startswith("WS parser error"):
+            suppressed = self.limiter.admit("picows parser error")
+            if suppressed is None:
+                return
+            level = logging.WARNING
+            if suppressed:
+                msg = f"{msg} ({suppressed} suppressed)"
+        super().log(level, msg, *args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +138,28 @@ def _response(
     body: bytes,
     content_type: str = "text/plain; charset=utf-8",
     headers: dict[str, str] | None = None,
+    *,
+    host: str | None,
 ) -> WSUpgradeResponseWithListener:
-    extra = {"Content-Type": content_type, **(headers or {})}
+    extra = {"Content-Type": content_type, **(headers or {}), **security_headers(host)}
     if status == 200:
         response = WSUpgradeResponse.create_ok_response(body, extra)
     else:
         response = WSUpgradeResponse.create_error_response(status, body, extra)
     return WSUpgradeResponseWithListener(response, None)
+
+
+def origin_ok(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether a WebSocket upgrade may come from the page at `origin`: its own
+    host's page, a listed one, or no browser at all. A request without Host
+    names no host, so it matches no Origin, not even an empty one."""
+    if origin is None:
+        return True  # not a browser: Origin protects browsers' users only
+    if not host:
+        return False
+    if origin in allowed or "*" in allowed:
+        return True
+    return urlsplit(origin).netloc.lower() == host.lower()
 
 
 class Gateway:
@@ -108,6 +168,10 @@ class Gateway:
         self.config = config
         self.healthy = healthy
         self._per_ip: Counter[str] = Counter()
+        self._log_limit = LogLimiter(LOG_INTERVAL)
+        self._failed: set[int] = set()  # connections whose frame found a bug
+        # bytes held by every unfinished fragmented message of this process
+        self.fragment_budget = Budget(config.fragment_budget)
         self._static = _load_static(STATIC_DIR)
         # a frame, or a message of fragments, past this closes the connection (1009)
         self.max_message = max(HARD_FRAME_LIMIT, config.max_frame_bytes * 2)
@@ -122,7 +186,7 @@ class Gateway:
             host,
             port,
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
-            logger_name=PICOWS_LOG,
+            logger_name=_PicowsLog(PICOWS_LOG, self._log_limit),
             # A client silent for `heartbeat` seconds is pinged; one that does not
             # answer within half of that more is dropped.
             enable_auto_ping=heartbeat > 0,
@@ -138,40 +202,34 @@ class Gateway:
     def route(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener:
         """Pick what answers a GET: the WebSocket, an ops endpoint or a file."""
         path = unquote(urlsplit(request.path.decode("latin-1")).path)
+        host = request.headers.get("Host")
         dialect = self._dialects.get(path)
         if dialect is not None:
-            if not self._origin_ok(request):
-                event(log, "origin refused", logging.WARNING, origin=request.headers.get("Origin"))
-                return _response(403, b"origin not allowed\n")
+            origin = request.headers.get("Origin")
+            if not origin_ok(origin, host, self.config.allowed_origins):
+                # the upgrade hook does not see the peer: one line per interval for all
+                self.warn("origin refused", "origin refused", origin=origin, host=host)
+                return _response(403, b"origin not allowed\n", host=host)
             return _Client(self, dialect())
         if path == "/healthz":
-            return _response(*health(self.healthy), "application/json; charset=utf-8")
+            return _response(*health(self.healthy), "application/json; charset=utf-8", host=host)
         if path == "/metrics":
-            return _response(200, *metrics())
+            return _response(200, *metrics(), host=host)
         if not self._static:
             if path == "/":
-                return _response(200, _NO_CLIENT)
-            return _response(404, b"not found\n")
+                return _response(200, _NO_CLIENT, host=host)
+            return _response(404, b"not found\n", host=host)
         found = self._static.get(path)
         if found is None:
-            return _response(404, b"not found\n")
-        return _response(200, found.body, found.headers["Content-Type"], found.headers)
-
-    def _origin_ok(self, request: WSUpgradeRequest) -> bool:
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return True  # not a browser: Origin protects browsers' users only
-        if origin in self.config.allowed_origins or "*" in self.config.allowed_origins:
-            return True
-        host = request.headers.get("Host", "")
-        return urlsplit(origin).netloc.lower() == host.lower()
+            return _response(404, b"not found\n", host=host)
+        return _response(200, found.body, found.headers["Content-Type"], found.headers, host=host)
 
     # --- connections ---
     def connected(self, client: _Client, transport: WSTransport) -> Connection | None:
         peer = transport.underlying_transport.get_extra_info("peername")
         ip = str(peer[0]) if peer else "?"
         if self._per_ip[ip] >= self.config.max_conns_per_ip:
-            event(log, "too many connections", logging.WARNING, ip=ip)
+            self.warn(ip, "too many connections", ip=ip)
             transport.send_close(
                 WSCloseCode.TRY_AGAIN_LATER, b"too many connections from this address"
             )
@@ -184,6 +242,9 @@ class Gateway:
 
     def disconnected(self, conn: Connection, close_code: int | None) -> None:
         self.hub.disconnect(conn)
+        if conn.conn_id in self._failed:
+            self._failed.discard(conn.conn_id)
+            self._log_limit.forget(("frame failed", conn.conn_id))
         self._per_ip[conn.ip] -= 1
         if not self._per_ip[conn.ip]:
             del self._per_ip[conn.ip]
@@ -193,8 +254,37 @@ class Gateway:
         try:
             self.hub.on_text(conn, data)
         except Exception as exc:  # a bug must cost one request, not the connection
-            event(log, "frame failed", logging.ERROR, conn=conn.conn_id, error=repr(exc))
+            # A bug, so an error; but the client may repeat the frame that finds it:
+            # one error per connection, then rate limited warnings.
+            first = conn.conn_id not in self._failed
+            self._failed.add(conn.conn_id)
+            level = logging.ERROR if first else logging.WARNING
+            key = ("frame failed", conn.conn_id)
+            self.warn(key, "frame failed", level, conn=conn.conn_id, error=repr(exc))
             self.hub.refuse(conn, Code.INTERNAL_ERR, "internal error")
+
+    def warn(
+        self, key: Hashable, name: str, level: int = logging.WARNING, **fields: object
+    ) -> None:
+        """Log an event a client caused, at most once per LOG_INTERVAL per key;
+        the next line counts the ones suppressed."""
+        suppressed = self._log_limit.admit(key)
+        if suppressed is None:
+            return
+        if suppressed:
+            fields["suppressed"] = suppressed
+        event(log, name, level, **fields)
+
+    def closed_for(self, conn: Connection, close: Close) -> None:
+        """Log why the gateway closed a connection (per address, rate limited)."""
+        self.warn(
+            ("closed", conn.ip),
+            "connection closed",
+            conn=conn.conn_id,
+            ip=conn.ip,
+            code=close.code,
+            reason=close.reason,
+        )
 
     def refuse(self, conn: Connection, msg: str) -> None:
         """Answer code 1 to a message that is not text the core can read."""
@@ -204,21 +294,26 @@ class Gateway:
 class _Client(WSListener):
     """One WebSocket: frames to the hub, fragments joined into messages."""
 
-    __slots__ = ("close_code", "codec", "conn", "gateway", "parts", "size")
+    __slots__ = ("assembly", "close_code", "codec", "conn", "deadline", "gateway", "transport")
 
     def __init__(self, gateway: Gateway, codec: Codec) -> None:
         super().__init__()
         self.gateway = gateway
         self.codec = codec  # the dialect of the path it connected to
         self.conn: Connection | None = None
-        self.parts: list[bytes] | None = None  # a fragmented message being received
-        self.size = 0
+        self.transport: WSTransport | None = None
+        self.assembly = Assembly(gateway.max_message, gateway.fragment_budget)
+        # the timer of the fragmented message in progress: one per such message,
+        # not a task per connection
+        self.deadline: asyncio.TimerHandle | None = None
         self.close_code: int | None = None  # the client's, if it sent one
 
     def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
         self.conn = self.gateway.connected(self, transport)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._end_message()
         conn = self.conn
         if conn is not None:
             self.conn = None
@@ -230,10 +325,12 @@ class _Client(WSListener):
             return
         kind = frame.msg_type
         if kind is _TEXT and frame.fin:
+            if self.assembly.in_progress:
+                self._end_message()  # a new message ends one left unfinished
             try:
                 data = frame.get_payload_as_utf8_text()
             except UnicodeDecodeError:
-                self.gateway.refuse(conn, _NOT_UTF8)
+                self.gateway.refuse(conn, NOT_UTF8)
                 return
             self.gateway.text(conn, data)
         elif kind is _CLOSE:
@@ -241,41 +338,41 @@ class _Client(WSListener):
             self.close_code = int(code.value)
             transport.send_close(code)
             transport.disconnect()
-        elif kind is _TEXT or kind is _BINARY or kind is _CONT:
-            self._fragment(transport, conn, frame)
+        elif kind in _START:
+            self._fragment(conn, frame)
 
-    def _fragment(self, transport: WSTransport, conn: Connection, frame: WSFrame) -> None:
-        """Binary messages are refused; a text message sent in fragments is
-        joined, up to the same hard limit as a single frame."""
-        kind = frame.msg_type
-        if kind is not _CONT:
-            self.parts = [] if kind is _TEXT else None
-            self.size = 0
-            if kind is _BINARY:
-                if frame.fin:
-                    self.gateway.refuse(conn, _NOT_TEXT)
-                else:
-                    self.parts, self.size = [], -1  # skip the rest, answer at its end
-                    return
-        parts = self.parts
-        if parts is None:
-            return  # a continuation of nothing: ignored
-        if self.size >= 0:
-            self.size += frame.payload_size
-            if self.size > self.gateway.max_message:
-                transport.send_close(WSCloseCode.MESSAGE_TOO_BIG, b"message too big")
-                transport.disconnect()
-                return
-            parts.append(frame.get_payload_as_bytes())
-        if not frame.fin:
-            return
-        self.parts = None
-        if self.size < 0:
-            self.gateway.refuse(conn, _NOT_TEXT)
-            return
-        try:
-            data = b"".join(parts).decode()
-        except UnicodeDecodeError:
-            self.gateway.refuse(conn, _NOT_UTF8)
-            return
-        self.gateway.text(conn, data)
+    def _fragment(self, conn: Connection, frame: WSFrame) -> None:
+        outcome = self.assembly.frame(
+            _START[frame.msg_type], frame.fin, frame.payload_size, frame.get_payload_as_bytes
+        )
+        if self.assembly.in_progress:
+            if self.deadline is None:
+                loop = asyncio.get_running_loop()
+                self.deadline = loop.call_later(self.gateway.config.fragment_timeout, self._expire)
+        elif self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        if isinstance(outcome, Message):
+            self.gateway.text(conn, outcome.text)
+        elif isinstance(outcome, Close):
+            self._close(conn, outcome)
+        elif outcome is not None:
+            self.gateway.refuse(conn, outcome.reason)
+
+    def _expire(self) -> None:
+        self.deadline = None
+        close = self.assembly.expire()
+        if close is not None and self.conn is not None:
+            self._close(self.conn, close)
+
+    def _end_message(self) -> None:
+        self.assembly.reset()
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def _close(self, conn: Connection, close: Close) -> None:
+        self.gateway.closed_for(conn, close)
+        if self.transport is not None:
+            self.transport.send_close(WSCloseCode(close.code), close.reason.encode())
+            self.transport.disconnect()
