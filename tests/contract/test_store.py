@@ -174,6 +174,20 @@ async def test_history_pages(store: Store) -> None:
     assert [m.msg_id for m in page] == [4, 5, 6, 7]
 
 
+async def test_last_msg_id_is_the_highest_stored_of_the_session(store: Store) -> None:
+    a, b, s = await two_members(store)
+    other = await store.create_session(a, b, 1)
+    assert await store.last_msg_id(s) == 0
+    assert await store.last_msg_id(s + 1000) == 0  # no such session
+    await store.append_messages([NewMessage(s, a, str(i), f"r{i}") for i in range(3)], 5)
+    await store.append_messages([NewMessage(other, b, "x", None)], 6)
+    assert (await store.last_msg_id(s), await store.last_msg_id(other)) == (3, 1)
+    await store.append_messages([NewMessage(s, a, "0", "r0")], 7)  # a duplicate stores nothing
+    assert await store.close_session(s, b, 8)
+    await store.append_messages([NewMessage(s, a, "late", None)], 9)  # refused: closed
+    assert await store.last_msg_id(s) == 3
+
+
 async def test_acks_never_go_back_and_unacked_is_the_partners_rest(store: Store) -> None:
     a, b, s = await two_members(store)
     await store.append_messages(

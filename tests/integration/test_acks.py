@@ -61,3 +61,25 @@ async def test_acks_of_a_session_one_is_not_in_are_refused(pair: Pair, users: Us
     await pair.a.send(pair.session_id, "still delivered")
     push = await pair.b.expect_push(is_dialogue(pair.session_id, 1))
     assert push["content"] == "still delivered"
+
+
+async def test_an_ack_beyond_the_last_message_is_refused_and_hides_nothing(
+    pair: Pair, users: Users
+) -> None:
+    for text in ("one", "two"):
+        await pair.a.send(pair.session_id, text)
+    await pair.b.expect_dialogues(pair.session_id, 2)
+    for msg_id in (3, 2**53 - 1):
+        err = await pair.b.request("PUSH_DIALOGUE", code=0, sessionId=pair.session_id, msgId=msg_id)
+        assert err["code"] == 1 and err["msg"], err
+    assert await pair.a.send(pair.session_id, "three") == 3
+    await pair.b.expect_push(is_dialogue(pair.session_id, 3))
+    # Nothing was acknowledged: RECONNECT replays every message, the later one too.
+    b2 = await users.connect(name="b-again")
+    await b2.reconnect(pair.b.account_id, pair.b.token)
+    replayed = await b2.expect_dialogues(pair.session_id, 3)
+    assert [(p["msgId"], p["content"]) for p in replayed] == [
+        (1, "one"),
+        (2, "two"),
+        (3, "three"),
+    ]

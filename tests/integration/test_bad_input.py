@@ -214,8 +214,32 @@ async def test_request_id_over_64_characters_is_code_1(pair: Pair) -> None:
 # --- nickName ---
 @pytest.mark.parametrize(
     "nick",
-    ["", "   ", "x" * 33, "bell\x07", "new\nline", "tab\there", "zero\u200bwidth", "nul\x00"],
-    ids=["empty", "blank", "33-chars", "bell", "newline", "tab", "zero-width", "nul"],
+    [
+        "",
+        "   ",
+        "x" * 33,
+        "bell\x07",
+        "new\nline",
+        "tab\there",
+        "zero\u200bwidth",
+        "nul\x00",
+        "evil\u202egnp.exe",
+        "iso\u2067late\u2069",
+        "latin\u200djoiner",
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "33-chars",
+        "bell",
+        "newline",
+        "tab",
+        "zero-width",
+        "nul",
+        "rtl-override",
+        "rtl-isolate",
+        "zwj-between-letters",
+    ],
 )
 async def test_invalid_nickname_is_code_1(users: Users, nick: str) -> None:
     client = await users.connect()
@@ -230,6 +254,16 @@ async def test_nickname_of_32_characters_after_trimming_is_accepted(users: Users
     client = await users.connect()
     response = await client.call("CRT_ACCOUNT", nickName="  " + "n" * 32 + "  ")
     assert response["nickName"] == "n" * 32
+
+
+async def test_nickname_with_emoji_sequences_reaches_the_partner(users: Users) -> None:
+    nick = "Zoé 👨\u200d👩\u200d👧 🇫🇷 👍🏽 1\ufe0f\u20e3"
+    matcher = await users.new(nick)
+    partner = await users.new()
+    matched = await matcher.match()
+    assert matched["partnerId"] == partner.account_id, matched
+    signal = await partner.expect_push(is_signal("NewSession", matched["sessionId"]))
+    assert signal["data"] == {"accountId": matcher.account_id, "nickName": nick}, signal
 
 
 @pytest.mark.parametrize("nick", [17, None, ["a"]], ids=["number", "null", "list"])

@@ -328,3 +328,16 @@ async def test_a_connection_can_bind_a_new_account_after_logout(users: Users) ->
     session_id = await users.match(a, b)
     assert await b.send(session_id, "hello second life") == 1
     assert (await a.expect_push(is_dialogue(session_id, 1)))["senderId"] == b.account_id
+
+
+async def test_viewed_ack_beyond_the_last_message_is_refused(pair: Pair) -> None:
+    await pair.a.send(pair.session_id, "seen?")
+    await pair.b.expect_push(is_dialogue(pair.session_id, 1))
+    for msg_id in (2, 2**53 - 1):
+        response = await pair.b.request("VIEWED_ACK", sessionId=pair.session_id, msgId=msg_id)
+        assert response["code"] == 1 and response["msg"], response
+    # A good one after them is the only ViewedAck the partner gets.
+    await pair.b.call("VIEWED_ACK", sessionId=pair.session_id, msgId=1)
+    signal = await pair.a.expect_push(is_signal("ViewedAck", pair.session_id))
+    assert signal["data"] == {"accountId": pair.b.account_id, "msgId": 1}, signal
+    await pair.a.assert_nothing_more(is_signal("ViewedAck", pair.session_id))

@@ -106,6 +106,49 @@ def test_nickname_is_trimmed_and_checked() -> None:
     assert parse({"cmd": "CRT_ACCOUNT", "nickName": "Zoë 😀"}) == CreateAccount(nickName="Zoë 😀")
 
 
+ACCEPTED_NICKNAMES = [
+    "👨\u200d👩\u200d👧",  # family: ZWJ between emoji
+    "ann 👩🏽\u200d💻",  # skin tone, then ZWJ
+    "🏳\ufe0f\u200d🌈",  # ZWJ after an emoji presentation selector
+    "🙂\u200d\u2194\ufe0f",  # ZWJ before a text symbol shown as emoji
+    "🇫🇷 Zoé",  # flag: regional indicator pair
+    "👍🏽",  # skin-tone modifier
+    "1\ufe0f\u20e3 keycap",  # keycap
+    "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",  # England: tag sequence
+    "क\u094d\u200dष",  # Devanagari half form: ZWJ after a virama
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian: ZWNJ between letters
+    "👨\u200d👩\u200d👧\u200d👦" * 4 + "abcd",  # 32 code points
+]
+
+REFUSED_NICKNAMES = [
+    "a\u202eb",  # right-to-left override
+    *[f"x{chr(cp)}y" for cp in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]],  # bidi
+    "a\u200eb",  # left-to-right mark
+    "a\ufeffb",  # BOM
+    "a\u00adb",  # soft hyphen
+    "a\x7fb",  # DEL
+    "a\u2028b",  # line separator
+    "a\u200db",  # ZWJ between Latin letters
+    "\u200d👩",  # ZWJ with nothing before it
+    "👩\u200d",  # ZWJ with nothing after it
+    "a\u200cb",  # ZWNJ outside a joining script
+    "a\U000e0067\U000e007f",  # tags without a black flag
+    "🏴\U000e0067\U000e0062",  # tag sequence without CANCEL TAG
+    "🏴\U000e0067 x\U000e007f",  # tag sequence broken by text
+    "👨\u200d👩\u200d👧\u200d👦" * 4 + "abcde",  # 33 code points
+]
+
+
+@pytest.mark.parametrize("nick", ACCEPTED_NICKNAMES)
+def test_nickname_accepts_emoji_sequences_and_script_joiners(nick: str) -> None:
+    assert parse({"cmd": "CRT_ACCOUNT", "nickName": nick}) == CreateAccount(nickName=nick)
+
+
+@pytest.mark.parametrize("nick", REFUSED_NICKNAMES)
+def test_nickname_refuses_hidden_and_reordering_characters(nick: str) -> None:
+    assert bad({"cmd": "CRT_ACCOUNT", "nickName": nick}).code == Code.PARAM_ERR
+
+
 def test_history_defaults_and_bounds() -> None:
     assert parse({"cmd": "HISTORY", "sessionId": 3}) == History(sessionId=3, afterMsgId=0, limit=50)
     assert bad({"cmd": "HISTORY", "sessionId": 3, "limit": 0}).code == Code.PARAM_ERR

@@ -113,8 +113,12 @@ describe('account', () => {
     expect(nicknameProblem('  ada  ')).toBeNull();
     expect(nicknameProblem('😀'.repeat(32))).toBeNull(); // counted in code points, like the server
     expect(nicknameProblem('😀'.repeat(33))).not.toBeNull();
-    for (const bad of ['a\u0007b', 'a\u200bb', 'a\u2028b', 'a\u0085b', '\t\n']) {
+    for (const bad of ['a\u0007b', 'a\u200bb', 'a\u2028b', 'a\u0085b', '\t\n', 'a\u202eb', 'a\u2066b']) {
       expect(nicknameProblem(bad)).not.toBeNull();
+    }
+    // emoji sequences joined by ZWJ, and tag sequences (the England flag), are the server's to judge
+    for (const good of ['Zoé 👨\u200d👩\u200d👧', '🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', '👍🏽 🇫🇷 1️⃣']) {
+      expect(nicknameProblem(good)).toBeNull();
     }
   });
 

@@ -61,6 +61,7 @@ class Matched(msgspec.Struct, frozen=True):
 
 
 SESSION_ENDED = "session has ended"
+BEYOND_LAST = "msgId is beyond the session's last message"
 STORE_FAILED = "could not store the message, retry"
 
 
@@ -106,6 +107,9 @@ class LogicService:
         self._route_of: dict[int, Route] = {}  # the same, by account
         self._sessions: dict[int, SessionRecord] = {}  # sessions seen open; closed=True once ended
         self._nicks: dict[int, str] = {}
+        # Highest msgId known stored, per cached session: may lag behind the store
+        # (another logic process stored more), never ahead of it.
+        self._last_msg_ids: dict[int, int] = {}
         self._recently_queued: OrderedDict[tuple[int, int], None] = OrderedDict()  # oldest first
         self._waiters: dict[str, tuple[int, asyncio.Future[Matched]]] = {}
         self._my_brokers: dict[str, str] = {}  # brokers streaming to this process -> push target
@@ -395,6 +399,7 @@ class LogicService:
             raise ProtocolError(Code.FORBIDDEN, "not a member of this session")
         if session.closed:
             cached = self._sessions.pop(session_id, None)
+            self._last_msg_ids.pop(session_id, None)
             if cached is not None:
                 cached.closed = True
         else:
@@ -418,6 +423,7 @@ class LogicService:
     async def _end_session(self, session_id: int, leaver: int) -> bool:
         session = await self.routing.end_session(session_id)
         cached = self._sessions.pop(session_id, None)
+        self._last_msg_ids.pop(session_id, None)
         if cached is not None:
             cached.closed = True  # a send already past the cache check fails in the store
         if session is None:
@@ -462,7 +468,10 @@ class LogicService:
         queued: list[tuple[int, int]] = []
         now_us = int(time.time() * 1_000_000)
         recent = self._recently_queued
+        last_msg_ids = self._last_msg_ids
         for m in stored:
+            if m.session_id in self._sessions and m.msg_id > last_msg_ids.get(m.session_id, 0):
+                last_msg_ids[m.session_id] = m.msg_id
             key = (m.session_id, m.msg_id)
             if m.duplicate and (key in recent or key in queued):
                 continue
@@ -495,6 +504,7 @@ class LogicService:
         session = await self._stored_session(account_id, session_id)
         if session.closed:
             raise ProtocolError(Code.SESSION_CLOSED, SESSION_ENDED)
+        await self._check_stored(session_id, msg_id)
         await self._signal(
             Signal(
                 session.partner_of(account_id),
@@ -518,18 +528,35 @@ class LogicService:
     def ack_message(self, account_id: int, route: Route, session_id: int, msg_id: int) -> None:
         """Record a PUSH_DIALOGUE ack; written with the next group commit, never
         lowering the mark.
-        Raises NotCached for a session not in the cache (`ack_message_late`)."""
+        Raises NotCached for a session not in the cache, or a msgId above the
+        cached last one, which only the store can refuse (`ack_message_late`)."""
         self._check_bound(account_id, route)
         self._cached_session(account_id, session_id)
+        if msg_id > self._last_msg_ids.get(session_id, 0):
+            raise NotCached
         self._queue_ack(account_id, session_id, msg_id)
 
     async def ack_message_late(
         self, account_id: int, route: Route, session_id: int, msg_id: int
     ) -> None:
-        """An ack for a session not cached (another process's, or ended)."""
+        """An ack for a session not cached (another process's, or ended), or
+        beyond the cached last msgId."""
         self._check_bound(account_id, route)
         await self._stored_session(account_id, session_id)
+        await self._check_stored(session_id, msg_id)
         self._queue_ack(account_id, session_id, msg_id)
+
+    async def _check_stored(self, session_id: int, msg_id: int) -> None:
+        """Refuse a msgId the session has not stored yet (code 1): acknowledging
+        it would hide the messages still to come. The cache may lag behind the
+        store (scaled: other logic processes store too), so only the store refuses."""
+        if msg_id <= self._last_msg_ids.get(session_id, 0):
+            return
+        last = await self.store.last_msg_id(session_id)
+        if session_id in self._sessions and last > self._last_msg_ids.get(session_id, 0):
+            self._last_msg_ids[session_id] = last
+        if msg_id > last:
+            raise ProtocolError(Code.PARAM_ERR, BEYOND_LAST)
 
     def _queue_ack(self, account_id: int, session_id: int, msg_id: int) -> None:
         self.commit.ack(session_id, account_id, msg_id)

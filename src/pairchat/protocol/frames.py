@@ -14,13 +14,13 @@ frame that fails it is decoded again, generically, to say precisely what is wron
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated, Any, Final
 
 import msgspec
 from msgspec import Meta, Struct
 
 from pairchat.protocol.codes import Code
+from pairchat.protocol.nickname import has_hidden_characters
 
 MAX_ID: Final = 2**53 - 1  # the largest integer every JSON client can represent exactly
 MAX_HISTORY_LIMIT: Final = 200
@@ -183,7 +183,7 @@ class FrameParser:
                 Code.PARAM_ERR,
                 f"nickName must be 1-{MAX_NICKNAME} characters",
             )
-        if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in nick):
+        if has_hidden_characters(nick):
             return BadFrame(
                 "CRT_ACCOUNT",
                 req.requestId,

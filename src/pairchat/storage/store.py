@@ -63,6 +63,11 @@ class Store(Protocol):
         """A session, open or closed."""
         ...
 
+    async def last_msg_id(self, session_id: int) -> int:
+        """The session's highest stored msgId: 0 before its first message or for
+        a session that does not exist. Open or closed, it never goes down."""
+        ...
+
     async def close_session(self, session_id: int, closed_by: int, now_ms: int) -> bool:
         """Close an open session; False if it was already closed."""
         ...

@@ -264,6 +264,12 @@ class PostgresStore:
             None if row is None else SessionRecord(session_id, (row[0], row[1]), row[2] is not None)
         )
 
+    async def last_msg_id(self, session_id: int) -> int:
+        last = await self._opened().fetchval(
+            "SELECT last_msg_id FROM sessions WHERE id = $1", session_id
+        )
+        return 0 if last is None else int(last)
+
     async def close_session(self, session_id: int, closed_by: int, now_ms: int) -> bool:
         closed = await self._opened().fetchval(
             "UPDATE sessions SET closed_at = $2, closed_by = $3 "

@@ -185,6 +185,15 @@ class SqliteStore:
 
         return await self._read(read)
 
+    async def last_msg_id(self, session_id: int) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT last_msg_id FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return await self._read(read)
+
     async def close_session(self, session_id: int, closed_by: int, now_ms: int) -> bool:
         closed: bool = await self._writer.call("close_session", session_id, closed_by, now_ms)
         return closed
