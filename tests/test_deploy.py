@@ -465,7 +465,10 @@ def test_the_shared_env_file_names_real_flags() -> None:
 
 def test_compose_wiring() -> None:
     """Brokers point at logic services that listen there; health checks ask the
-    port the process serves /healthz on; logic and worker wait for migrate."""
+    port the process serves /healthz on (a broker's public port, as a load
+    balancer would; logic's and worker's operations port); logic and worker
+    wait for migrate; every process's operations listener is reachable on the
+    compose network, each on a port of its own within its container."""
     services = compose_services()
     commands = {c.where.rsplit(" ", 1)[1]: c for c in compose_commands()}
     listen = {name: parsed(c).listen for name, c in commands.items() if c.role == "logic"}
@@ -481,18 +484,20 @@ def test_compose_wiring() -> None:
                 )
             assert args.push_advertise == name, f"{name}: --push-advertise is not {name}"
             assert args.push_listen.rsplit(":", 1)[1] != "0", f"{name}: fixed Push port"
-            http_port = args.port
+            health_port = args.port
+            assert args.ops_port != args.port, f"{name}: --ops-port is the public port"
         elif c.role in ("logic", "worker"):
-            http_port = args.http_port
+            health_port = args.ops_port
             needs = service.get("depends_on", {}).get("migrate", {})
             assert needs.get("condition") == "service_completed_successfully", (
                 f"{name}: must depend on migrate with service_completed_successfully"
             )
         else:
             continue
+        assert args.ops_host == "0.0.0.0", f"{name}: Prometheus cannot reach --ops-host"
         test = " ".join(service["healthcheck"]["test"])
-        assert f"127.0.0.1:{http_port}/healthz" in test, (
-            f"{name}: the health check does not ask /healthz on port {http_port}"
+        assert f"127.0.0.1:{health_port}/healthz" in test, (
+            f"{name}: the health check does not ask /healthz on port {health_port}"
         )
     orders = [parsed(c).logic for c in commands.values() if c.role == "broker"]
     assert len(set(orders)) == len(orders), "brokers should prefer different logic processes"
@@ -535,8 +540,8 @@ def test_the_checker_catches_mistakes(tmp_path: Path) -> None:
         ):
             return [p for c in systemd_commands() for p in check(c)] + shared_env_problems()
 
-    bad = systemd_problems(" --http-port %i", " --http-prot %i")
-    assert len(bad) == 1 and "--http-prot" in bad[0]
+    bad = systemd_problems(" --ops-port %i", " --ops-prot %i")
+    assert len(bad) == 1 and "--ops-prot" in bad[0]
     bad = systemd_problems("PAIRCHAT_MATCH_WAIT=", "PAIRCHAT_MATCH_WAITS=")
     assert len(bad) == 1 and "PAIRCHAT_MATCH_WAITS='10' is read by no role" in bad[0]
     bad = systemd_problems("PAIRCHAT_OFFLINE_GRACE=20", "PAIRCHAT_OFFLINE_GRACE=20s")

@@ -18,7 +18,7 @@ from pairchat.errors import StartupError
 from pairchat.logic.config import LogicConfig, LogicProcessConfig
 from pairchat.obs import OpsConfig, setup_logging
 from pairchat.storage.backends import BackendConfig
-from pairchat.up import UpConfig
+from pairchat.up import UP_OPS_PORT, UpConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,24 +33,29 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     f = Flags(sub.add_parser("up", help="run the whole system on this machine"))
-    groups: tuple[type[Any], ...] = (UpConfig, LogicConfig, BackendConfig, BrokerConfig, LogConfig)
+    f.group(UpConfig)
+    # The first child's operations port; the others take the next ones (up.py).
+    f.group(OpsConfig, defaults={"ops_port": UP_OPS_PORT}, only=("ops_host", "ops_port"))
+    groups: tuple[type[Any], ...] = (LogicConfig, BackendConfig, BrokerConfig, LogConfig)
     for group in groups:
         f.group(group)
 
     f = Flags(sub.add_parser("logic", help="run one logic process"))
     f.group(LogicProcessConfig)
-    f.group(OpsConfig, defaults={"http_port": 7001})
+    f.group(OpsConfig, defaults={"ops_port": 7001})
     groups = (LogicConfig, BackendConfig, BrokerConfig, LogConfig)
     for group in groups:
         f.group(group)
 
     f = Flags(sub.add_parser("worker", help="run one delivery worker (scaled mode)"))
-    f.group(OpsConfig, defaults={"http_port": 7002})
+    f.group(OpsConfig, defaults={"ops_port": 7002})
     f.group(BackendConfig, hide=("data_dir",))
     f.group(LogConfig)
 
     f = Flags(sub.add_parser("broker", help="run one broker process"))
-    groups = (BrokerProcessConfig, BrokerConfig, LogConfig)
+    f.group(BrokerProcessConfig)
+    f.group(OpsConfig, defaults={"ops_port": 7003})
+    groups = (BrokerConfig, LogConfig)
     for group in groups:
         f.group(group)
 
@@ -106,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             from_args(LogicConfig, args),
             from_args(BackendConfig, args),
             from_args(BrokerConfig, args),
+            from_args(OpsConfig, args),
             log,
         )
     setup_logging(log.log_format, log.log_level, role=args.command)
@@ -134,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         from pairchat.broker.main import serve_broker
 
         process, broker = from_args(BrokerProcessConfig, args), from_args(BrokerConfig, args)
-        return _run(lambda stop: serve_broker(process, broker, stop))
+        ops = from_args(OpsConfig, args)
+        return _run(lambda stop: serve_broker(process, broker, ops, stop))
     print(f"unknown command {args.command}", file=sys.stderr)
     return 2

@@ -43,6 +43,7 @@ class _Option:
     parse: Callable[[str], Any] | None
     show: Callable[[Any], str] | None
     hidden: bool
+    aliases: tuple[str, ...]
 
 
 def option(
@@ -54,6 +55,7 @@ def option(
     parse: Callable[[str], Any] | None = None,
     show: Callable[[Any], str] | None = None,
     hidden: bool = False,
+    aliases: tuple[str, ...] = (),
 ) -> Any:
     """A dataclass field that is also a flag.
 
@@ -65,8 +67,11 @@ def option(
         parse: from the command line's string to the field's value (default:
             the field's type, e.g. `int`); `show` is its inverse for `to_argv`.
         hidden: left out of `--help` (for flags a supervisor passes).
+        aliases: former spellings of the flag, still taken (with their
+            variables) so that existing deployments keep starting, but left out
+            of `--help`; the flag and its own variable win over them.
     """
-    meta = _Option(help, flag, choices, parse, show, hidden)
+    meta = _Option(help, flag, choices, parse, show, hidden, aliases)
     return dataclasses.field(default=default, metadata={_META: meta})
 
 
@@ -98,15 +103,21 @@ class Flags:
         default: Any = None,
         help: str = "",
         dest: str | None = None,
+        aliases: tuple[str, ...] = (),
         **kwargs: Any,
     ) -> None:
-        """One flag whose default may come from its PAIRCHAT_* variable.
+        """One flag whose default may come from its PAIRCHAT_* variable, or
+        from the variable of one of its `aliases` (hidden former spellings).
 
         Raises:
             StartupError: the variable holds a value the flag does not take.
         """
         env = env_name(flag)
         raw = os.environ.get(env)
+        for alias in aliases:
+            if raw is None:
+                env = env_name(alias)
+                raw = os.environ.get(env)
         value = default
         if raw is not None:
             try:
@@ -118,10 +129,14 @@ class Flags:
                 raise StartupError(f"{env}={raw!r}: {flag} takes one of {', '.join(choices)}")
         if help != argparse.SUPPRESS:
             shown = ",".join(default) if isinstance(default, tuple) else default
-            help += f" (default: {shown}; env {env})"
-        if dest is not None:
-            kwargs["dest"] = dest
+            help += f" (default: {shown}; env {env_name(flag)})"
+        kwargs["dest"] = dest or flag.lstrip("-").replace("-", "_")
         self.parser.add_argument(flag, type=type, default=value, help=help, **kwargs)
+        for alias in aliases:
+            # Same destination, no default of its own: the flag's default stands.
+            self.parser.add_argument(
+                alias, type=type, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs
+            )
 
     def switch(self, flag: str, *, help: str, dest: str | None = None) -> None:
         """An on/off flag; its variable is on for 1, true, yes or on.
@@ -165,7 +180,15 @@ class Flags:
                 if meta.choices
                 else {"metavar": flag.lstrip("-").replace("-", "_").upper()}
             )
-            self.add(flag, type=parse, default=default, help=help, dest=f.name, **extra)
+            self.add(
+                flag,
+                type=parse,
+                default=default,
+                help=help,
+                dest=f.name,
+                aliases=meta.aliases,
+                **extra,
+            )
 
 
 def from_args(cls: type[T], args: argparse.Namespace) -> T:

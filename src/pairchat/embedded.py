@@ -17,6 +17,8 @@ import logging
 import sys
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from pairchat.api.links import LocalLogic
 from pairchat.broker.config import BrokerConfig
 from pairchat.broker.main import RunningBroker, start_broker
@@ -78,11 +80,14 @@ async def serve_logic_process(cfg: LogicProcess, stop: asyncio.Event) -> None:
         logic = await start_logic(
             cfg.logic, backends, process.listen, lambda _b, _t: None, lambda _b: None
         )
-    runner, http_port = await serve_ops(
-        cfg.ops.http_host, cfg.ops.http_port, lambda: worker is None or worker.healthy()
-    )
     broker: RunningBroker | None = None
+    runner: web.AppRunner | None = None
     try:
+        # One process, one registry: broker 0, when it runs here, is on this
+        # listener too.
+        runner, ops_port = await serve_ops(
+            cfg.ops.ops_host, cfg.ops.ops_port, lambda: worker is None or worker.healthy()
+        )
         if process.broker_port:
             if worker is None:  # embedded always runs its worker: for the type checker
                 raise StartupError("logic: an in-process broker needs this process's worker")
@@ -96,12 +101,12 @@ async def serve_logic_process(cfg: LogicProcess, stop: asyncio.Event) -> None:
                 process.broker_id,
                 local=local,
             )
-        write_ports(cfg.ops.ports_file, grpc=logic.port, http=http_port)
+        write_ports(cfg.ops.ports_file, grpc=logic.port, ops=ops_port)
         event(
             log,
             "logic listening",
             grpc=f"{process.listen.rsplit(':', 1)[0]}:{logic.port}",
-            http_port=http_port,
+            ops_port=ops_port,
             mode="scaled" if backends.scaled else "embedded",
             worker="yes" if worker else "no",
             broker=f"{process.broker_host}:{process.broker_port}" if broker else "no",
@@ -113,5 +118,6 @@ async def serve_logic_process(cfg: LogicProcess, stop: asyncio.Event) -> None:
         await logic.stop()
         if worker is not None:
             await worker.stop()
-        await bounded("ops server", runner.cleanup())
+        if runner is not None:
+            await bounded("ops server", runner.cleanup())
         await bounded("backends", backends.close(), seconds=4.0)

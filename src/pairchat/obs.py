@@ -6,6 +6,7 @@ carry message content or tokens: callers pass only ids, counts and reasons.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from pairchat.config import option
+from pairchat.errors import StartupError
 
 # --- metrics (one process = one role, so the default registry is the process's) ---
 CONNECTIONS = Gauge("pairchat_connections", "Open client WebSocket connections")
@@ -121,39 +123,57 @@ def health(healthy: Any) -> tuple[int, bytes]:
     return (200 if ok else 503), b'{"status": "ok"}' if ok else b'{"status": "unavailable"}'
 
 
-def metrics() -> tuple[bytes, str]:
-    """The /metrics answer of every process: the body and its content type."""
-    return generate_latest(), CONTENT_TYPE_LATEST
-
-
 @dataclass(frozen=True, slots=True)
 class OpsConfig:
-    """Where a logic or worker process serves /healthz and /metrics."""
+    """Where a process serves its operations listener: /healthz and /metrics
+    (docs/operations.md). Each role's command sets its own default port."""
 
-    http_host: str = option("127.0.0.1", "address of /healthz and /metrics")
-    http_port: int = option(7001, "port of /healthz and /metrics")
+    ops_host: str = option(
+        "127.0.0.1",
+        "address of the operations listener (/healthz, /metrics)",
+        aliases=("--http-host",),
+    )
+    ops_port: int = option(
+        7001,
+        "port of the operations listener (/healthz, /metrics; 0: a free one)",
+        aliases=("--http-port",),
+    )
     # `pairchat up` learns the ports its children bound from this file.
     ports_file: str = option("", "", hidden=True)
 
 
 async def serve_ops(host: str, port: int, healthy: Any) -> tuple[web.AppRunner, int]:
-    """Serve /healthz and /metrics alone (logic and worker processes); returns
-    the runner and the port bound (port 0 picks a free one)."""
+    """Serve the operations listener: GET /healthz (200 when healthy() is true,
+    else 503) and GET /metrics (this process's registry). Returns the runner and
+    the port bound (port 0 picks a free one).
+
+    Raises:
+        StartupError: the address cannot be bound.
+    """
 
     async def healthz(_: web.Request) -> web.Response:
         status, body = health(healthy)
         return web.Response(body=body, status=status, content_type="application/json")
 
     async def metrics_handler(_: web.Request) -> web.Response:
-        body, kind = metrics()
-        return web.Response(body=body, headers={"Content-Type": kind})
+        # Rendering walks every series while holding the registry's locks: in a
+        # thread, so a large registry delays this answer, never the event loop.
+        body = await asyncio.get_running_loop().run_in_executor(None, generate_latest)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise StartupError(
+            f"cannot serve the operations listener on {host}:{port}: {exc.strerror or exc} "
+            "(--ops-host, --ops-port)"
+        ) from None
     return runner, int(runner.addresses[0][1])
 
 

@@ -13,6 +13,12 @@ dying stops the whole system with exit code 1.
 
 The children get the flag groups `up` was given, forwarded whole by
 `config.to_argv`, so a flag added to a group reaches them with no change here.
+
+Every child serves /healthz and /metrics on an operations listener of its own
+at --ops-host; their ports follow --ops-port in the order of `child_names`
+(logic-0, logic-1, ..., worker-0, ..., then the broker processes), and `up`
+prints them once the system is up. --ops-port 0 lets each child pick a free
+port, which it reports through its ports file like its gRPC port.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from types import FrameType
 from pairchat.broker.config import BrokerConfig
 from pairchat.config import LogConfig, option, to_argv
 from pairchat.logic.config import LogicConfig
-from pairchat.obs import event
+from pairchat.obs import OpsConfig, event
 from pairchat.storage.backends import BackendConfig
 
 log = logging.getLogger("pairchat.up")
@@ -46,6 +52,7 @@ RESTART_WINDOW = 60.0  # seconds: a child restarted more than MAX_RESTARTS times
 MAX_RESTARTS = 5  # is given up on, and the whole system stops with exit code 1
 POLL = 0.05  # seconds between looks at a starting child
 WATCH = 0.2  # seconds between looks at the running children
+UP_OPS_PORT = 9090  # the first child's operations port by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,23 @@ class UpConfig:
     workers: int = option(
         1, "delivery worker processes in the scaled mode (embedded: inside logic)"
     )
+
+
+def child_names(up: UpConfig, scaled: bool) -> list[str]:
+    """The children in the order they start and take operations ports from
+    --ops-port: logic processes, workers (scaled), then the broker processes
+    (embedded, broker 0 runs inside logic-0 and shares its listener)."""
+    workers = up.workers if scaled else 0
+    return [
+        *(f"logic-{j}" for j in range(up.logics)),
+        *(f"worker-{k}" for k in range(workers)),
+        *(f"broker-{i}" for i in range(0 if scaled else 1, up.brokers)),
+    ]
+
+
+def _reachable(host: str) -> str:
+    """The address to reach a listener bound to `host` from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 def _healthy(url: str) -> bool:
@@ -109,7 +133,7 @@ class Supervisor:
             time.sleep(POLL)
         ports: dict[str, int] = json.loads(path.read_text())
         argv = self._argv[name]
-        for flag, key in (("--listen", "grpc"), ("--http-port", "http")):
+        for flag, key in (("--listen", "grpc"), ("--ops-port", "ops")):
             if flag in argv and key in ports:
                 i = argv.index(flag) + 1
                 argv[i] = (
@@ -194,8 +218,11 @@ class Supervisor:
         event(log, "pairchat stopped")
 
 
-def _check(up: UpConfig, backends: BackendConfig) -> str:
+def _check(up: UpConfig, backends: BackendConfig, ops: OpsConfig) -> str:
     """Why this shape cannot run, or ""."""
+    last = ops.ops_port + len(child_names(up, backends.scaled)) - 1
+    if ops.ops_port and (ops.ops_port < 0 or last > 65535):
+        return f"--ops-port {ops.ops_port}: the children need ports up to {last} (at most 65535)"
     if bool(backends.redis_url) != bool(backends.database_url):
         return "the scaled mode needs both --redis-url and --database-url"
     if not backends.scaled and up.logics > 1:
@@ -213,9 +240,10 @@ def run_up(
     logic: LogicConfig,
     backends: BackendConfig,
     broker: BrokerConfig,
+    ops: OpsConfig,
     logs: LogConfig,
 ) -> int:
-    problem = _check(up, backends)
+    problem = _check(up, backends, ops)
     if problem:
         print(f"pairchat up: {problem}", file=sys.stderr)
         return 2
@@ -235,6 +263,7 @@ def run_up(
             logic,
             dataclasses.replace(backends, data_dir=str(data_dir)),
             broker,
+            ops,
             logs,
         )
     finally:
@@ -248,6 +277,7 @@ def _start(
     logic: LogicConfig,
     backends: BackendConfig,
     broker: BrokerConfig,
+    ops: OpsConfig,
     logs: LogConfig,
 ) -> int:
     """Start every child in order, then watch them; the exit code of `up`."""
@@ -270,7 +300,37 @@ def _start(
         )
         if migrated.returncode != 0:
             return 1
-    check_host = "127.0.0.1" if up.host in ("0.0.0.0", "::", "") else up.host
+    order = child_names(up, backends.scaled)
+    ops_urls: dict[str, str] = {}
+
+    def start(name: str, argv: list[str], *public: str) -> dict[str, int] | None:
+        """Spawn a child with its operations listener, wait until it is healthy
+        there and at the `public` URLs; its bound ports, None if it failed."""
+        port = ops.ops_port + order.index(name) if ops.ops_port else 0
+        proc = supervisor.spawn(
+            name,
+            [
+                *argv,
+                "--ops-host",
+                ops.ops_host,
+                "--ops-port",
+                str(port),
+                *common,
+                "--ports-file",
+                supervisor.ports_file(name),
+            ],
+        )
+        ports = supervisor.bound_ports(name, proc)
+        if ports is None:
+            return None
+        url = f"http://{_reachable(ops.ops_host)}:{ports['ops']}"
+        for check in (f"{url}/healthz", *public):
+            if not supervisor.wait_healthy(name, proc, check):
+                return None
+        ops_urls[name] = url
+        return ports
+
+    check_host = _reachable(up.host)
     # Embedded, broker 0 runs inside the logic process.
     in_process = (
         []
@@ -287,51 +347,14 @@ def _start(
     )
     logic_targets: list[str] = []
     for j in range(up.logics):
-        name = f"logic-{j}"
-        proc = supervisor.spawn(
-            name,
-            [
-                "logic",
-                "--listen",
-                "127.0.0.1:0",
-                "--http-port",
-                "0",
-                *to_argv(backends),
-                *to_argv(logic),
-                *in_process,
-                *common,
-                "--ports-file",
-                supervisor.ports_file(name),
-            ],
-        )
-        ports = supervisor.bound_ports(name, proc)
-        if ports is None or not supervisor.wait_healthy(
-            name, proc, f"http://127.0.0.1:{ports['http']}/healthz"
-        ):
-            return 0 if supervisor.stopping else 1
-        if in_process and not supervisor.wait_healthy(
-            name, proc, f"http://{check_host}:{up.port}/healthz"
-        ):
+        argv = ["logic", "--listen", "127.0.0.1:0", *to_argv(backends), *to_argv(logic)]
+        public = [f"http://{check_host}:{up.port}/healthz"] if in_process else []
+        ports = start(f"logic-{j}", [*argv, *in_process], *public)
+        if ports is None:
             return 0 if supervisor.stopping else 1
         logic_targets.append(f"127.0.0.1:{ports['grpc']}")
     for k in range(up.workers if backends.scaled else 0):
-        name = f"worker-{k}"
-        proc = supervisor.spawn(
-            name,
-            [
-                "worker",
-                "--http-port",
-                "0",
-                *to_argv(backends),
-                *common,
-                "--ports-file",
-                supervisor.ports_file(name),
-            ],
-        )
-        ports = supervisor.bound_ports(name, proc)
-        if ports is None or not supervisor.wait_healthy(
-            name, proc, f"http://127.0.0.1:{ports['http']}/healthz"
-        ):
+        if start(f"worker-{k}", ["worker", *to_argv(backends)]) is None:
             return 0 if supervisor.stopping else 1
     for i in range(1 if in_process else 0, up.brokers):
         port = up.port + i
@@ -339,25 +362,37 @@ def _start(
         # rest of the list is its failover order.
         first = i % len(logic_targets)
         targets = ",".join(logic_targets[first:] + logic_targets[:first])
-        proc = supervisor.spawn(
+        argv = [
+            "broker",
+            "--host",
+            up.host,
+            "--port",
+            str(port),
+            "--logic",
+            targets,
+            "--broker-id",
             f"broker-{i}",
-            [
-                "broker",
-                "--host",
-                up.host,
-                "--port",
-                str(port),
-                "--logic",
-                targets,
-                "--broker-id",
-                f"broker-{i}",
-                *to_argv(broker),
-                *common,
-            ],
-        )
-        if not supervisor.wait_healthy(f"broker-{i}", proc, f"http://{check_host}:{port}/healthz"):
+            *to_argv(broker),
+        ]
+        if start(f"broker-{i}", argv, f"http://{check_host}:{port}/healthz") is None:
             return 0 if supervisor.stopping else 1
     urls = ", ".join(f"http://{up.host}:{up.port + i}" for i in range(up.brokers))
-    event(log, "pairchat is up", url=urls, data_dir=backends.data_dir, pid=os.getpid())
-    print(f"pairchat is up: open {urls} (Ctrl-C stops it)", flush=True)
+    listeners = ",".join(f"{name}={url}" for name, url in ops_urls.items())
+    event(
+        log, "pairchat is up", url=urls, ops=listeners, data_dir=backends.data_dir, pid=os.getpid()
+    )
+    print(_up_banner(urls, ops_urls, in_process=bool(in_process)), flush=True)
     return supervisor.watch()
+
+
+def _up_banner(urls: str, ops_urls: dict[str, str], *, in_process: bool) -> str:
+    """What `up` prints once every child is healthy: the brokers' URLs, then one
+    line per child with its operations listener."""
+    lines = [
+        f"pairchat is up: open {urls} (Ctrl-C stops it)",
+        "operations listeners (GET /healthz, /metrics):",
+    ]
+    for name, url in ops_urls.items():
+        inside = " (with broker-0)" if in_process and name == "logic-0" else ""
+        lines.append(f"  {name:<10} {url}{inside}")
+    return "\n".join(lines)

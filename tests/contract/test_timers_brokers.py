@@ -57,29 +57,42 @@ async def test_each_due_account_goes_to_exactly_one_caller(shared: Shared) -> No
 # --- brokers ---
 async def test_alive_brokers_have_targets(shared: Shared) -> None:
     brokers = (await shared.open()).brokers
-    await brokers.alive("b1", "10.0.0.1:7001", 30)
-    await brokers.alive("b2", "10.0.0.2:7001", 30)
-    await brokers.alive("b1", "10.0.0.1:7002", 30)  # moved its push port
+    await brokers.alive("b1", "10.0.0.1:7001", 30, "L1")
+    await brokers.alive("b2", "10.0.0.2:7001", 30, "L1")
+    await brokers.alive("b1", "10.0.0.1:7002", 30, "L1")  # moved its push port
     assert await brokers.targets() == {"b1": "10.0.0.1:7002", "b2": "10.0.0.2:7001"}
     assert await brokers.expired() == []
 
 
 async def test_a_broker_that_is_gone_is_not_reported_expired(shared: Shared) -> None:
     brokers = (await shared.open()).brokers
-    await brokers.alive("b1", "t1", TTL)
-    await brokers.gone("b1")
-    await brokers.gone("never-seen")
+    await brokers.alive("b1", "t1", TTL, "L1")
+    await brokers.gone("b1", "L1")
+    await brokers.gone("never-seen", "L1")
     assert await brokers.targets() == {}
     await asyncio.sleep(TTL * 2)
     assert await brokers.expired() == []
 
 
+async def test_only_the_last_holder_forgets_a_broker(shared: Shared) -> None:
+    """A broker that failed over from a stalled logic process (L1) to another
+    (L2) stays registered when L1 wakes up and sees its old stream end."""
+    brokers = (await shared.open()).brokers
+    await brokers.alive("b1", "t1", TTL * 10, "L1")
+    await brokers.alive("b1", "t1", TTL * 10, "L2")
+    await brokers.gone("b1", "L1")
+    assert await brokers.targets() == {"b1": "t1"}
+    await brokers.gone("b1", "L2")
+    assert await brokers.targets() == {}
+    assert await brokers.expired() == []
+
+
 async def test_a_renewed_broker_does_not_expire(shared: Shared) -> None:
     brokers = (await shared.open()).brokers
-    await brokers.alive("b1", "t1", TTL)
+    await brokers.alive("b1", "t1", TTL, "L1")
     for _ in range(4):
         await asyncio.sleep(TTL / 3)
-        await brokers.alive("b1", "t1", TTL)
+        await brokers.alive("b1", "t1", TTL, "L1")
     assert await brokers.expired() == []
     assert await brokers.targets() == {"b1": "t1"}
 
@@ -88,7 +101,7 @@ async def test_a_broker_keeps_its_target_until_reported_expired(shared: Shared) 
     """Only `expired` declares a broker dead (its caller may know better, after a
     stall of its own): until then its pushes still find it."""
     brokers = (await shared.open()).brokers
-    await brokers.alive("b1", "t1", TTL)
+    await brokers.alive("b1", "t1", TTL, "L1")
     await asyncio.sleep(TTL * 2)
     assert await brokers.targets() == {"b1": "t1"}
     assert await brokers.expired() == ["b1"]
@@ -97,8 +110,8 @@ async def test_a_broker_keeps_its_target_until_reported_expired(shared: Shared) 
 
 async def test_an_expired_broker_is_reported_once(shared: Shared) -> None:
     p1, p2 = await shared.open(), await shared.open()
-    await p1.brokers.alive("b1", "t1", TTL)
-    await p1.brokers.alive("b2", "t2", 30)
+    await p1.brokers.alive("b1", "t1", TTL, "L1")
+    await p1.brokers.alive("b2", "t2", 30, "L1")
     await asyncio.sleep(TTL * 2)
     results = await asyncio.wait_for(
         asyncio.gather(*(p.brokers.expired() for p in (p1, p2) * 4)), DEADLINE

@@ -54,6 +54,7 @@ class Server:
             sys.executable, "-m", "pairchat", "up",
             "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
             "--offline-grace", str(OFFLINE_GRACE_S), "--match-wait", str(MATCH_WAIT_S),
+            "--ops-port", "0",  # free operations ports: no clash with another `pairchat up`
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

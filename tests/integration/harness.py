@@ -1,8 +1,10 @@
 """Runs a real `pairchat up` as a subprocess for the integration tests.
 
 TIMEOUT is the one constant every wait of the suite derives from. A system is
-started on free ports with its own data dir, is ready once every broker answers
-GET /healthz with 200, and must stop on SIGTERM with exit code 0.
+started on free ports with its own data dir (its brokers' ports, then its
+children's operations ports, one range so parallel systems never collide), is
+ready once every broker and every child's operations listener answer GET
+/healthz with 200, and must stop on SIGTERM with exit code 0.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ REDIS_URL: Final = os.environ.get("PAIRCHAT_TEST_REDIS_URL", "redis://127.0.0.1:
 DATABASE_URL: Final = os.environ.get(
     "PAIRCHAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-_LOGIC_LINE = re.compile(r'event="logic listening".*\bhttp_port=(\d+)')
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -54,6 +55,8 @@ class Flags:
 
     brokers: int = 1
     scaled: bool = False
+    logics: int = 2  # scaled only
+    workers: int = 2  # scaled only
     namespace: str = ""
     redis_url: str = ""  # a scaled system on another Redis than the shared one
     offline_grace: float = 20.0
@@ -65,14 +68,23 @@ class Flags:
     heartbeat: float = 15.0
     allowed_origins: str = ""
     max_conns_per_ip: int = 4096
+    # Every test client comes from 127.0.0.1: the per-address and per-account
+    # limits are off unless a test sets them.
+    max_accounts_per_ip: int = 0
+    accounts_window: float = 600.0
+    max_matches_per_account: int = 0
+    matches_window: float = 60.0
+    max_failed_reconnects_per_ip: int = 0
+    reconnects_window: float = 600.0
+    retention_days: float = 30.0
 
     def argv(self) -> list[str]:
         scaled = (
             [
                 "--logics",
-                "2",
+                str(self.logics),
                 "--workers",
-                "2",
+                str(self.workers),
                 "--redis-url",
                 self.redis_url or REDIS_URL,
                 "--redis-prefix",
@@ -107,19 +119,45 @@ class Flags:
             self.allowed_origins,
             "--max-conns-per-ip",
             str(self.max_conns_per_ip),
+            "--max-accounts-per-ip",
+            str(self.max_accounts_per_ip),
+            "--accounts-window",
+            str(self.accounts_window),
+            "--max-matches-per-account",
+            str(self.max_matches_per_account),
+            "--matches-window",
+            str(self.matches_window),
+            "--max-failed-reconnects-per-ip",
+            str(self.max_failed_reconnects_per_ip),
+            "--reconnects-window",
+            str(self.reconnects_window),
+            "--retention-days",
+            str(self.retention_days),
+        ]
+
+    def children(self) -> list[str]:
+        """The processes `pairchat up` starts, in the order they take operations
+        ports from --ops-port (docs/operations.md)."""
+        if not self.scaled:
+            return ["logic-0", *(f"broker-{i}" for i in range(1, self.brokers))]
+        return [
+            *(f"logic-{j}" for j in range(self.logics)),
+            *(f"worker-{k}" for k in range(self.workers)),
+            *(f"broker-{i}" for i in range(self.brokers)),
         ]
 
 
 @dataclass
 class System:
-    """One running `pairchat up`: its brokers' URLs and the logic's ops port."""
+    """One running `pairchat up`: its brokers' URLs and its children's
+    operations listeners (from `ops_port` on, in the order of `Flags.children`)."""
 
     flags: Flags
     data_dir: Path
     port: int
+    ops_port: int
     proc: subprocess.Popen[bytes]
     log_path: Path
-    logic_http_port: int = 0
     log_file: IO[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -133,9 +171,22 @@ class System:
     def broker_http(self, broker: int) -> str:
         return f"http://127.0.0.1:{self.port + broker % self.broker_count}"
 
+    def ops_http(self, child: str) -> str:
+        """The operations listener (/healthz, /metrics) of the child `child`."""
+        return f"http://127.0.0.1:{self.ops_port + self.flags.children().index(child)}"
+
+    def broker_ops(self, broker: int) -> str:
+        """The operations listener of broker `broker % broker_count` (embedded,
+        broker 0 is inside logic-0 and shares its listener)."""
+        index = broker % self.broker_count
+        return self.ops_http(
+            "logic-0" if index == 0 and not self.flags.scaled else f"broker-{index}"
+        )
+
     @property
     def logic_http(self) -> str:
-        return f"http://127.0.0.1:{self.logic_http_port}"
+        """The operations listener of the first logic process."""
+        return self.ops_http("logic-0")
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -157,7 +208,9 @@ def start_system(flags: Flags, data_dir: Path) -> System:
     A port taken between the check and the brokers' bind is retried elsewhere."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for attempt in range(START_ATTEMPTS):
-        port = free_port_range(flags.brokers)
+        children = len(flags.children())
+        port = free_port_range(flags.brokers + children)
+        ops_port = port + flags.brokers
         log_path = data_dir.parent / f"{data_dir.name}-up-{port}.log"
         log_file = log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRCHAT_")}
@@ -173,6 +226,8 @@ def start_system(flags: Flags, data_dir: Path) -> System:
                 str(port),
                 "--data-dir",
                 str(data_dir),
+                "--ops-port",
+                str(ops_port),
                 *flags.argv(),
             ],
             cwd=REPO_ROOT,
@@ -181,7 +236,7 @@ def start_system(flags: Flags, data_dir: Path) -> System:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        system = System(flags, data_dir, port, proc, log_path, log_file=log_file)
+        system = System(flags, data_dir, port, ops_port, proc, log_path, log_file=log_file)
         try:
             _wait_ready(system)
         except BaseException as exc:
@@ -198,7 +253,8 @@ def _wait_ready(system: System) -> None:
     # Starting is a few process launches in a row: allow it three times the timeout.
     deadline = time.monotonic() + 3 * TIMEOUT
     pending = [system.broker_http(i) + "/healthz" for i in range(system.broker_count)]
-    while pending or not system.logic_http_port:
+    pending += [system.ops_http(child) + "/healthz" for child in system.flags.children()]
+    while pending:
         if system.proc.poll() is not None:
             raise RuntimeError(
                 f"pairchat up exited with {system.proc.returncode} while starting:\n"
@@ -206,10 +262,8 @@ def _wait_ready(system: System) -> None:
             )
         if time.monotonic() > deadline:
             raise RuntimeError("pairchat up not healthy in time:\n" + system.output())
-        if not system.logic_http_port and (m := _LOGIC_LINE.search(system.output())):
-            system.logic_http_port = int(m.group(1))
         pending = [url for url in pending if http_get(url, timeout=TIMEOUT / 10)[0] != 200]
-        if pending or not system.logic_http_port:
+        if pending:
             time.sleep(POLL_INTERVAL)
 
 

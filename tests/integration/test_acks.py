@@ -40,6 +40,7 @@ async def test_acks_of_a_session_one_is_not_in_are_refused(pair: Pair, users: Us
     )
     err = await outsider.expect(is_ack_error("PUSH_DIALOGUE"))
     assert (err["code"], err.get("requestId")) == (6, "k1") and err["msg"]
+    foreign = err
     await outsider.send_raw(
         json.dumps(
             {
@@ -56,7 +57,20 @@ async def test_acks_of_a_session_one_is_not_in_are_refused(pair: Pair, users: Us
         json.dumps({"cmd": "PUSH_DIALOGUE", "code": 0, "sessionId": UNKNOWN_SESSION, "msgId": 1})
     )
     err = await outsider.expect(is_ack_error("PUSH_DIALOGUE"))
-    assert err["code"] == 4
+    # an unknown session is refused like another one's: ids cannot be probed
+    assert (err["code"], err["msg"]) == (foreign["code"], foreign["msg"])
+    await outsider.send_raw(
+        json.dumps(
+            {
+                "cmd": "PUSH_SIGNAL",
+                "code": 0,
+                "sessionId": UNKNOWN_SESSION,
+                "signalType": "NewSession",
+            }
+        )
+    )
+    err = await outsider.expect(is_ack_error("PUSH_SIGNAL"))
+    assert (err["code"], err["msg"]) == (foreign["code"], foreign["msg"])
     # the outsider's acks changed nothing for the members
     await pair.a.send(pair.session_id, "still delivered")
     push = await pair.b.expect_push(is_dialogue(pair.session_id, 1))

@@ -340,9 +340,17 @@ async def test_session_of_others_is_code_6(users: Users, pair: Pair, cmd: str) -
 
 
 @pytest.mark.parametrize("cmd", list(SESSION_COMMANDS))
-async def test_unknown_session_is_code_4(pair: Pair, cmd: str) -> None:
-    response = await pair.a.request(cmd, **session_request(pair.a, cmd, UNKNOWN_SESSION))
-    assert_error(response, 4, cmd)
+async def test_unknown_session_is_answered_like_another_ones(
+    users: Users, pair: Pair, cmd: str
+) -> None:
+    """Code 6 with the same msg whether the session exists or not: session ids
+    cannot be probed."""
+    outsider = await users.new()
+    unknown = await outsider.request(cmd, **session_request(outsider, cmd, UNKNOWN_SESSION))
+    foreign = await outsider.request(cmd, **session_request(outsider, cmd, pair.session_id))
+    assert_error(unknown, 6, cmd)
+    assert (unknown["code"], unknown["msg"]) == (foreign["code"], foreign["msg"])
+    assert unknown["msg"] == "not a member of this session"
     await assert_untouched(pair)
 
 

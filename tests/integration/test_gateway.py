@@ -132,11 +132,13 @@ async def test_other_paths_are_404(system: System, broker: int, path: str) -> No
 
 
 @BROKERS
-async def test_healthz_and_metrics_answer_on_the_broker_port(system: System, broker: int) -> None:
+async def test_the_broker_port_has_healthz_and_no_metrics(system: System, broker: int) -> None:
     status, headers, body = await aget(system.broker_http(broker) + "/healthz")
     assert (status, json.loads(body)) == (200, {"status": "ok"})
     assert headers["content-type"].startswith("application/json")
-    status, headers, body = await aget(system.broker_http(broker) + "/metrics")
+    status, _, _ = await aget(system.broker_http(broker) + "/metrics")
+    assert status == 404
+    status, headers, body = await aget(system.broker_ops(broker) + "/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain")
     assert b"pairchat_connections " in body
 

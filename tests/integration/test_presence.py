@@ -157,7 +157,7 @@ async def test_reconnect_with_a_wrong_token_is_refused(users: Users) -> None:
     assert (await intruder.request("MATCH", accountId=owner.account_id))["code"] == 5
     await intruder.ping()
     await owner.ping()
-    assert (await owner.request("HISTORY", sessionId=2**40))["code"] == 4
+    assert (await owner.request("HISTORY", sessionId=2**40))["code"] == 6
 
 
 async def test_reconnect_answer_comes_before_the_replay(users: Users) -> None:

@@ -12,6 +12,8 @@ from pairchat.logic.config import LogicConfig
 from pairchat.logic.service import LogicService
 from pairchat.storage.brokers_memory import MemoryBrokers
 from pairchat.storage.inbox_memory import MemoryInbox
+from pairchat.storage.leases_memory import MemoryLeases
+from pairchat.storage.limits_memory import MemoryLimits
 from pairchat.storage.routing_memory import MemoryRouting
 from pairchat.storage.store_sqlite import SqliteStore
 from pairchat.storage.timers_memory import MemoryTimers
@@ -35,6 +37,8 @@ async def service(store: SqliteStore) -> AsyncIterator[LogicService]:
         MemoryTimers(),
         MemoryInbox(),
         MemoryBrokers(),
+        MemoryLimits(),
+        MemoryLeases(),
         LogicConfig(offline_grace=60, match_wait=MATCH_WAIT, max_sessions=2),
     )
     await svc.start()

@@ -111,6 +111,49 @@ def test_a_field_can_have_its_own_spelling() -> None:
     assert parse(Spelled, ["--schema", "y"]) == Spelled("y")
 
 
+def test_an_alias_is_a_hidden_former_spelling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--http-port and PAIRCHAT_HTTP_PORT still set the ops port; the new
+    spelling wins over the old one, and only it is in --help."""
+    assert parse(OpsConfig, ["--http-host", "0.0.0.0", "--http-port", "7011"]) == OpsConfig(
+        ops_host="0.0.0.0", ops_port=7011
+    )
+    assert parse(OpsConfig, ["--ops-port", "7012"]).ops_port == 7012
+    monkeypatch.setenv("PAIRCHAT_HTTP_PORT", "7013")
+    assert parse(OpsConfig, []).ops_port == 7013
+    assert parse(OpsConfig, ["--ops-port", "7014"]).ops_port == 7014
+    monkeypatch.setenv("PAIRCHAT_OPS_PORT", "7015")
+    assert parse(OpsConfig, []).ops_port == 7015
+    monkeypatch.setenv("PAIRCHAT_OPS_PORT", "x")
+    with pytest.raises(StartupError, match="PAIRCHAT_OPS_PORT"):
+        parse(OpsConfig, [])
+    monkeypatch.delenv("PAIRCHAT_OPS_PORT")
+    monkeypatch.setenv("PAIRCHAT_HTTP_PORT", "x")
+    with pytest.raises(
+        StartupError, match="PAIRCHAT_HTTP_PORT='x' is not a valid value for --ops-port"
+    ):
+        parse(OpsConfig, [])
+    monkeypatch.delenv("PAIRCHAT_HTTP_PORT")
+    for command in ("logic", "worker", "broker", "up"):
+        shown = _subparser_help(command)
+        assert "--ops-port" in shown and "PAIRCHAT_OPS_PORT" in shown, command
+        assert "--http-port" not in shown and "HTTP_PORT" not in shown, command
+
+
+def _subparser_help(command: str) -> str:
+    parser = _parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return str(action.choices[command].format_help())
+    raise AssertionError("no subcommands")
+
+
+def test_each_command_has_its_own_ops_port() -> None:
+    ports = {c: _parser().parse_args([c]).ops_port for c in ("up", "logic", "worker", "broker")}
+    assert ports == {"up": 9090, "logic": 7001, "worker": 7002, "broker": 7003}
+    args = _parser().parse_args(["broker", "--http-port", "7100"])
+    assert from_args(OpsConfig, args).ops_port == 7100
+
+
 @pytest.mark.parametrize("command", ["up", "logic", "broker", "worker", "migrate"])
 def test_every_command_takes_what_up_forwards(command: str) -> None:
     """A child's command line built from the groups parses for its command."""
@@ -124,7 +167,7 @@ def test_every_command_takes_what_up_forwards(command: str) -> None:
             BrokerConfig,
             LogConfig,
         ],
-        "broker": [BrokerProcessConfig, BrokerConfig, LogConfig],
+        "broker": [BrokerProcessConfig, OpsConfig, BrokerConfig, LogConfig],
         "worker": [OpsConfig, BackendConfig, LogConfig],
         "migrate": [LogConfig],
     }

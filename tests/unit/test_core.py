@@ -24,6 +24,7 @@ from pairchat.protocol import BadFrame, Request
 CONN = 11
 ME, OTHER = 7, 8
 MAX_FRAME = 200
+ADDRESS = "203.0.113.9"
 MAX_CONTENT = 20
 RATE, BURST = 10.0, 3.0
 SIGNAL = b'{"cmd":"PUSH_SIGNAL","signalType":"Typing"}'
@@ -113,6 +114,7 @@ def client(
         max_frame,
         next_call_id or itertools.count(1).__next__,
         lambda cmd, code: counted.append((cmd, int(code))),
+        ADDRESS,
     )
     return Client(core, clock, counted)
 
@@ -326,6 +328,7 @@ def test_crt_account_binds_the_connection() -> None:
         call_id=1,
         conn_id=CONN,
         request_id="r",
+        address=ADDRESS,
         create_account=lpb.CreateAccount(nick_name="al"),
     )
     c.core.receive_reply(bound(call, ME))
@@ -344,8 +347,20 @@ def test_reconnect_binds_and_carries_its_account() -> None:
     c = unbound()
     c.send("RECONNECT", accountId=ME, token="t")
     assert c.call() == lpb.Call(
-        call_id=1, conn_id=CONN, reconnect=lpb.Reconnect(account_id=ME, token="t")
+        call_id=1,
+        conn_id=CONN,
+        address=ADDRESS,
+        reconnect=lpb.Reconnect(account_id=ME, token="t"),
     )
+
+
+def test_only_the_binds_carry_the_address() -> None:
+    """Logic counts binds per address (its rate limits); other calls need none."""
+    c = bound_client()
+    c.send("MATCH", accountId=ME)
+    c.send("TYPING", sessionId=3)
+    calls = [exchange_call(call) for call in c.core.take_calls()]
+    assert [call.address for call in calls] == ["", ""]
 
 
 def test_reconnect_of_the_same_account_keeps_serving_it_while_binding() -> None:

@@ -210,6 +210,10 @@ def spawned_pairchat(users: int, brokers: int, scaled: Scaled | None) -> Iterato
             data,
             "--brokers",
             str(brokers),
+            # Each child's /healthz and /metrics on a free port: no clash with
+            # a `pairchat up` already running on this machine.
+            "--ops-port",
+            "0",
             "--max-sessions",
             "1",
             "--rate-limit",
@@ -218,6 +222,8 @@ def spawned_pairchat(users: int, brokers: int, scaled: Scaled | None) -> Iterato
             "1000000",
             "--max-conns-per-ip",
             str(max(4096, users * 2)),
+            "--max-accounts-per-ip",  # every user comes from this machine
+            "0",
             "--log-level",
             "warning",
             *(scaled.argv() if scaled else []),

@@ -50,7 +50,7 @@ class BrokerProcessConfig:
     """The flags of `pairchat broker` besides the limits of `BrokerConfig`."""
 
     host: str = option("127.0.0.1", "address to listen on")
-    port: int = option(8080, "port of /ws, /, /healthz and /metrics")
+    port: int = option(8080, "port of /ws, / and /healthz")
     logic: tuple[str, ...] = option(
         ("127.0.0.1:7000",),
         "comma-separated logic gRPC addresses, tried in turn",

@@ -122,6 +122,7 @@ class ConnectionCore:
     """
 
     __slots__ = (
+        "_address",
         "_bucket",
         "_codec",
         "_count",
@@ -145,6 +146,7 @@ class ConnectionCore:
         max_frame_bytes: int,
         next_call_id: Callable[[], int],
         count: Callable[[str, int], None],
+        address: str = "",
     ) -> None:
         """Args:
         conn_id: unique within the broker's life; logic addresses pushes by it.
@@ -153,6 +155,8 @@ class ConnectionCore:
         max_frame_bytes: UTF-8 bytes in one client frame (over it: code 9).
         next_call_id: call ids unique within the broker (shared by its cores).
         count: records each answer by command and code (the request metric).
+        address: the client's IP address, which logic's per-address limits
+            count its binds by.
         """
         self.conn_id = conn_id
         self._codec = codec
@@ -160,6 +164,7 @@ class ConnectionCore:
         self._max_frame_bytes = max_frame_bytes
         self._next_call_id = next_call_id
         self._count = count
+        self._address = address
         self.state = UNBOUND
         self.account_id = 0  # the bound account; 0 for none
         self._pending: dict[int, tuple[str, str | None]] = {}  # call id -> (cmd, requestId)
@@ -363,6 +368,7 @@ class ConnectionCore:
             call = lpb.Call(create_account=lpb.CreateAccount(nick_name=req.nickName))
         else:
             call = lpb.Call(reconnect=lpb.Reconnect(account_id=req.accountId, token=req.token))
+        call.address = self._address
         self._move(Event.BIND)
         self._forward(cmd, req.requestId, call)
 

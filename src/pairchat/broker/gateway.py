@@ -1,11 +1,12 @@
-"""The broker's HTTP face, on picows: the WebSocket at /ws, /healthz, /metrics
-and the web client's static files at /. Checks what HTTP can: Origin,
+"""The broker's HTTP face, on picows: the WebSocket at /ws, a plain /healthz
+for load balancers and the web client's static files at /; /metrics is on
+the operations listener only (`obs.serve_ops`). Checks what HTTP can: Origin,
 connections per address. Each WebSocket path speaks one dialect (a `Codec`).
 
 picows parses the upgrade request and hands each frame to a callback with no
 task and no await in between, which is the cheapest way to carry frames in
 Python (see docs/benchmarks.md). It serves plain GETs too, one response per
-connection (`Connection: close`): enough for health checks, metrics and the
+connection (`Connection: close`): enough for health checks and the
 few files of the web client, which are read into memory at start.
 """
 
@@ -41,7 +42,7 @@ from pairchat.broker.config import BrokerConfig
 from pairchat.broker.connection import Connection
 from pairchat.broker.hub import Hub
 from pairchat.broker.log_limit import LogLimiter
-from pairchat.obs import event, health, metrics
+from pairchat.obs import event, health
 from pairchat.protocol import Code
 
 log = logging.getLogger("pairchat.broker")
@@ -200,7 +201,7 @@ class Gateway:
 
     # --- HTTP ---
     def route(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener:
-        """Pick what answers a GET: the WebSocket, an ops endpoint or a file."""
+        """Pick what answers a GET: the WebSocket, /healthz or a file."""
         path = unquote(urlsplit(request.path.decode("latin-1")).path)
         host = request.headers.get("Host")
         dialect = self._dialects.get(path)
@@ -213,8 +214,6 @@ class Gateway:
             return _Client(self, dialect())
         if path == "/healthz":
             return _response(*health(self.healthy), "application/json; charset=utf-8", host=host)
-        if path == "/metrics":
-            return _response(200, *metrics(), host=host)
         if not self._static:
             if path == "/":
                 return _response(200, _NO_CLIENT, host=host)

@@ -68,6 +68,7 @@ class Hub:
             cfg.max_frame_bytes,
             self._next_call_id,
             self._count,
+            ip,
         )
         conn = Connection(core, ws, ip, cfg.send_buffer, self._outgoing)
         self.conns[core.conn_id] = conn

@@ -4,8 +4,9 @@ without gRPC).
 
 Calls queued while a batch is being written go out together in the next one,
 so the batch size follows the load. The link tries the logic addresses in turn
-(client-side failover); when a stream breaks, the hub fails what is in flight
-and closes its clients, who reconnect.
+(client-side failover); when a stream breaks, or logic leaves a heartbeat
+unanswered past a deadline (a stopped or hung process keeps its socket open),
+the hub fails what is in flight and closes its clients, who reconnect.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ log = logging.getLogger("pairchat.broker")
 
 MAX_BATCH = 2000
 RETRY_MIN, RETRY_MAX = 0.2, 5.0
+# A heartbeat each interval; silence for the deadline is a lost stream. The
+# deadline stays below logic's BROKER_TTL (5 s), so a broker whose logic stalls
+# fails over before another logic process declares it gone.
+HEARTBEAT_INTERVAL = 1.0
+HEARTBEAT_DEADLINE = 3 * HEARTBEAT_INTERVAL
 
 
 class _Link(abc.ABC):
@@ -88,7 +94,8 @@ class _Link(abc.ABC):
 
 
 class LogicLink(_Link):
-    """Over gRPC to the first reachable of `targets`, reconnecting with backoff."""
+    """Over gRPC to the first reachable of `targets`, reconnecting with backoff;
+    a stream is alive while logic answers its heartbeats."""
 
     def __init__(
         self,
@@ -99,6 +106,7 @@ class LogicLink(_Link):
     ) -> None:
         super().__init__(hello, on_reply, on_lost)
         self.targets = targets
+        self._heard = 0.0  # loop time of the current stream's last batch of replies
 
     async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
         """Write queued calls to one stream until it is cancelled. Each stream has
@@ -107,6 +115,29 @@ class LogicLink(_Link):
         await call.write(pb.Calls(calls=[pb.Call(hello=self.hello)]))
         while True:
             await call.write(pb.Calls(calls=await self._next_batch()))
+
+    async def _read(self, call: grpc.aio.StreamStreamCall) -> None:
+        """Hand the stream's replies to the hub until logic closes it; every batch
+        (heartbeat answers included) shows logic is alive."""
+        async for replies in call:
+            self._heard = asyncio.get_running_loop().time()
+            for reply in replies.replies:
+                if reply.WhichOneof("body") != "heartbeat":
+                    self._on_reply(reply)
+        raise ConnectionError("logic closed the stream")
+
+    async def _watch(self) -> None:
+        """Send a heartbeat every HEARTBEAT_INTERVAL; raise once nothing came back
+        for HEARTBEAT_DEADLINE. A stopped or hung logic keeps its sockets open,
+        so only an answer, not the transport, shows it is serving."""
+        loop = asyncio.get_running_loop()
+        self._heard = loop.time()
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            silent = loop.time() - self._heard
+            if silent > HEARTBEAT_DEADLINE:
+                raise TimeoutError(f"logic silent for {silent:.1f}s")
+            self.call(pb.Call(heartbeat=pb.Heartbeat()))
 
     async def _run(self) -> None:
         delay = RETRY_MIN
@@ -118,19 +149,24 @@ class LogicLink(_Link):
                 async with grpc.aio.insecure_channel(target, options=rpc.CLIENT_OPTIONS) as channel:
                     await asyncio.wait_for(channel.channel_ready(), timeout=RETRY_MAX)
                     call = rpc.logic_exchange(channel)
-                    writer = asyncio.create_task(self._write(call))
+                    tasks = [asyncio.create_task(self._write(call))]
                     try:
-                        await call.wait_for_connection()
+                        await asyncio.wait_for(call.wait_for_connection(), timeout=RETRY_MAX)
                         self.connected = True
                         delay = RETRY_MIN
                         event(log, "logic connected", target=target)
-                        async for replies in call:
-                            for reply in replies.replies:
-                                self._on_reply(reply)
+                        tasks += [
+                            asyncio.create_task(self._read(call)),
+                            asyncio.create_task(self._watch()),
+                        ]
+                        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                        for task in done:
+                            task.result()  # the first failure of the stream
+                        raise ConnectionError("logic stream ended")
                     finally:
-                        writer.cancel()
+                        for task in tasks:
+                            task.cancel()
                         call.cancel()
-                    raise ConnectionError("logic closed the stream")
             except asyncio.CancelledError:
                 raise
             except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:

@@ -1,10 +1,12 @@
 """The broker role as a running thing: WebSocket gateway, logic link and Push
 gRPC service, started and stopped together.
 
-A broker normally runs as its own process (`pairchat broker`, `serve_broker`)
-and reaches logic over gRPC. Given a `LocalLogic` (the embedded mode, wired by
-`pairchat.embedded`), it lives inside the logic process instead: its calls and
-the delivery worker's pushes then cross no process boundary and no gRPC.
+A broker normally runs as its own process (`pairchat broker`, `serve_broker`,
+with its operations listener beside the gateway) and reaches logic over gRPC.
+Given a `LocalLogic` (the embedded mode, wired by `pairchat.embedded`), it
+lives inside the logic process instead: its calls and the delivery worker's
+pushes then cross no process boundary and no gRPC, and the logic process's
+operations listener serves its metrics.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pairchat.broker.hub import Hub
 from pairchat.broker.logic_link import LocalLogicLink, LogicLink
 from pairchat.broker.push_service import PushServicer
 from pairchat.errors import StartupError
-from pairchat.obs import event
+from pairchat.obs import OpsConfig, event, serve_ops, write_ports
 from pairchat.tasks import bounded
 
 log = logging.getLogger("pairchat.broker")
@@ -142,9 +144,14 @@ async def start_broker(
 
 
 async def serve_broker(
-    process: BrokerProcessConfig, config: BrokerConfig, stop: asyncio.Event
+    process: BrokerProcessConfig, config: BrokerConfig, ops: OpsConfig, stop: asyncio.Event
 ) -> None:
-    """`pairchat broker`: serve until `stop` is set."""
+    """`pairchat broker`: serve until `stop` is set, with /healthz and /metrics
+    on the operations listener (healthy while the broker reaches a logic).
+
+    Raises:
+        StartupError: a port cannot be bound.
+    """
     broker = await start_broker(
         config,
         process.host,
@@ -155,6 +162,18 @@ async def serve_broker(
         push_advertise=process.push_advertise,
     )
     try:
+        runner, ops_port = await serve_ops(
+            ops.ops_host, ops.ops_port, lambda: broker.link.connected
+        )
+    except StartupError:
+        await broker.stop()
+        raise
+    try:
+        write_ports(ops.ports_file, ops=ops_port)
+        event(
+            log, "broker ops listening", broker=broker.broker_id, ops=f"{ops.ops_host}:{ops_port}"
+        )
         await stop.wait()
     finally:
         await broker.stop()
+        await bounded("ops server", runner.cleanup())

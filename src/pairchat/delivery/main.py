@@ -71,9 +71,14 @@ async def serve_worker(ops: OpsConfig, backends_cfg: BackendConfig, stop: asynci
         )
     backends = await open_backends(backends_cfg)
     worker = start_worker(backends, "worker")
-    runner, http_port = await serve_ops(ops.http_host, ops.http_port, worker.healthy)
-    write_ports(ops.ports_file, http=http_port)
-    event(log, "worker running", consumer=worker.consumer, http_port=http_port)
+    try:
+        runner, ops_port = await serve_ops(ops.ops_host, ops.ops_port, worker.healthy)
+    except StartupError:
+        await worker.stop()
+        await bounded("backends", backends.close())
+        raise
+    write_ports(ops.ports_file, ops=ops_port)
+    event(log, "worker running", consumer=worker.consumer, ops_port=ops_port)
     try:
         await stop.wait()
     finally:

@@ -17,6 +17,26 @@ class LogicConfig:
     )
     match_wait: float = option(10.0, "seconds MATCH waits for a partner before answering code 4")
     max_sessions: int = option(16, "open sessions per account")
+    retention_days: float = option(
+        30.0,
+        "days after which ended sessions (with their messages) and logged-out accounts are deleted",
+    )
+    max_accounts_per_ip: int = option(
+        10,
+        "accounts created per client address (IPv6: per /64) within --accounts-window; "
+        "over it, code 8 (0: no limit)",
+    )
+    accounts_window: float = option(600.0, "seconds of the --max-accounts-per-ip window")
+    max_matches_per_account: int = option(
+        30, "MATCH requests per account within --matches-window; over it, code 8 (0: no limit)"
+    )
+    matches_window: float = option(60.0, "seconds of the --max-matches-per-account window")
+    max_failed_reconnects_per_ip: int = option(
+        20,
+        "failed RECONNECTs per client address (IPv6: per /64) within --reconnects-window; "
+        "past it every RECONNECT from there is code 8 until the window ends (0: no limit)",
+    )
+    reconnects_window: float = option(600.0, "seconds of the --max-failed-reconnects-per-ip window")
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,8 @@ async def start_logic(
         backends.timers,
         backends.inbox,
         backends.brokers,
+        backends.limits,
+        backends.leases,
         config,
     )
     await service.start()

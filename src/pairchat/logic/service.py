@@ -28,10 +28,14 @@ import msgspec
 
 from pairchat.logic.commit import Done, GroupCommit
 from pairchat.logic.config import LogicConfig
+from pairchat.logic.rate_limits import RateLimits
+from pairchat.logic.retention import RetentionJob
 from pairchat.obs import MATCH_QUEUE, ONLINE, SESSIONS_OPEN, event
 from pairchat.protocol import Code, ProtocolError, encode_push_dialogue, encode_push_signal
 from pairchat.storage.brokers import Brokers
 from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay
+from pairchat.storage.leases import Leases
+from pairchat.storage.limits import Limits
 from pairchat.storage.records import NewMessage, Route, SessionRecord, Signal, StoredMessage
 from pairchat.storage.routing import Routing
 from pairchat.storage.store import Store
@@ -62,6 +66,7 @@ class Matched(msgspec.Struct, frozen=True):
 
 SESSION_ENDED = "session has ended"
 BEYOND_LAST = "msgId is beyond the session's last message"
+NOT_A_MEMBER = "not a member of this session"  # also for a session that does not exist
 STORE_FAILED = "could not store the message, retry"
 
 
@@ -94,6 +99,8 @@ class LogicService:
         timers: Timers,
         inbox: Inbox,
         brokers: Brokers,
+        limits: Limits,
+        leases: Leases,
         config: LogicConfig,
     ) -> None:
         self.store = store
@@ -102,7 +109,12 @@ class LogicService:
         self.inbox = inbox
         self.brokers = brokers
         self.config = config
+        self.limits = RateLimits(limits, config)
         self.commit = GroupCommit(store, self._committed)
+        # This process among the logic processes of a deployment: what it holds
+        # (brokers it renews, the purge lease) is held under this name.
+        self.holder = secrets.token_hex(8)
+        self.retention = RetentionJob(store, leases, config.retention_days, holder=self.holder)
         self._bound: dict[Route, int] = {}  # connections bound through this process
         self._route_of: dict[int, Route] = {}  # the same, by account
         self._sessions: dict[int, SessionRecord] = {}  # sessions seen open; closed=True once ended
@@ -133,11 +145,13 @@ class LogicService:
             event(log, "state loaded", accounts=len(snap.accounts), sessions=len(snap.sessions))
         self._spawn(self.commit.run())
         self._spawn(self._sweep())
+        self._spawn(self.retention.run())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.retention.release()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -159,7 +173,7 @@ class LogicService:
                     self._spawn(self._grace_expired(account_id))
                 if now - renewed >= BROKER_TTL / 5:
                     for broker_id, target in list(self._my_brokers.items()):
-                        await self.brokers.alive(broker_id, target, BROKER_TTL)
+                        await self.brokers.alive(broker_id, target, BROKER_TTL, self.holder)
                     renewed = now
                 if time.time() - now > BROKER_TTL / 5:
                     # The engine answered slowly (paused, failing over): other
@@ -180,12 +194,21 @@ class LogicService:
         from an earlier stream, whose broker closed all its clients."""
         await self.broker_gone(broker_id)
         self._my_brokers[broker_id] = push_target
-        await self.brokers.alive(broker_id, push_target, BROKER_TTL)
+        await self.brokers.alive(broker_id, push_target, BROKER_TTL, self.holder)
 
     async def broker_disconnected(self, broker_id: str) -> None:
+        """The broker's stream to this process ended: the connections bound
+        through it are closed. Only those: a broker that failed over (this
+        process stalled) has connections bound through another logic process by
+        now, which stay; and it stays registered, since that process renews it.
+        A broker that this process still held is forgotten at once, so that no
+        worker pushes to its old address (a broker restarted under the same id
+        says hello with a new one)."""
         self._my_brokers.pop(broker_id, None)
-        await self.brokers.gone(broker_id)
-        await self.broker_gone(broker_id)
+        await self.brokers.gone(broker_id, self.holder)
+        mine = [(r, a) for r, a in self._bound.items() if r.broker_id == broker_id]
+        for route, account_id in mine:
+            await self.connection_closed(account_id, route)
 
     async def broker_gone(self, broker_id: str) -> None:
         routed = await self.routing.routed_to(broker_id)
@@ -201,7 +224,10 @@ class LogicService:
         if account_id == 0 or self._bound.get(route) != account_id:
             raise ProtocolError(Code.UNAUTHORIZED, "not logged in")
 
-    async def create_account(self, route: Route, nick: str) -> Bound:
+    async def create_account(self, route: Route, nick: str, address: str = "") -> Bound:
+        """Create an account bound to `route`; `address` is the client's, for
+        the per-address limit (code 8 over it, nothing created)."""
+        await self.limits.create_account(address)
         token = secrets.token_urlsafe(32)
         account_id = await self.store.create_account(nick, hash_token(token), now_ms())
         self._nicks[account_id] = nick
@@ -210,13 +236,19 @@ class LogicService:
         self._spawn(self._offer_to_waiters(account_id))
         return Bound(account_id, nick, token=token)
 
-    async def reconnect(self, route: Route, account_id: int, token: str) -> Bound:
+    async def reconnect(
+        self, route: Route, account_id: int, token: str, address: str = ""
+    ) -> Bound:
+        """Bind `route` to an existing account. From an `address` past its
+        failed RECONNECTs, code 8 before the token is looked at."""
+        await self.limits.check_reconnect(address)
         account = await self.store.get_account(account_id)
         if (
             account is None
             or account.logged_out
             or not hmac.compare_digest(account.token_hash, hash_token(token))
         ):
+            await self.limits.reconnect_failed(address)
             raise ProtocolError(Code.UNAUTHORIZED, "unknown account or wrong token")
         self._nicks[account_id] = account.nick
         sessions = await self.routing.sessions_of(account_id)
@@ -303,6 +335,7 @@ class LogicService:
             raise ProtocolError(
                 Code.RATE_LIMITED, f"at most {self.config.max_sessions} open sessions"
             )
+        await self.limits.match(account_id)  # stops MATCH/LEAVE cycling through everyone
         pairing = await self.routing.pair(account_id, self.config.max_sessions)
         if pairing is not None:
             mine, theirs = await self._pair(account_id, pairing.partner_id)
@@ -383,20 +416,19 @@ class LogicService:
         if session is None:
             raise NotCached
         if account_id not in session.members:
-            raise ProtocolError(Code.FORBIDDEN, "not a member of this session")
+            raise ProtocolError(Code.FORBIDDEN, NOT_A_MEMBER)
         return session
 
     async def _stored_session(self, account_id: int, session_id: int) -> SessionRecord:
         """The session, open or ended, if the account is a member. Routing, not
         this process's cache, says whether it is open: another logic process may
-        have ended it."""
+        have ended it. A session that does not exist is refused like another
+        one's (code 6), so that session ids cannot be probed."""
         session = await self.routing.session(session_id)
         if session is None:
             session = await self.store.get_session(session_id)
-        if session is None:
-            raise ProtocolError(Code.NOT_FOUND, "no such session")
-        if account_id not in session.members:
-            raise ProtocolError(Code.FORBIDDEN, "not a member of this session")
+        if session is None or account_id not in session.members:
+            raise ProtocolError(Code.FORBIDDEN, NOT_A_MEMBER)
         if session.closed:
             cached = self._sessions.pop(session_id, None)
             self._last_msg_ids.pop(session_id, None)
@@ -408,7 +440,7 @@ class LogicService:
 
     async def load_session(self, account_id: int, session_id: int) -> None:
         """The slow path of the hot ones: cache an open session the account is a
-        member of, or raise the request's error (4, 6, or 7 once it ended)."""
+        member of, or raise the request's error (6, or 7 once it ended)."""
         session = await self._stored_session(account_id, session_id)
         if session.closed:
             raise ProtocolError(Code.SESSION_CLOSED, SESSION_ENDED)

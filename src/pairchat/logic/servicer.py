@@ -187,7 +187,10 @@ class LogicServicer:
         try:
             async for batch in batches:
                 for call in batch:
-                    if call.WhichOneof("body") == "hello":
+                    if call.WhichOneof("body") == "heartbeat":
+                        # Answered at once, no use case: it shows this loop serves.
+                        out.add(pb.Reply(call_id=call.call_id, heartbeat=pb.Heartbeat()))
+                    elif call.WhichOneof("body") == "hello":
                         broker[:] = [call.hello.broker_id]
                         # Connections routed to this id belong to an earlier stream,
                         # whose broker closed them all when it lost logic.
@@ -234,7 +237,7 @@ class LogicServicer:
                 self._spawn(
                     cid,
                     out,
-                    svc.create_account(route, call.create_account.nick_name),
+                    svc.create_account(route, call.create_account.nick_name, call.address),
                     lambda b: _bound_reply(cid, b),
                 )
             elif kind == "reconnect":
@@ -242,7 +245,7 @@ class LogicServicer:
                 self._spawn(
                     cid,
                     out,
-                    svc.reconnect(route, r.account_id, r.token),
+                    svc.reconnect(route, r.account_id, r.token, call.address),
                     lambda b: _bound_reply(cid, b),
                 )
             elif kind == "match":

@@ -12,6 +12,8 @@ from pairchat.config import option
 from pairchat.errors import StartupError
 from pairchat.storage.brokers import Brokers
 from pairchat.storage.inbox import Inbox
+from pairchat.storage.leases import Leases
+from pairchat.storage.limits import Limits
 from pairchat.storage.routing import Routing
 from pairchat.storage.store import Store
 from pairchat.storage.timers import Timers
@@ -54,6 +56,8 @@ class Backends:
     timers: Timers
     inbox: Inbox
     brokers: Brokers
+    limits: Limits
+    leases: Leases
     scaled: bool
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -70,6 +74,8 @@ async def open_backends(cfg: BackendConfig) -> Backends:
     if not cfg.scaled:
         from pairchat.storage.brokers_memory import MemoryBrokers
         from pairchat.storage.inbox_memory import MemoryInbox
+        from pairchat.storage.leases_memory import MemoryLeases
+        from pairchat.storage.limits_memory import MemoryLimits
         from pairchat.storage.routing_memory import MemoryRouting
         from pairchat.storage.store_sqlite import SqliteStore
         from pairchat.storage.timers_memory import MemoryTimers
@@ -82,11 +88,16 @@ async def open_backends(cfg: BackendConfig) -> Backends:
             MemoryTimers(),
             MemoryInbox(),
             MemoryBrokers(),
+            MemoryLimits(),
+            MemoryLeases(),
             False,
             [sqlite.close],
         )
 
+    from pairchat.storage.leases_redis import RedisLeases
+    from pairchat.storage.limits_redis import RedisLimits
     from pairchat.storage.redis import connect_redis
+    from pairchat.storage.redis_keys import Keys
     from pairchat.storage.store_postgres import PostgresStore
 
     redis = await connect_redis(cfg.redis_url, cfg.redis_prefix)
@@ -102,6 +113,8 @@ async def open_backends(cfg: BackendConfig) -> Backends:
         redis.timers,
         redis.inbox,
         redis.brokers,
+        RedisLimits(redis.redis, Keys(cfg.redis_prefix)),
+        RedisLeases(redis.redis, Keys(cfg.redis_prefix)),
         True,
         [postgres.close, redis.close],
     )

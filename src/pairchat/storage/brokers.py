@@ -14,11 +14,16 @@ from typing import Protocol
 class Brokers(Protocol):
     """Liveness of brokers and where workers reach their Push service."""
 
-    async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
-        """Say the broker is alive for `ttl` more seconds."""
+    async def alive(self, broker_id: str, push_target: str, ttl: float, holder: str) -> None:
+        """Say the broker is alive for `ttl` more seconds; `holder` names the
+        process saying so (the logic process the broker streams to)."""
         ...
 
-    async def gone(self, broker_id: str) -> None: ...
+    async def gone(self, broker_id: str, holder: str) -> None:
+        """Forget the broker, if `holder` is the process that last said it alive;
+        otherwise nothing changes: the broker went on with another process (it
+        failed over while `holder` stalled), which keeps renewing it."""
+        ...
 
     async def targets(self) -> dict[str, str]:
         """Brokers and their push targets, until `expired` reports them: only

@@ -10,14 +10,21 @@ class MemoryBrokers:
     def __init__(self) -> None:
         self._targets: dict[str, str] = {}
         self._deadlines: dict[str, float] = {}
+        self._holders: dict[str, str] = {}
 
-    async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
+    async def alive(self, broker_id: str, push_target: str, ttl: float, holder: str) -> None:
         self._targets[broker_id] = push_target
         self._deadlines[broker_id] = asyncio.get_running_loop().time() + ttl
+        self._holders[broker_id] = holder
 
-    async def gone(self, broker_id: str) -> None:
+    async def gone(self, broker_id: str, holder: str) -> None:
+        if self._holders.get(broker_id) == holder:
+            self._forget(broker_id)
+
+    def _forget(self, broker_id: str) -> None:
         self._targets.pop(broker_id, None)
         self._deadlines.pop(broker_id, None)
+        self._holders.pop(broker_id, None)
 
     async def targets(self) -> dict[str, str]:
         return dict(self._targets)
@@ -26,5 +33,5 @@ class MemoryBrokers:
         now = asyncio.get_running_loop().time()
         dead = [b for b, t in self._deadlines.items() if t < now]
         for broker_id in dead:
-            await self.gone(broker_id)
+            self._forget(broker_id)
         return dead

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from pairchat.storage.redis_keys import Keys, as_text, script
 
-SCRIPTS: Final = ("broker_alive", "broker_expired")
+SCRIPTS: Final = ("broker_alive", "broker_gone", "broker_expired")
 
 
 class RedisBrokers:
@@ -22,18 +22,16 @@ class RedisBrokers:
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
-        self._keys = [keys.broker, keys.broker_deadline]
+        self._keys = [keys.broker, keys.broker_deadline, keys.broker_holder]
         self._alive = script(redis, "broker_alive")
+        self._gone = script(redis, "broker_gone")
         self._expired = script(redis, "broker_expired")
 
-    async def alive(self, broker_id: str, push_target: str, ttl: float) -> None:
-        await self._alive(keys=self._keys, args=[broker_id, push_target, repr(ttl)])
+    async def alive(self, broker_id: str, push_target: str, ttl: float, holder: str) -> None:
+        await self._alive(keys=self._keys, args=[broker_id, push_target, repr(ttl), holder])
 
-    async def gone(self, broker_id: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self._keys[0], broker_id)
-            pipe.zrem(self._keys[1], broker_id)
-            await pipe.execute()
+    async def gone(self, broker_id: str, holder: str) -> None:
+        await self._gone(keys=self._keys, args=[broker_id, holder])
 
     async def targets(self) -> dict[str, str]:
         found = await self._redis.hgetall(self._keys[0])

@@ -85,6 +85,20 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class PurgeReport:
+    """What one `Store.purge` call deleted (or, dry, would delete): sessions
+    with their members, signals and requestIds, their messages, and accounts."""
+
+    sessions: int
+    messages: int
+    accounts: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.sessions or self.accounts)
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What logic loads at start: accounts not logged out and open sessions."""
 

@@ -25,12 +25,20 @@ Brokers (brokers_redis.py):
     P broker             hash    broker_id -> push target of a live broker
     P broker:deadline    zset    broker_id -> end of its liveness (Redis server
                                  time, epoch seconds, so clocks of hosts don't matter)
+    P broker:holder      hash    broker_id -> the logic process that last renewed it
 Inbox (inbox_redis.py, inbox_redis_shards.py):
     P inbox:shards       string  the shard count every process must agree on
     P inbox:<n>          stream  entries of the sessions with id % shards == n,
                                  field "e" = msgpack entry; consumer group "workers"
     P inbox:lease:<n>    string  the consumer holding shard n (expires: PX lease ttl)
     P inbox:consumers    zset    live consumers -> end of their heartbeat (server ms)
+Leases (leases_redis.py):
+    P lease:<name>       string  the process doing that duty ("purge": retention)
+                                 (expires: PX lease ttl)
+Limits (limits_redis.py):
+    P limit:<key>        string  events counted in the key's rate-limit window;
+                                 expires (PX) when the window ends. <key> is
+                                 "<limit name>:<subject>", e.g. accounts:203.0.113.9
 
 Scripts build the per-account and per-broker keys (partners:<id>, ...) from the
 key prefixes they receive in ARGV, because which accounts they touch is only
@@ -119,6 +127,10 @@ class Keys:
     def broker_deadline(self) -> str:
         return self.prefix + "broker:deadline"
 
+    @property
+    def broker_holder(self) -> str:
+        return self.prefix + "broker:holder"
+
     # --- inbox ---
     @property
     def inbox_shards(self) -> str:
@@ -133,6 +145,14 @@ class Keys:
     @property
     def consumers(self) -> str:
         return self.prefix + "inbox:consumers"
+
+    # --- leases ---
+    def duty_lease(self, name: str) -> str:
+        return f"{self.prefix}lease:{name}"
+
+    # --- limits ---
+    def limit(self, key: str) -> str:
+        return f"{self.prefix}limit:{key}"
 
 
 def as_text(raw: bytes | str) -> str:

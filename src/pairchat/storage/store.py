@@ -17,6 +17,7 @@ from pairchat.storage.records import (
     Account,
     Ack,
     NewMessage,
+    PurgeReport,
     SessionRecord,
     Signal,
     Snapshot,
@@ -113,3 +114,21 @@ class Store(Protocol):
     async def ack_signal(self, receiver_id: int, session_id: int, signal_type: str) -> None: ...
 
     async def pending_signals(self, receiver_id: int) -> list[Signal]: ...
+
+    # --- retention ---
+    async def purge(self, older_than_ms: int, limit: int, dry_run: bool = False) -> PurgeReport:
+        """Delete, in ONE short transaction, one chunk of what retention lets go:
+        sessions that ended before `older_than_ms` (oldest first), each with its
+        messages, members' marks, signals and requestIds; then accounts logged
+        out before `older_than_ms` that no session refers to any more. A session
+        ended long ago goes even while its partner is active: its messages are
+        the partner's too, and they are kept for the same period after it
+        ended. Open sessions and accounts still logged in are never touched.
+
+        A chunk holds at most `limit` sessions whose messages total at most
+        `limit` (a single larger session goes alone) and at most `limit`
+        accounts; the caller repeats until a report is `empty`. With `dry_run`
+        nothing changes and the report counts everything a complete purge at
+        this cutoff would delete, regardless of `limit`.
+        """
+        ...

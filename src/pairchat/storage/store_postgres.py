@@ -30,11 +30,13 @@ from pairchat.storage.records import (
     Account,
     Ack,
     NewMessage,
+    PurgeReport,
     SessionRecord,
     Signal,
     Snapshot,
     StoredMessage,
 )
+from pairchat.storage.retention import chunk_of
 from pairchat.storage.store_postgres_schema import (
     CONNECT_ERRORS,
     CONNECT_TIMEOUT,
@@ -96,6 +98,26 @@ SELECT count(*) FROM claimed
 _RAISE_ACKS = """
 UPDATE members SET acked_msg_id = $3
 WHERE session_id = $1 AND account_id = $2 AND acked_msg_id < $3
+"""
+
+# Retention: accounts logged out before the cutoff that no session refers to
+# (in a dry run, none but those the purge deletes first); two NOT EXISTS rather
+# than one OR, so that each probes its index.
+_FREE_ACCOUNTS = """
+SELECT id FROM accounts a WHERE logged_out_at < $1
+AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_a = a.id {alive})
+AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_b = a.id {alive})
+"""
+_UNLESS_DUE = "AND (s.closed_at IS NULL OR s.closed_at >= $1)"
+# SKIP LOCKED: rows another purge holds are its chunk, not this one's.
+_DUE_SESSIONS = """
+SELECT id, member_a, member_b, last_msg_id FROM sessions WHERE closed_at < $1
+ORDER BY closed_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+"""
+# A session's rows that are keyed by member first, probed through their keys.
+_DELETE_BY_MEMBER = """
+DELETE FROM {table} t USING unnest($1::bigint[], $2::bigint[]) AS k (member, session_id)
+WHERE t.{member} = k.member AND t.session_id = k.session_id
 """
 
 
@@ -358,6 +380,60 @@ class PostgresStore:
             receiver_id,
         )
         return [Signal(receiver_id, r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    # --- retention ---
+    async def purge(self, older_than_ms: int, limit: int, dry_run: bool = False) -> PurgeReport:
+        pool = self._opened()
+        if dry_run:
+            async with (
+                pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                sessions, messages = await conn.fetchrow(
+                    "SELECT count(*), coalesce(sum(last_msg_id), 0) FROM sessions "
+                    "WHERE closed_at < $1",
+                    older_than_ms,
+                )
+                accounts = await conn.fetchval(
+                    f"SELECT count(*) FROM ({_FREE_ACCOUNTS.format(alive=_UNLESS_DUE)}) f",
+                    older_than_ms,
+                )
+            return PurgeReport(int(sessions), int(messages), int(accounts))
+        if limit < 1:
+            raise ValueError(f"purge limit must be at least 1, got {limit}")
+        async with pool.acquire() as conn, conn.transaction():
+            chunk = chunk_of(
+                [
+                    (r[0], r[1], r[2], r[3])
+                    for r in await conn.fetch(_DUE_SESSIONS, older_than_ms, limit)
+                ],
+                limit,
+            )
+            ids = [c[0] for c in chunk]
+            members = [m for c in chunk for m in (c[1], c[2])]
+            pairs = [c[0] for c in chunk for _ in (0, 1)]
+            for table, member in (("request_ids", "sender_id"), ("signals", "receiver_id")):
+                await conn.execute(
+                    _DELETE_BY_MEMBER.format(table=table, member=member), members, pairs
+                )
+            deleted = await conn.execute(
+                "DELETE FROM messages WHERE session_id = ANY($1::bigint[])", ids
+            )
+            await conn.execute("DELETE FROM members WHERE session_id = ANY($1::bigint[])", ids)
+            await conn.execute("DELETE FROM sessions WHERE id = ANY($1::bigint[])", ids)
+            accounts = await conn.execute(
+                "DELETE FROM accounts WHERE id IN "
+                f"({_FREE_ACCOUNTS.format(alive='')} ORDER BY logged_out_at LIMIT $2 "
+                "FOR UPDATE SKIP LOCKED)",
+                older_than_ms,
+                limit,
+            )
+        return PurgeReport(len(chunk), _row_count(deleted), _row_count(accounts))
+
+
+def _row_count(status: str) -> int:
+    """The row count of a command's status, such as "DELETE 12"."""
+    return int(status.rsplit(" ", 1)[1])
 
 
 # --- one group commit ---

@@ -37,12 +37,13 @@ from pairchat.storage.records import (
     Account,
     Ack,
     NewMessage,
+    PurgeReport,
     SessionRecord,
     Signal,
     Snapshot,
     StoredMessage,
 )
-from pairchat.storage.store_sqlite_ops import connect
+from pairchat.storage.store_sqlite_ops import connect, purge
 from pairchat.storage.store_sqlite_writer import SqliteWriter
 
 T = TypeVar("T")
@@ -251,3 +252,10 @@ class SqliteStore:
             return [Signal(receiver_id, r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
         return await self._read(read)
+
+    # --- retention ---
+    async def purge(self, older_than_ms: int, limit: int, dry_run: bool = False) -> PurgeReport:
+        if dry_run:  # only reads: the reader thread, leaving the writer alone
+            return await self._read(lambda conn: purge(conn, older_than_ms, limit, True))
+        report: PurgeReport = await self._writer.call("purge", older_than_ms, limit, False)
+        return report

@@ -19,7 +19,15 @@ from typing import Any
 import msgspec
 
 from pairchat.storage.commit_plan import fold_acks, plan_commit
-from pairchat.storage.records import Ack, NewMessage, SchemaVersionError, Signal, StoredMessage
+from pairchat.storage.records import (
+    Ack,
+    NewMessage,
+    PurgeReport,
+    SchemaVersionError,
+    Signal,
+    StoredMessage,
+)
+from pairchat.storage.retention import chunk_of
 
 WAL_SIZE_LIMIT = 64 << 20  # bytes of WAL file kept once it starts over
 
@@ -70,6 +78,15 @@ CREATE TABLE IF NOT EXISTS signals (
     data TEXT NOT NULL,
     PRIMARY KEY (receiver_id, session_id, signal_type)
 ) WITHOUT ROWID;
+-- Retention (`purge`): the ended sessions oldest first, the logged-out accounts
+-- oldest first, and the sessions that refer to an account (also what the
+-- foreign keys check when an account is deleted). Created on files of older
+-- pairchats too (the version stays 1: an older pairchat reads the file alike).
+CREATE INDEX IF NOT EXISTS sessions_closed ON sessions (closed_at) WHERE closed_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sessions_member_a ON sessions (member_a);
+CREATE INDEX IF NOT EXISTS sessions_member_b ON sessions (member_b);
+CREATE INDEX IF NOT EXISTS accounts_logged_out ON accounts (logged_out_at)
+    WHERE logged_out_at IS NOT NULL;
 """
 
 
@@ -189,6 +206,57 @@ def ack_signal(
     ).close()
 
 
+# Accounts logged out before the cutoff that no session refers to (two NOT
+# EXISTS rather than one OR, so that each probes its index).
+_FREE_ACCOUNTS = """
+SELECT id FROM accounts a WHERE logged_out_at < ?1
+AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_a = a.id {alive})
+AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_b = a.id {alive})
+"""
+# In a dry run the sessions that the purge would delete first do not count.
+_UNLESS_DUE = "AND (s.closed_at IS NULL OR s.closed_at >= ?1)"
+
+
+def purge(conn: sqlite3.Connection, older_than_ms: int, limit: int, dry_run: bool) -> PurgeReport:
+    """`Store.purge`: one chunk, in the writer's transaction."""
+    if dry_run:
+        sessions, messages = conn.execute(
+            "SELECT count(*), coalesce(sum(last_msg_id), 0) FROM sessions WHERE closed_at < ?",
+            (older_than_ms,),
+        ).fetchone()
+        accounts = conn.execute(
+            f"SELECT count(*) FROM ({_FREE_ACCOUNTS.format(alive=_UNLESS_DUE)})",
+            (older_than_ms,),
+        ).fetchone()[0]
+        return PurgeReport(sessions, messages, accounts)
+    chunk = chunk_of(
+        conn.execute(
+            "SELECT id, member_a, member_b, last_msg_id FROM sessions WHERE closed_at < ? "
+            "ORDER BY closed_at, id LIMIT ?",
+            (older_than_ms, limit),
+        ).fetchall(),
+        limit,
+    )
+    ids = [(c[0],) for c in chunk]
+    by_member = [(m, c[0]) for c in chunk for m in (c[1], c[2])]
+    # requestIds are keyed by sender: each member's are probed through the key.
+    conn.executemany(
+        "DELETE FROM request_ids WHERE sender_id = ? AND session_id = ?", by_member
+    ).close()
+    messages = conn.executemany("DELETE FROM messages WHERE session_id = ?", ids).rowcount
+    conn.executemany(
+        "DELETE FROM signals WHERE receiver_id = ? AND session_id = ?", by_member
+    ).close()
+    conn.executemany("DELETE FROM members WHERE session_id = ?", ids).close()
+    conn.executemany("DELETE FROM sessions WHERE id = ?", ids).close()
+    accounts = conn.execute(
+        "DELETE FROM accounts WHERE id IN "
+        f"({_FREE_ACCOUNTS.format(alive='')} ORDER BY logged_out_at LIMIT ?2)",
+        (older_than_ms, limit),
+    ).rowcount
+    return PurgeReport(len(chunk), max(messages, 0), accounts)
+
+
 def _append(
     conn: sqlite3.Connection, batch: Sequence[NewMessage], now_ms: int
 ) -> list[StoredMessage]:
@@ -255,4 +323,5 @@ OPS: dict[str, tuple[Callable[..., Any], Any, Any]] = {
     ),
     "put_signals": (put_signals, tuple[list[Signal]], None),
     "ack_signal": (ack_signal, tuple[int, int, str], None),
+    "purge": (purge, tuple[int, int, bool], PurgeReport),
 }

@@ -170,6 +170,8 @@ def _error(kind: str, msg: str) -> Exception:
     """The writer's exception as the caller sees it."""
     if kind == "LookupError":
         return LookupError(msg)
+    if kind == "ValueError":
+        return ValueError(msg)
     if kind == "SchemaVersionError":
         return SchemaVersionError(msg)
     if kind == "RuntimeError":

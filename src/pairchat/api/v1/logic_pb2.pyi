@@ -80,6 +80,7 @@ class Call(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     CONN_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
     HELLO_FIELD_NUMBER: _builtins.int
     CREATE_ACCOUNT_FIELD_NUMBER: _builtins.int
     RECONNECT_FIELD_NUMBER: _builtins.int
@@ -92,6 +93,7 @@ class Call(_message.Message):
     TYPING_FIELD_NUMBER: _builtins.int
     ACK_FIELD_NUMBER: _builtins.int
     CLOSED_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
     call_id: _builtins.int
     """the broker's correlation id; 0 for reports that need no reply"""
     account_id: _builtins.int
@@ -99,6 +101,8 @@ class Call(_message.Message):
     conn_id: _builtins.int
     request_id: _builtins.str
     """the client's requestId, for idempotency"""
+    address: _builtins.str
+    """the client's IP address, on CreateAccount and Reconnect (rate limits)"""
     @_builtins.property
     def hello(self) -> Global___BrokerHello: ...
     @_builtins.property
@@ -123,6 +127,8 @@ class Call(_message.Message):
     def ack(self) -> Global___Ack: ...
     @_builtins.property
     def closed(self) -> Global___ConnectionClosed: ...
+    @_builtins.property
+    def heartbeat(self) -> Global___Heartbeat: ...
     def __init__(
         self,
         *,
@@ -130,6 +136,7 @@ class Call(_message.Message):
         account_id: _builtins.int = ...,
         conn_id: _builtins.int = ...,
         request_id: _builtins.str = ...,
+        address: _builtins.str = ...,
         hello: Global___BrokerHello | None = ...,
         create_account: Global___CreateAccount | None = ...,
         reconnect: Global___Reconnect | None = ...,
@@ -142,12 +149,13 @@ class Call(_message.Message):
         typing: Global___Typing | None = ...,
         ack: Global___Ack | None = ...,
         closed: Global___ConnectionClosed | None = ...,
+        heartbeat: Global___Heartbeat | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "closed", b"closed", "create_account", b"create_account", "hello", b"hello", "history", b"history", "leave", b"leave", "logout", b"logout", "match", b"match", "reconnect", b"reconnect", "send_msg", b"send_msg", "typing", b"typing", "viewed_ack", b"viewed_ack"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "closed", b"closed", "create_account", b"create_account", "heartbeat", b"heartbeat", "hello", b"hello", "history", b"history", "leave", b"leave", "logout", b"logout", "match", b"match", "reconnect", b"reconnect", "send_msg", b"send_msg", "typing", b"typing", "viewed_ack", b"viewed_ack"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "ack", b"ack", "body", b"body", "call_id", b"call_id", "closed", b"closed", "conn_id", b"conn_id", "create_account", b"create_account", "hello", b"hello", "history", b"history", "leave", b"leave", "logout", b"logout", "match", b"match", "reconnect", b"reconnect", "request_id", b"request_id", "send_msg", b"send_msg", "typing", b"typing", "viewed_ack", b"viewed_ack"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "ack", b"ack", "address", b"address", "body", b"body", "call_id", b"call_id", "closed", b"closed", "conn_id", b"conn_id", "create_account", b"create_account", "heartbeat", b"heartbeat", "hello", b"hello", "history", b"history", "leave", b"leave", "logout", b"logout", "match", b"match", "reconnect", b"reconnect", "request_id", b"request_id", "send_msg", b"send_msg", "typing", b"typing", "viewed_ack", b"viewed_ack"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "create_account", "reconnect", "match", "send_msg", "leave", "logout", "history", "viewed_ack", "typing", "ack", "closed"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "create_account", "reconnect", "match", "send_msg", "leave", "logout", "history", "viewed_ack", "typing", "ack", "closed", "heartbeat"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -172,6 +180,7 @@ class Reply(_message.Message):
     MATCHED_FIELD_NUMBER: _builtins.int
     STORED_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
     call_id: _builtins.int
     code: _builtins.int
     """the wire protocol's code; 0 = OK"""
@@ -191,6 +200,8 @@ class Reply(_message.Message):
     def stored(self) -> Global___MsgStored: ...
     @_builtins.property
     def history(self) -> Global___HistoryPage: ...
+    @_builtins.property
+    def heartbeat(self) -> Global___Heartbeat: ...
     def __init__(
         self,
         *,
@@ -204,12 +215,13 @@ class Reply(_message.Message):
         matched: Global___Matched | None = ...,
         stored: Global___MsgStored | None = ...,
         history: Global___HistoryPage | None = ...,
+        heartbeat: Global___Heartbeat | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "bound", b"bound", "history", b"history", "matched", b"matched", "stored", b"stored"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "bound", b"bound", "heartbeat", b"heartbeat", "history", b"history", "matched", b"matched", "stored", b"stored"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "bound", b"bound", "call_id", b"call_id", "cmd", b"cmd", "code", b"code", "conn_id", b"conn_id", "history", b"history", "matched", b"matched", "msg", b"msg", "request_id", b"request_id", "stored", b"stored"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "bound", b"bound", "call_id", b"call_id", "cmd", b"cmd", "code", b"code", "conn_id", b"conn_id", "heartbeat", b"heartbeat", "history", b"history", "matched", b"matched", "msg", b"msg", "request_id", b"request_id", "stored", b"stored"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["bound", "matched", "stored", "history"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["bound", "matched", "stored", "history", "heartbeat"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -464,6 +476,27 @@ class ConnectionClosed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConnectionClosed: _TypeAlias = ConnectionClosed  # noqa: Y015
+
+@_typing.final
+class Heartbeat(_message.Message):
+    """Liveness of the stream: a broker sends one every second or so (call_id 0, no
+    connection) and logic answers at once with a Reply whose body is a Heartbeat,
+    touching no use case. A broker that hears nothing for a few intervals treats
+    the stream as broken (logic stopped or hung) and fails over.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Heartbeat: _TypeAlias = Heartbeat  # noqa: Y015
 
 @_typing.final
 class SessionRef(_message.Message):
