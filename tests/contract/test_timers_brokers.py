@@ -78,13 +78,36 @@ async def test_only_the_last_holder_forgets_a_broker(shared: Shared) -> None:
     """A broker that failed over from a stalled logic process (L1) to another
     (L2) stays registered when L1 wakes up and sees its old stream end."""
     brokers = (await shared.open()).brokers
-    await brokers.alive("b1", "t1", TTL * 10, "L1")
-    await brokers.alive("b1", "t1", TTL * 10, "L2")
+    await brokers.alive("b1", "t1", TTL * 10, "L1", take=True)
+    await brokers.alive("b1", "t1", TTL * 10, "L2", take=True)
     await brokers.gone("b1", "L1")
     assert await brokers.targets() == {"b1": "t1"}
     await brokers.gone("b1", "L2")
     assert await brokers.targets() == {}
     assert await brokers.expired() == []
+
+
+async def test_a_stale_holder_cannot_renew_a_broker_taken_over(shared: Shared) -> None:
+    """L1 stalled, the broker said hello to L2; L1 wakes up and renews from its
+    old list: refused, nothing changes, and L1's `gone` forgets nothing."""
+    brokers = (await shared.open()).brokers
+    assert await brokers.alive("b1", "t1", TTL * 10, "L1", take=True)
+    assert await brokers.alive("b1", "t2", TTL * 10, "L2", take=True)
+    assert not await brokers.alive("b1", "t1", TTL * 10, "L1")
+    await brokers.gone("b1", "L1")
+    assert await brokers.targets() == {"b1": "t2"}
+    assert await brokers.alive("b1", "t2", TTL * 10, "L2")  # the holder renews
+
+
+async def test_a_broker_nobody_holds_is_renewed_by_its_stream(shared: Shared) -> None:
+    """Its liveness ran out (reported expired after an engine stall) while its
+    stream went on: the next renewal registers it again."""
+    brokers = (await shared.open()).brokers
+    assert await brokers.alive("b1", "t1", TTL, "L1", take=True)
+    await asyncio.sleep(TTL * 2)
+    assert await brokers.expired() == ["b1"]
+    assert await brokers.alive("b1", "t1", TTL * 10, "L1")
+    assert await brokers.targets() == {"b1": "t1"}
 
 
 async def test_a_renewed_broker_does_not_expire(shared: Shared) -> None:

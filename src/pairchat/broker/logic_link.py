@@ -169,7 +169,10 @@ class LogicLink(_Link):
                         call.cancel()
             except asyncio.CancelledError:
                 raise
-            except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
+            except Exception as exc:
+                # Whatever broke the stream (an RPC error, a stream finished under a
+                # write, a timeout): the link is lost and fails over. A link task
+                # that died here silently would strand every client of this broker.
                 self._lost(target=target, error=repr(exc))
             await asyncio.sleep(delay)
             delay = min(RETRY_MAX, delay * 2)

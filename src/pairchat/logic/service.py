@@ -173,7 +173,11 @@ class LogicService:
                     self._spawn(self._grace_expired(account_id))
                 if now - renewed >= BROKER_TTL / 5:
                     for broker_id, target in list(self._my_brokers.items()):
-                        await self.brokers.alive(broker_id, target, BROKER_TTL, self.holder)
+                        if not await self.brokers.alive(broker_id, target, BROKER_TTL, self.holder):
+                            # It moved to another logic process while this one
+                            # stalled: that one renews it now.
+                            self._my_brokers.pop(broker_id, None)
+                            event(log, "broker taken over", logging.WARNING, broker=broker_id)
                     renewed = now
                 if time.time() - now > BROKER_TTL / 5:
                     # The engine answered slowly (paused, failing over): other
@@ -194,7 +198,7 @@ class LogicService:
         from an earlier stream, whose broker closed all its clients."""
         await self.broker_gone(broker_id)
         self._my_brokers[broker_id] = push_target
-        await self.brokers.alive(broker_id, push_target, BROKER_TTL, self.holder)
+        await self.brokers.alive(broker_id, push_target, BROKER_TTL, self.holder, take=True)
 
     async def broker_disconnected(self, broker_id: str) -> None:
         """The broker's stream to this process ended: the connections bound

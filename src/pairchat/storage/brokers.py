@@ -14,9 +14,15 @@ from typing import Protocol
 class Brokers(Protocol):
     """Liveness of brokers and where workers reach their Push service."""
 
-    async def alive(self, broker_id: str, push_target: str, ttl: float, holder: str) -> None:
+    async def alive(
+        self, broker_id: str, push_target: str, ttl: float, holder: str, *, take: bool = False
+    ) -> bool:
         """Say the broker is alive for `ttl` more seconds; `holder` names the
-        process saying so (the logic process the broker streams to)."""
+        process saying so (the logic process the broker streams to). With
+        `take` (the broker said hello to `holder`), `holder` holds it from now
+        on. Without (a renewal), only if `holder` still holds it or nobody does
+        (its liveness ran out meanwhile); False, and nothing changes, when
+        another process took it over (this one stalled and the broker moved)."""
         ...
 
     async def gone(self, broker_id: str, holder: str) -> None:

@@ -12,10 +12,15 @@ class MemoryBrokers:
         self._deadlines: dict[str, float] = {}
         self._holders: dict[str, str] = {}
 
-    async def alive(self, broker_id: str, push_target: str, ttl: float, holder: str) -> None:
+    async def alive(
+        self, broker_id: str, push_target: str, ttl: float, holder: str, *, take: bool = False
+    ) -> bool:
+        if not take and self._holders.get(broker_id, holder) != holder:
+            return False
         self._targets[broker_id] = push_target
         self._deadlines[broker_id] = asyncio.get_running_loop().time() + ttl
         self._holders[broker_id] = holder
+        return True
 
     async def gone(self, broker_id: str, holder: str) -> None:
         if self._holders.get(broker_id) == holder:

@@ -27,8 +27,11 @@ class RedisBrokers:
         self._gone = script(redis, "broker_gone")
         self._expired = script(redis, "broker_expired")
 
-    async def alive(self, broker_id: str, push_target: str, ttl: float, holder: str) -> None:
-        await self._alive(keys=self._keys, args=[broker_id, push_target, repr(ttl), holder])
+    async def alive(
+        self, broker_id: str, push_target: str, ttl: float, holder: str, *, take: bool = False
+    ) -> bool:
+        args = [broker_id, push_target, repr(ttl), holder, "1" if take else "0"]
+        return bool(await self._alive(keys=self._keys, args=args))
 
     async def gone(self, broker_id: str, holder: str) -> None:
         await self._gone(keys=self._keys, args=[broker_id, holder])
