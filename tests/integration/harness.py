@@ -192,6 +192,17 @@ class System:
         return self.log_path.read_text(errors="replace")
 
 
+def children(system: System, role: str) -> list[int]:
+    """PIDs of the `pairchat <role>` processes of a running `pairchat up`."""
+    out = subprocess.run(
+        ["pgrep", "-P", str(system.proc.pid), "-f", f"pairchat {role}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return sorted(int(pid) for pid in out.split())
+
+
 def http_get(url: str, timeout: float = TIMEOUT) -> tuple[int, str]:
     """GET a URL without any proxy: (status, body); status 0 if nothing answered."""
     try:

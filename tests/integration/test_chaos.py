@@ -28,6 +28,7 @@ from .harness import (
     TIMEOUT,
     Flags,
     System,
+    children,
     drop_namespace,
     running_system,
     scaled_flags,
@@ -36,17 +37,6 @@ from .users import Users
 
 GRACE = 6 * TIMEOUT  # nobody is logged out while the system heals
 PHASE = 25  # messages sent before the kill, and again after it
-
-
-def children(system: System, role: str) -> list[int]:
-    """PIDs of the `pairchat <role>` processes of a running `pairchat up`."""
-    out = subprocess.run(
-        ["pgrep", "-P", str(system.proc.pid), "-f", f"pairchat {role}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return sorted(int(pid) for pid in out.split())
 
 
 async def resumed(system: System, old: ChatClient, broker: int, name: str) -> ChatClient:

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +33,15 @@ from pairchat.logic.service import BROKER_TTL
 from pairchat.storage.inbox_redis import DEFAULT_LEASE_TTL
 
 from .client import ChatClient, Frame, is_dialogue
-from .harness import TIMEOUT, Flags, System, drop_namespace, running_system, scaled_flags
+from .harness import (
+    TIMEOUT,
+    Flags,
+    System,
+    children,
+    drop_namespace,
+    running_system,
+    scaled_flags,
+)
 from .users import Users
 
 PAIRS = 20
@@ -83,17 +90,6 @@ FAULTS = [
     # Broker 0's clients reconnect to broker 1 (its port refuses until restarted).
     Fault("broker", signal.SIGKILL, BROKER_TTL),
 ]
-
-
-def children(system: System, role: str) -> list[int]:
-    """PIDs of the `pairchat <role>` processes of a running `pairchat up`."""
-    out = subprocess.run(
-        ["pgrep", "-P", str(system.proc.pid), "-f", f"pairchat {role}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return sorted(int(pid) for pid in out.split())
 
 
 def victim(system: System, role: str) -> int:
