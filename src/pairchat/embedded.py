@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -69,17 +70,14 @@ async def serve_logic_process(cfg: LogicProcess, stop: asyncio.Event) -> None:
     if not backends.scaled:
         sys.setswitchinterval(EMBEDDED_SWITCH_INTERVAL)
     worker: RunningWorker | None = None
+    on_hello: Callable[[str, str], None] = _ignore
+    on_gone: Callable[[str], None] = _ignore
     if process.run_worker or not backends.scaled:
         worker = start_worker(backends, "logic")
         # Brokers that stream to this process are pushed to at the address
         # they announce; scaled, the worker also follows the others.
-        logic = await start_logic(
-            cfg.logic, backends, process.listen, worker.links.register, worker.links.unregister
-        )
-    else:
-        logic = await start_logic(
-            cfg.logic, backends, process.listen, lambda _b, _t: None, lambda _b: None
-        )
+        on_hello, on_gone = worker.links.register, worker.links.unregister
+    logic = await start_logic(cfg.logic, backends, process.listen, on_hello, on_gone)
     broker: RunningBroker | None = None
     runner: web.AppRunner | None = None
     try:
@@ -121,3 +119,7 @@ async def serve_logic_process(cfg: LogicProcess, stop: asyncio.Event) -> None:
         if runner is not None:
             await bounded("ops server", runner.cleanup())
         await bounded("backends", backends.close(), seconds=4.0)
+
+
+def _ignore(*_: str) -> None:
+    """No worker here to tell of brokers coming and going."""

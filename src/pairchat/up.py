@@ -85,6 +85,11 @@ def _reachable(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
+def _pairchat(argv: list[str]) -> subprocess.Popen[bytes]:
+    """`pairchat ARGV` as a child, with this very interpreter."""
+    return subprocess.Popen([sys.executable, "-m", "pairchat", *argv])
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1.0) as resp:
@@ -106,7 +111,7 @@ class Supervisor:
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         """Start `pairchat ARGV` as the child `name`."""
-        proc = subprocess.Popen([sys.executable, "-m", "pairchat", *argv])
+        proc = _pairchat(argv)
         self._children.append((name, proc))
         self._argv[name] = argv
         return proc
@@ -192,7 +197,7 @@ class Supervisor:
             return False
         self._children[index] = (
             name,
-            subprocess.Popen([sys.executable, "-m", "pairchat", *self._argv[name]]),
+            _pairchat(self._argv[name]),
         )
         return True
 

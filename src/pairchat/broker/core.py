@@ -226,11 +226,7 @@ class ConnectionCore:
     def refuse(self, code: int, msg: str) -> None:
         """Answer ERROR to a frame the core never saw (binary, not UTF-8, or one
         whose handling failed): not rate limited, not counted."""
-        state = self.state
-        if state is not CLOSING and state is not CLOSED:
-            frame = self._codec.error("ERROR", None, code, msg)
-            if frame is not None:
-                self.frames.append(frame)
+        self._write(self._codec.error("ERROR", None, code, msg))
 
     # --- inputs: logic ---
     def receive_reply(self, reply: lpb.Reply) -> None:
@@ -270,11 +266,7 @@ class ConnectionCore:
             self._error(cmd, request_id, code, msg)
             return
         self._count(cmd, Code.OK)
-        state = self.state
-        if state is not CLOSING and state is not CLOSED:
-            frame = self._codec.stored(request_id, session_id, msg_id)
-            if frame is not None:
-                self.frames.append(frame)
+        self._write(self._codec.stored(request_id, session_id, msg_id))
 
     def ack_refused(self, request_id: str | None, code: int, msg: str) -> None:
         """Logic refused an AckMessage of this connection."""
@@ -391,14 +383,11 @@ class ConnectionCore:
         )
 
     def _ack_signal(self, req: SignalAck) -> None:
-        ack = lpb.Ack(session_id=req.sessionId, signal_type=req.signalType)
-        self._acknowledge(req.requestId, ack)
-
-    def _acknowledge(self, request_id: str | None, ack: lpb.Ack) -> None:
         """Acks go without a call id: logic answers only if one fails."""
+        ack = lpb.Ack(session_id=req.sessionId, signal_type=req.signalType)
         call = lpb.Call(account_id=self.account_id, conn_id=self.conn_id, ack=ack)
-        if request_id is not None:
-            call.request_id = request_id
+        if req.requestId is not None:
+            call.request_id = req.requestId
         self.calls.append(call)
 
     def _typing(self, req: Typing) -> None:
@@ -478,21 +467,19 @@ class ConnectionCore:
     # --- answers ---
     def _answer(self, cmd: str, request_id: str | None, reply: lpb.Reply | None) -> None:
         self._count(cmd, Code.OK)
-        state = self.state
-        if state is not CLOSING and state is not CLOSED:
-            frame = self._codec.reply(cmd, request_id, reply)
-            if frame is not None:
-                self.frames.append(frame)
+        self._write(self._codec.reply(cmd, request_id, reply))
 
     def _error(
         self, cmd: str, request_id: str | None, code: int, msg: str, label: str | None = None
     ) -> None:
         self._count(label or cmd, code)
+        self._write(self._codec.error(cmd, request_id, code, msg))
+
+    def _write(self, frame: bytes | None) -> None:
+        """Queue an answer for the client, unless the connection is closing."""
         state = self.state
-        if state is not CLOSING and state is not CLOSED:
-            frame = self._codec.error(cmd, request_id, code, msg)
-            if frame is not None:
-                self.frames.append(frame)
+        if frame is not None and state is not CLOSING and state is not CLOSED:
+            self.frames.append(frame)
 
 
 # What serves each request of a bound connection (PING and binds are served

@@ -176,9 +176,8 @@ class Gateway:
         self._static = _load_static(STATIC_DIR)
         # a frame, or a message of fragments, past this closes the connection (1009)
         self.max_message = max(HARD_FRAME_LIMIT, config.max_frame_bytes * 2)
-        json_codec = JsonCodec(config.max_content)
-        # The dialect of each WebSocket path: a codec for each new connection.
-        self._dialects: dict[str, Callable[[], Codec]] = {"/ws": lambda: json_codec}
+        # The dialect of each WebSocket path (codecs are stateless: one per path).
+        self._dialects: dict[str, Codec] = {"/ws": JsonCodec(config.max_content)}
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         heartbeat = self.config.heartbeat
@@ -204,14 +203,14 @@ class Gateway:
         """Pick what answers a GET: the WebSocket, /healthz or a file."""
         path = unquote(urlsplit(request.path.decode("latin-1")).path)
         host = request.headers.get("Host")
-        dialect = self._dialects.get(path)
-        if dialect is not None:
+        codec = self._dialects.get(path)
+        if codec is not None:
             origin = request.headers.get("Origin")
             if not origin_ok(origin, host, self.config.allowed_origins):
                 # the upgrade hook does not see the peer: one line per interval for all
                 self.warn("origin refused", "origin refused", origin=origin, host=host)
                 return _response(403, b"origin not allowed\n", host=host)
-            return _Client(self, dialect())
+            return _Client(self, codec)
         if path == "/healthz":
             return _response(*health(self.healthy), "application/json; charset=utf-8", host=host)
         if not self._static:

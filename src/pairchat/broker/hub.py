@@ -128,23 +128,19 @@ class Hub:
         waiting = self._calls
         messages = self._messages
         for call in core.take_calls():
-            kind = type(call)
-            if kind is SendMessage:
-                assert isinstance(call, SendMessage)
+            if isinstance(call, SendMessage):
                 waiting[call.call_id] = conn
                 if messages is not None:
                     messages.send(self._broker_id, call, self._stored)
                 elif not self._call_logic(send_msg_call(call)):
                     del waiting[call.call_id]
                     core.call_failed(call)
-            elif kind is AckMessage:
-                assert isinstance(call, AckMessage)
+            elif isinstance(call, AckMessage):
                 if messages is not None:
                     messages.ack(self._broker_id, call, self._ack_refused)
                 elif not self._call_logic(ack_call(call)):
                     core.call_failed(call)
             else:
-                assert isinstance(call, lpb.Call)
                 call_id = call.call_id
                 if call_id:
                     waiting[call_id] = conn

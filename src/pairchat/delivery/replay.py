@@ -4,16 +4,10 @@ acknowledged, then the session's other pending signals (PartnerExit, ViewedAck).
 
 from __future__ import annotations
 
-from pairchat.protocol import encode_push_dialogue, encode_push_signal
-from pairchat.storage.inbox import Replay
+from pairchat.protocol import encode_push_dialogue
+from pairchat.storage.inbox import Replay, signal_frame
 from pairchat.storage.records import Signal
 from pairchat.storage.store import Store
-
-
-def signal_frame(signal: Signal) -> bytes:
-    return encode_push_signal(
-        signal.signal_type, signal.sender_id, signal.receiver_id, signal.session_id, signal.data
-    )
 
 
 async def replay_frames(

@@ -31,9 +31,9 @@ from pairchat.logic.config import LogicConfig
 from pairchat.logic.rate_limits import RateLimits
 from pairchat.logic.retention import RetentionJob
 from pairchat.obs import MATCH_QUEUE, ONLINE, SESSIONS_OPEN, event
-from pairchat.protocol import Code, ProtocolError, encode_push_dialogue, encode_push_signal
+from pairchat.protocol import Code, ProtocolError, encode_push_dialogue
 from pairchat.storage.brokers import Brokers
-from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay
+from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay, signal_frame
 from pairchat.storage.leases import Leases
 from pairchat.storage.limits import Limits
 from pairchat.storage.records import NewMessage, Route, SessionRecord, Signal, StoredMessage
@@ -72,12 +72,6 @@ STORE_FAILED = "could not store the message, retry"
 
 class NotCached(Exception):
     """The session is not in this process's cache: take the slow path."""
-
-
-def signal_frame(signal: Signal) -> bytes:
-    return encode_push_signal(
-        signal.signal_type, signal.sender_id, signal.receiver_id, signal.session_id, signal.data
-    )
 
 
 def hash_token(token: str) -> bytes:

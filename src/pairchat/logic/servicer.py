@@ -58,14 +58,13 @@ class _Outbox:
 
     def ack_refused(self, conn_id: int, request_id: str | None, code: int, msg: str) -> None:
         """A failed message acknowledgement (`api.links.AckRefused`)."""
+        self.refused("PUSH_DIALOGUE", conn_id, request_id, code, msg)
+
+    def refused(self, cmd: str, conn_id: int, request_id: str | None, code: int, msg: str) -> None:
+        """A failed acknowledgement: acks have no call id, so the reply names
+        the connection, the command and the requestId itself."""
         self.add(
-            pb.Reply(
-                code=code,
-                msg=msg,
-                conn_id=conn_id,
-                cmd="PUSH_DIALOGUE",
-                request_id=request_id or "",
-            )
+            pb.Reply(code=code, msg=msg, conn_id=conn_id, cmd=cmd, request_id=request_id or "")
         )
 
     def close(self) -> None:
@@ -293,15 +292,7 @@ class LogicServicer:
             return
 
         def fail(code: int, msg: str) -> None:
-            out.add(
-                pb.Reply(
-                    code=code,
-                    msg=msg,
-                    conn_id=call.conn_id,
-                    cmd="PUSH_SIGNAL",
-                    request_id=call.request_id,
-                )
-            )
+            out.refused("PUSH_SIGNAL", call.conn_id, request_id, code, msg)
 
         signal_acked = self.service.ack_signal(call.account_id, route, a.session_id, a.signal_type)
         self._spawn(0, out, signal_acked, _nothing, fail)

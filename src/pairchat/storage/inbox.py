@@ -15,6 +15,16 @@ from typing import Final, Protocol
 
 import msgspec
 
+from pairchat.protocol import encode_push_signal
+from pairchat.storage.records import Signal
+
+
+def signal_frame(signal: Signal) -> bytes:
+    """The PUSH_SIGNAL frame of `signal`, as logic queues it and a replay resends it."""
+    return encode_push_signal(
+        signal.signal_type, signal.sender_id, signal.receiver_id, signal.session_id, signal.data
+    )
+
 
 class Push(msgspec.Struct, frozen=True, tag="p", array_like=True):
     """A frame for an account's current connection, if it has one. Pushes that

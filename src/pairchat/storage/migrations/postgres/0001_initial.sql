@@ -1,5 +1,5 @@
 -- pairchat's durable store on PostgreSQL, version 1: the tables of the embedded
--- SQLite store (storage/sqlite.py) with PostgreSQL types. Ids are identities,
+-- SQLite store (storage/store_sqlite*.py) with PostgreSQL types. Ids are identities,
 -- so they are never reused; times are bigint milliseconds since the epoch, as in
 -- SQLite, so both stores hand the same values to logic. Applied by
 -- `pairchat migrate` inside one transaction, with search_path set to the target
