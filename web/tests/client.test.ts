@@ -63,6 +63,42 @@ describe('requests', () => {
     expect(error).toMatchObject({ code: 4, cmd: 'MATCH', serverMsg: 'no partner available' });
   });
 
+  it('keeps the further fields of an error response (MATCH code 4 says how many are online)', async () => {
+    const { network, client } = setup();
+    client.start();
+    network.current.open();
+    await flush();
+    const match = client.request('MATCH', { accountId: 1, interests: ['music'] });
+    expect(network.current.last('MATCH')).toMatchObject({ accountId: 1, interests: ['music'] });
+    network.current.receive({
+      cmd: 'MATCH', requestId: network.current.last('MATCH').requestId, code: 4, msg: 'no partner', online: 12,
+    });
+    const error = await match.catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 4, serverMsg: 'no partner', details: { online: 12 } });
+  });
+
+  it('sends the protocol 1.1 commands with exactly their fields', async () => {
+    const { network, client } = setup();
+    client.start();
+    network.current.open();
+    await flush();
+    void client.request('CANCEL_MATCH', {});
+    void client.request('AVAILABILITY', { available: false });
+    void client.request('REPORT', { sessionId: 4, reason: 'abuse', note: 'rude' });
+    void client.request('BLOCK', { sessionId: 5 });
+    const strip = (frame: Record<string, unknown>) => {
+      const { requestId, ...rest } = frame;
+      expect(typeof requestId).toBe('string');
+      return rest;
+    };
+    expect(network.current.sent.map(strip)).toEqual([
+      { cmd: 'CANCEL_MATCH' },
+      { cmd: 'AVAILABILITY', available: false },
+      { cmd: 'REPORT', sessionId: 4, reason: 'abuse', note: 'rude' },
+      { cmd: 'BLOCK', sessionId: 5 },
+    ]);
+  });
+
   it('gives every request a unique string requestId of at most 64 characters', async () => {
     const { network, client } = setup({ requestIdPrefix: undefined });
     client.start();
@@ -351,6 +387,45 @@ describe('reconnection', () => {
     expect(network.current.last('DIALOGUE').requestId).toBe(sent.requestId);
     network.current.answer('DIALOGUE', { sessionId: 's', msgId: 1 });
     await expect(message).resolves.toMatchObject({ msgId: 1 });
+  });
+
+  it('stays offline after hold() (even when called from the handshake) until reconnectNow()', async () => {
+    let refuse = true;
+    const { network, client } = setup({
+      handshake: async (context) => {
+        try {
+          await context.request('RECONNECT', { accountId: 3, token: 'x' });
+        } catch {
+          if (refuse) client.hold();
+        }
+      },
+    });
+    client.start();
+    network.current.open();
+    await flush();
+    const waiting = client.request('MATCH', { accountId: 3 });
+    network.current.fail('RECONNECT', 10, 'banned until tomorrow');
+    await flush();
+    expect(network.sockets[0]!.closed).toBe(true);
+    expect(client.state).toBe('offline');
+    expect(client.isHeld).toBe(true);
+    vi.advanceTimersByTime(10 * 60_000);
+    client.setNetworkAvailable(false);
+    client.setNetworkAvailable(true);
+    expect(network.sockets).toHaveLength(1);
+
+    refuse = false;
+    client.reconnectNow();
+    expect(client.isHeld).toBe(false);
+    expect(network.sockets).toHaveLength(2);
+    network.current.open();
+    await flush();
+    network.current.answer('RECONNECT', { accountId: 3, nickName: 'c', sessions: [] });
+    await flush();
+    expect(client.state).toBe('online');
+    // The request made meanwhile waited for the connection and goes out now.
+    network.current.answer('MATCH', { sessionId: 1, partnerId: 4, partnerName: 'd' });
+    await expect(waiting).resolves.toMatchObject({ sessionId: 1 });
   });
 
   it('replaces a connection on which a replayable request got no answer in time, and re-sends it', async () => {

@@ -1,54 +1,11 @@
 // @vitest-environment happy-dom
 // The views against a controller on a fake socket: the test hooks, text-only rendering, the exit
 // state and keyboard sending.
-import { mount, type VueWrapper } from '@vue/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import App from '../src/App.vue';
-import { ChatController } from '../src/app/controller';
-import { controllerKey } from '../src/app/inject';
-import { FakeNetwork, flush, MemoryStorage } from './fakes';
+import { flush } from './fakes';
+import { byTestId, ME, mountApp, PARTNER, unmountApp } from './mount';
 
-const ME = 7;
-const PARTNER = 8;
-let wrapper: VueWrapper | null = null;
-
-afterEach(() => {
-  wrapper?.unmount();
-  wrapper = null;
-});
-
-async function mountApp(signedIn: boolean) {
-  const storage = new MemoryStorage();
-  if (signedIn) {
-    storage.setItem('pairchat.accountId', String(ME));
-    storage.setItem('pairchat.token', 'tok');
-    storage.setItem('pairchat.nickName', 'me');
-  }
-  const network = new FakeNetwork();
-  const controller = new ChatController({
-    url: 'ws://test/ws',
-    socketFactory: network.factory,
-    storage,
-    heartbeatIdleMs: 0,
-  });
-  wrapper = mount(App, { global: { provide: { [controllerKey as symbol]: controller } }, attachTo: document.body });
-  controller.start();
-  const socket = network.current;
-  socket.open();
-  await flush();
-  if (signedIn) {
-    socket.answer('RECONNECT', {
-      accountId: ME, nickName: 'me', sessions: [{ sessionId: 1, partnerId: PARTNER, partnerName: 'Bob' }],
-    });
-    await flush();
-    socket.answer('HISTORY', { sessionId: 1, messages: [] });
-    await flush();
-  }
-  await wrapper.vm.$nextTick();
-  return { wrapper, controller, socket };
-}
-
-const byTestId = (w: VueWrapper, id: string) => w.findAll(`[data-testid="${id}"]`);
+afterEach(unmountApp);
 
 describe('views', () => {
   it('shows the nickname screen with labelled hooks until an account exists', async () => {

@@ -1,78 +1,24 @@
 // The application rules end to end over a fake socket: accounts, refresh and reconnect, history,
 // acks, viewed and typing, leaving and logging out.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ChatController, REBIND_DELAY_MS } from '../src/app/controller';
+import { REBIND_DELAY_MS } from '../src/app/controller';
 import { HISTORY_PAGE } from '../src/app/history';
 import { nicknameProblem } from '../src/app/nickname';
 import { TYPING_SHOWN_MS, TYPING_THROTTLE_MS } from '../src/app/typing';
 import { DEFAULT_BACKOFF } from '../src/protocol/backoff';
 import { canSend, unreadCount } from '../src/store/chat';
-import { FakeNetwork, flush, MemoryStorage, type FakeSocket, type Frame } from './fakes';
-
-const ME = 7;
-const PARTNER = 8;
-const TOKEN = 'secret-token';
-
-function createController(storage = new MemoryStorage()) {
-  const network = new FakeNetwork();
-  const controller = new ChatController({
-    url: 'ws://broker.test/ws',
-    socketFactory: network.factory,
-    storage,
-    random: () => 0,
-    heartbeatIdleMs: 0,
-  });
-  return { network, controller, storage };
-}
-
-/** Storage as a previous page load of this tab left it. */
-function signedInStorage(extra: Record<string, string> = {}): MemoryStorage {
-  const storage = new MemoryStorage();
-  storage.setItem('pairchat.accountId', String(ME));
-  storage.setItem('pairchat.token', TOKEN);
-  storage.setItem('pairchat.nickName', 'me');
-  for (const [key, value] of Object.entries(extra)) storage.setItem(key, value);
-  return storage;
-}
-
-function history(from: number, to: number, senderId = PARTNER) {
-  const messages = [];
-  for (let id = from; id <= to; id += 1) {
-    messages.push({ msgId: id, senderId, content: `m${id}`, createdAt: 1_000 + id });
-  }
-  return messages;
-}
-
-function pushDialogue(socket: FakeSocket, msgId: number, content = `m${msgId}`, sessionId: unknown = 1) {
-  socket.receive({ cmd: 'PUSH_DIALOGUE', senderId: PARTNER, sessionId, msgId, content, createdAt: 5_000 + msgId });
-}
-
-function pushSignal(socket: FakeSocket, signalType: string, data: Frame, sessionId: unknown = 1) {
-  socket.receive({ cmd: 'PUSH_SIGNAL', signalType, senderId: PARTNER, sessionId, receiverId: ME, data });
-}
-
-/** Answer every HISTORY request on the socket with no further messages. */
-function answerEmptyHistory(socket: FakeSocket): void {
-  for (const request of socket.frames('HISTORY')) {
-    socket.receive({ cmd: 'HISTORY', requestId: request.requestId, code: 0, sessionId: request.sessionId, messages: [] });
-  }
-}
-
-/** A signed-in controller, online, with one open session (id 1) with PARTNER and no history. */
-async function signedInWithSession() {
-  const ctx = createController(signedInStorage());
-  ctx.controller.start();
-  const socket = ctx.network.current;
-  socket.open();
-  await flush();
-  socket.answer('RECONNECT', {
-    accountId: ME, nickName: 'me', sessions: [{ sessionId: 1, partnerId: PARTNER, partnerName: 'them' }],
-  });
-  await flush();
-  answerEmptyHistory(socket);
-  await flush();
-  return { ...ctx, socket };
-}
+import { flush } from './fakes';
+import {
+  createController,
+  history,
+  ME,
+  PARTNER,
+  pushDialogue,
+  pushSignal,
+  signedInStorage,
+  signedInWithSession,
+  TOKEN,
+} from './harness';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -445,15 +391,15 @@ describe('conversations', () => {
     ]);
   });
 
-  it('marks a message failed with a readable reason on code 8, and retries it under the same requestId', async () => {
+  it('marks a message failed with a readable reason on code 2, and retries it under the same requestId', async () => {
     const { controller, socket } = await signedInWithSession();
     controller.send('1', 'fast');
     const first = socket.last('DIALOGUE');
-    socket.fail('DIALOGUE', 8, 'rate limited');
+    socket.fail('DIALOGUE', 2, 'internal error');
     await flush();
     const message = controller.state.sessions[0]!.messages[0]!;
-    expect(message.status).toBe('failed');
-    expect(controller.notices.notices[0]!.text).toMatch(/too many requests/);
+    expect(message).toMatchObject({ status: 'failed', retryable: true });
+    expect(controller.notices.notices[0]!.text).toBe('The server had a problem. Please try again.');
     controller.retry('1', message.requestId!);
     expect(socket.last('DIALOGUE').requestId).toBe(first.requestId);
     socket.answer('DIALOGUE', { sessionId: 1, msgId: 1 });

@@ -133,6 +133,56 @@ describe('ChatStore', () => {
     expect(session.ended).toBe('partner-left');
   });
 
+  it('lets the person\'s own report or block replace how a conversation ended, and nothing else', () => {
+    const { store, session } = storeWithSession();
+    store.markEnded(session.key, 'partner-left');
+    store.markEnded(session.key, 'reported');
+    expect(session.ended).toBe('reported');
+    store.markEnded(session.key, 'closed');
+    store.markEnded(session.key, 'partner-left');
+    expect(session.ended).toBe('reported');
+    const other = store.openSession({ sessionId: 11, partnerId: 3, partnerName: 'b' });
+    store.markEnded(other.key, 'closed');
+    store.markEnded(other.key, 'blocked');
+    expect(other.ended).toBe('blocked');
+    expect(canSend(other)).toBe(false);
+  });
+
+  it('shows the partner away until they are back or the conversation ends', () => {
+    const { store, session } = storeWithSession();
+    store.setPartnerAway(session.key, true);
+    expect(session.partnerAway).toBe(true);
+    store.setPartnerAway(session.key, false);
+    expect(session.partnerAway).toBe(false);
+    store.setPartnerAway(session.key, true);
+    store.markEnded(session.key, 'partner-left');
+    expect(session.partnerAway).toBe(false);
+    store.setPartnerAway(session.key, true); // a late signal for an ended conversation
+    expect(session.partnerAway).toBe(false);
+  });
+
+  it('puts refused text back into the composer after what was typed since', () => {
+    const { store, session } = storeWithSession();
+    store.restoreDraft(session.key, 'first');
+    expect(session.draft).toBe('first');
+    store.restoreDraft(session.key, 'second');
+    expect(session.draft).toBe('first\nsecond');
+    store.setDraft(session.key, '  ');
+    store.restoreDraft(session.key, 'third');
+    expect(session.draft).toBe('third');
+  });
+
+  it('keeps the interests two people share, and fills them in when a later announcement has them', () => {
+    const store = new ChatStore();
+    store.setAccount({ accountId: ME, nickName: 'me' });
+    const session = store.openSession({ sessionId: 1, partnerId: PARTNER, partnerName: 'x' });
+    expect(session.commonInterests).toEqual([]);
+    store.openSession({ sessionId: 1, partnerId: PARTNER, partnerName: 'x', commonInterests: ['chess'] });
+    expect(session.commonInterests).toEqual(['chess']);
+    store.openSession({ sessionId: 1, partnerId: PARTNER, partnerName: 'x', commonInterests: [] });
+    expect(session.commonInterests).toEqual(['chess']);
+  });
+
   it('continues history after the last message without a gap', () => {
     const { store, session } = storeWithSession();
     expect(store.historyCursor(session.key)).toBe(0);
@@ -163,11 +213,17 @@ describe('ChatStore', () => {
     expect(store.state.sessions.map((s) => s.key)).toEqual(['10', '12']);
   });
 
-  it('forgets everything on sign-out', () => {
+  it('forgets everything on sign-out, the interests excepted (they are the browser\'s)', () => {
     const { store, session } = storeWithSession();
     store.addStored(session.key, stored(1));
+    store.state.interests = ['music'];
+    store.state.available = false;
+    store.state.banned = 'banned';
     store.setAccount(null);
     expect(store.state.sessions).toHaveLength(0);
     expect(store.state.activeKey).toBeNull();
+    expect(store.state.available).toBe(true);
+    expect(store.state.banned).toBeNull();
+    expect(store.state.interests).toEqual(['music']);
   });
 });

@@ -16,4 +16,6 @@ export interface AppContext {
   accountId(): AccountId | null;
   /** Tell the person what went wrong (or quietly repair a lost binding). */
   report(error: unknown): void;
+  /** Tell the person something went well or happened (a short notice). */
+  inform(text: string): void;
 }

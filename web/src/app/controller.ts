@@ -1,7 +1,8 @@
-// The application's use cases (start, match, send, leave, log out) and the protocol rules that tie
-// the socket to the store: RECONNECT on every new connection, history catch-up, pushes, and what
-// a lost or taken-over connection means. Sending, read receipts and typing live in their own
-// modules. No DOM: the view reports visibility and input through plain method calls.
+// The application's use cases (start, match, send, leave, report, log out) and the protocol rules
+// that tie the socket to the store: RECONNECT on every new connection, history catch-up, pushes,
+// and what a lost, taken-over or banned connection means. Matching, sending, read receipts, typing,
+// reporting and availability live in their own modules. No DOM: the view reports visibility and
+// input through plain method calls.
 import { watch } from 'vue';
 import type { BackoffPolicy } from '../protocol/backoff';
 import {
@@ -12,24 +13,34 @@ import {
 } from '../protocol/client';
 import { ClientStoppedError, describeError, RequestError } from '../protocol/errors';
 import { SYSTEM_TIMERS } from '../protocol/timers';
-import { Code, type Push, type SessionSummary, type SignalPush } from '../protocol/types';
-import { ChatStore, sessionKey, type ChatState, type SessionEnd } from '../store/chat';
+import { Code, type Push, type ReportReason, type SignalPush } from '../protocol/types';
+import {
+  ChatStore,
+  sessionKey,
+  type ChatState,
+  type SessionEnd,
+  type WindowSummary,
+} from '../store/chat';
 import { NoticeBoard } from '../store/notices';
 import {
   ClientPersistence,
+  isStringArray,
   type Credentials,
   type KeyValueStorage,
   type SavedWindow,
 } from '../store/persistence';
+import { Preferences } from '../store/preferences';
+import { Availability } from './availability';
 import type { AppContext } from './context';
+import { MatchFinder } from './finder';
 import { HistoryLoader } from './history';
+import { addInterests, cleanInterests, type InterestsEdit } from './interests';
 import { nicknameProblem } from './nickname';
 import { Outbox, REPLAY_TIMEOUT_MS } from './outbox';
 import { ReadReceipts } from './receipts';
+import { Safety } from './safety';
 import { TypingSignals } from './typing';
 
-/** MATCH may wait for a partner on the server (its --match-wait); give up well after that. */
-export const MATCH_TIMEOUT_MS = 60_000;
 export const ACCOUNT_TIMEOUT_MS = 15_000;
 export const LOGOUT_TIMEOUT_MS = 5_000;
 /**
@@ -43,7 +54,10 @@ const UNKNOWN_PARTNER = 'Stranger';
 export interface ControllerOptions {
   url: string;
   socketFactory: SocketFactory;
+  /** Per tab: the account's credentials and what a refresh needs (sessionStorage). */
   storage: KeyValueStorage;
+  /** Per browser: preferences such as the interests (localStorage); none: nothing is remembered. */
+  preferences?: KeyValueStorage;
   timers?: Timers;
   now?: () => number;
   random?: () => number;
@@ -64,6 +78,10 @@ export class ChatController {
   private readonly outbox: Outbox;
   private readonly receipts: ReadReceipts;
   private readonly typingSignals: TypingSignals;
+  private readonly finder: MatchFinder;
+  private readonly safety: Safety;
+  private readonly availability: Availability;
+  private readonly preferences: Preferences;
   private credentials: Credentials | null;
   private readonly history: HistoryLoader;
   /** Sessions this person left: late pushes for them must not reopen a window. */
@@ -77,6 +95,8 @@ export class ChatController {
     const log = options.log ?? (() => undefined);
     this.notices = new NoticeBoard(this.timers);
     this.persistence = new ClientPersistence(options.storage);
+    this.preferences = new Preferences(options.preferences ?? null);
+    this.state.interests = cleanInterests(this.preferences.loadInterests());
     this.credentials = this.persistence.loadCredentials();
     if (this.credentials) {
       // Show the chat screen at once on a refresh; the conversations follow after RECONNECT.
@@ -115,6 +135,9 @@ export class ChatController {
       now: options.now ?? Date.now,
       accountId: () => this.credentials?.accountId ?? null,
       report: (error) => this.report(error),
+      inform: (text) => {
+        this.notices.show(text, 'info');
+      },
     };
     const restore = this.credentials !== null;
     this.savedWindows = restore ? this.persistence.loadWindows() : [];
@@ -126,6 +149,7 @@ export class ChatController {
           partnerId: s.partnerId,
           partnerName: s.partnerName,
           ended: s.ended,
+          commonInterests: [...s.commonInterests],
         })),
       (windows) => {
         if (this.credentials) this.persistence.saveWindows(windows);
@@ -136,6 +160,9 @@ export class ChatController {
     this.receipts = new ReadReceipts(context, restore);
     this.typingSignals = new TypingSignals(context);
     this.history = new HistoryLoader(context, (key) => this.receipts.ackIfSeen(key));
+    this.finder = new MatchFinder(context, (key) => this.left.delete(key));
+    this.safety = new Safety(context);
+    this.availability = new Availability(context);
   }
 
   get state(): ChatState {
@@ -149,6 +176,7 @@ export class ChatController {
   stop(): void {
     this.client.stop();
     this.typingSignals.clear();
+    this.finder.clear();
     this.notices.clear();
   }
 
@@ -157,6 +185,11 @@ export class ChatController {
     if (!this.state.superseded) return;
     this.state.superseded = false;
     this.client.reconnectNow();
+  }
+
+  /** One more RECONNECT after a ban stopped the connection (it may have been lifted). */
+  tryAgainAfterBan(): void {
+    if (this.client.isHeld) this.client.reconnectNow();
   }
 
   // ---- account --------------------------------------------------------------------------------
@@ -183,6 +216,8 @@ export class ChatController {
       };
       this.persistence.saveCredentials(this.credentials);
       this.store.setAccount({ accountId: response.accountId, nickName: response.nickName });
+      this.availability.reset();
+      this.state.banned = null;
       return true;
     } catch (error) {
       this.report(error);
@@ -196,16 +231,20 @@ export class ChatController {
   async logout(): Promise<void> {
     const credentials = this.credentials;
     if (!credentials) return;
-    let confirmed = true;
-    try {
-      await this.client.request(
-        'LOGOUT',
-        { accountId: credentials.accountId },
-        { timeoutMs: LOGOUT_TIMEOUT_MS },
-      );
-    } catch (error) {
-      // Still log out here: the server ends the account once its offline grace runs out.
-      confirmed = error instanceof RequestError && error.code === Code.UNAUTHORIZED;
+    let confirmed = false;
+    // A connection stopped by a ban carries nothing: log out here only.
+    if (!this.client.isHeld) {
+      try {
+        await this.client.request(
+          'LOGOUT',
+          { accountId: credentials.accountId },
+          { timeoutMs: LOGOUT_TIMEOUT_MS },
+        );
+        confirmed = true;
+      } catch (error) {
+        // Still log out here: the server ends the account once its offline grace runs out.
+        confirmed = error instanceof RequestError && error.code === Code.UNAUTHORIZED;
+      }
     }
     this.forgetAccount();
     // A fresh connection, so nothing of the old account's binding is left on it.
@@ -226,9 +265,11 @@ export class ChatController {
     this.receipts.clear();
     this.typingSignals.clear();
     this.history.clear();
+    this.finder.clear();
     this.left.clear();
     this.persistence.clear();
     this.store.setAccount(null);
+    this.availability.reset();
   }
 
   // ---- connection -----------------------------------------------------------------------------
@@ -255,16 +296,24 @@ export class ChatController {
         );
         return;
       }
+      if (error instanceof RequestError && error.code === Code.BANNED) {
+        // Retrying by itself would only hear the same answer: wait until the person asks.
+        this.noteBanned(error);
+        this.client.hold();
+        return;
+      }
       throw error; // code 2 and the like: the client retries on a new socket with backoff
     }
     if (this.credentials !== credentials) return;
     this.credentials = { ...credentials, nickName: response.nickName };
     this.persistence.saveCredentials(this.credentials);
     this.store.setAccount({ accountId: response.accountId, nickName: response.nickName });
+    this.state.banned = null;
+    this.availability.fromServer(response.available);
 
     const listed = new Map(response.sessions.map((summary) => [sessionKey(summary.sessionId), summary]));
     const open = new Set(listed.keys());
-    const reopen = (window: SavedWindow | SessionSummary, ended: SessionEnd | null): void => {
+    const reopen = (window: SavedWindow | WindowSummary, ended: SessionEnd | null): void => {
       const key = sessionKey(window.sessionId);
       this.left.delete(key);
       this.store.openSession(window, { viewedUpTo: this.receipts.viewedUpTo(key) });
@@ -279,7 +328,7 @@ export class ChatController {
       const key = sessionKey(window.sessionId);
       const summary = listed.get(key);
       if (summary) {
-        reopen(summary, null);
+        reopen({ ...summary, commonInterests: window.commonInterests ?? [] }, null);
       } else if (!this.store.session(key)) {
         reopen(window, window.ended ?? 'closed');
         void this.history.load(key);
@@ -337,9 +386,28 @@ export class ChatController {
         // Also the second announcement of a session our own MATCH opened: openSession dedupes.
         const partnerName = typeof data.nickName === 'string' ? data.nickName : UNKNOWN_PARTNER;
         const partnerId = typeof data.accountId === 'number' ? data.accountId : signal.senderId;
-        this.store.openSession({ sessionId: signal.sessionId, partnerId, partnerName });
+        const commonInterests = isStringArray(data.commonInterests) ? data.commonInterests : [];
+        const known = this.store.session(key) !== undefined;
+        const session = this.store.openSession({
+          sessionId: signal.sessionId,
+          partnerId,
+          partnerName,
+          commonInterests,
+        });
+        // While a search of ours waits, a new session is its answer arriving first.
+        if (!known && !this.finder.searching) {
+          session.startedByPartner = true;
+          this.notices.show(`${partnerName} started a chat with you.`, 'info');
+        }
+        this.finder.sessionOpened();
         return;
       }
+      case 'PartnerAway':
+        this.store.setPartnerAway(key, true);
+        return;
+      case 'PartnerBack':
+        this.store.setPartnerAway(key, false);
+        return;
       case 'PartnerExit': {
         const session = this.store.session(key);
         if (!session || session.ended === 'partner-left') return;
@@ -364,34 +432,54 @@ export class ChatController {
 
   // ---- conversations --------------------------------------------------------------------------
 
-  /** MATCH: a new window with a new partner, or a notice saying why not. */
-  async match(): Promise<void> {
-    const credentials = this.credentials;
-    if (!credentials) return;
-    this.state.matchesInFlight += 1;
-    try {
-      const response = await this.client.request(
-        'MATCH',
-        { accountId: credentials.accountId },
-        { timeoutMs: MATCH_TIMEOUT_MS },
-      );
-      if (this.credentials !== credentials) return;
-      const key = sessionKey(response.sessionId);
-      this.left.delete(key);
-      this.store.openSession(
-        {
-          sessionId: response.sessionId,
-          partnerId: response.partnerId,
-          partnerName: response.partnerName,
-        },
-        { activate: true },
-      );
-      this.state.focusKey = key;
-    } catch (error) {
-      this.report(error);
-    } finally {
-      if (this.state.matchesInFlight > 0) this.state.matchesInFlight -= 1;
-    }
+  /** MATCH with the person's interests: a new window with a new partner, or why not. */
+  match(): Promise<void> {
+    return this.finder.match();
+  }
+
+  /** CANCEL_MATCH: stop every search still waiting. */
+  cancelMatch(): Promise<void> {
+    return this.finder.cancel();
+  }
+
+  /** Add comma-separated interests to the person's tags (remembered for the next visit). */
+  addInterests(text: string): InterestsEdit {
+    const edit = addInterests(this.state.interests, text);
+    this.setInterests(edit.tags);
+    return edit;
+  }
+
+  removeInterest(tag: string): void {
+    this.setInterests(this.state.interests.filter((t) => t !== tag));
+  }
+
+  private setInterests(tags: string[]): void {
+    this.state.interests = tags;
+    this.preferences.saveInterests(tags);
+  }
+
+  /** AVAILABILITY: whether others may start a chat with this person. */
+  setAvailable(available: boolean): void {
+    this.availability.set(available);
+  }
+
+  /** Leave a conversation and look for someone new at once. */
+  async next(key: string): Promise<void> {
+    if (await this.leave(key)) await this.match();
+  }
+
+  /** REPORT the partner of a window (ends the conversation); true once the server took it. */
+  reportPartner(key: string, reason: ReportReason, note: string): Promise<boolean> {
+    return this.safety.report(key, reason, note);
+  }
+
+  /** BLOCK the partner of a window (ends the conversation); true once the server took it. */
+  blockPartner(key: string): Promise<boolean> {
+    return this.safety.block(key);
+  }
+
+  setDraft(key: string, draft: string): void {
+    this.store.setDraft(key, draft);
   }
 
   /** Send a message typed in a window; false if there was nothing to send or it cannot be sent. */
@@ -414,13 +502,16 @@ export class ChatController {
     this.typingSignals.input(key, text);
   }
 
-  /** Leave a conversation (LEAVE), or close the window of one that already ended. */
-  async leave(key: string): Promise<void> {
+  /**
+   * Leave a conversation (LEAVE), or close the window of one that already ended. Resolves true
+   * once the window is closed.
+   */
+  async leave(key: string): Promise<boolean> {
     const session = this.store.session(key);
-    if (!session || session.leaving) return;
+    if (!session || session.leaving) return false;
     if (session.ended) {
       this.closeWindow(key);
-      return;
+      return true;
     }
     session.leaving = true;
     this.left.add(key);
@@ -437,10 +528,11 @@ export class ChatController {
         this.left.delete(key);
         session.leaving = false;
         this.report(error);
-        return;
+        return false;
       }
     }
     this.closeWindow(key);
+    return true;
   }
 
   private closeWindow(key: string): void {
@@ -478,7 +570,17 @@ export class ChatController {
       this.scheduleRebind();
       return;
     }
+    if (error instanceof RequestError && error.code === Code.BANNED) {
+      this.noteBanned(error);
+      return;
+    }
     this.notices.show(describeError(error));
+  }
+
+  /** Code 10: the moderators' words stay on the page until a request succeeds again. */
+  private noteBanned(error: RequestError): void {
+    this.state.banned = describeError(error);
+    this.notices.show(this.state.banned);
   }
 
   /**

@@ -1,6 +1,8 @@
 // Own messages on their way: shown at once as pending, sent with DIALOGUE under a requestId that
 // never changes (the server stores a requestId at most once), kept in storage until confirmed so a
-// refresh re-sends rather than loses them, and marked failed with a reason when refused.
+// refresh re-sends rather than loses them, and marked failed with a reason when refused. A message
+// refused for now (code 8: too fast, or the partner has too much unread) goes back to the
+// composer instead, to be sent when the person chooses.
 import { ClientStoppedError, describeError, RequestError } from '../protocol/errors';
 import { Code } from '../protocol/types';
 import { canSend, sessionKey } from '../store/chat';
@@ -21,7 +23,7 @@ export function normalizeContent(text: string): string {
 /** Whether a failed DIALOGUE may succeed if sent again unchanged. */
 export function isRetryable(error: unknown): boolean {
   if (!(error instanceof RequestError)) return true; // timeouts, lost connections
-  return error.code === Code.RATE_LIMITED || error.code === Code.INTERNAL_ERR;
+  return error.code === Code.INTERNAL_ERR;
 }
 
 export class Outbox {
@@ -138,6 +140,12 @@ export class Outbox {
             return;
           }
           this.untrack(entry.requestId);
+          if (error instanceof RequestError && error.code === Code.RATE_LIMITED) {
+            store.discard(key, entry.requestId);
+            store.restoreDraft(key, entry.content);
+            this.ctx.report(error);
+            return;
+          }
           if (error instanceof RequestError && error.code === Code.SESSION_CLOSED) {
             store.markEnded(key, 'closed');
           }

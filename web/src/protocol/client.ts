@@ -111,6 +111,8 @@ interface PendingRequest {
 }
 
 const PUSH_COMMANDS = new Set(['PUSH_DIALOGUE', 'PUSH_SIGNAL']);
+/** The fields every response has; the rest of an error response goes into RequestError.details. */
+const ENVELOPE_FIELDS = new Set(['cmd', 'requestId', 'code', 'msg']);
 
 export class ProtocolClient {
   private readonly options: ProtocolClientOptions;
@@ -127,6 +129,8 @@ export class ProtocolClient {
   private networkAvailable = true;
   /** Closed because another connection took the account: no automatic reconnection. */
   private superseded = false;
+  /** Closed by hold(): no automatic reconnection either. */
+  private held = false;
   private everOnline = false;
   private attempt = 0;
   private retryTimer: unknown = null;
@@ -158,6 +162,7 @@ export class ProtocolClient {
     if (this.running) return;
     this.running = true;
     this.superseded = false;
+    this.held = false;
     this.everOnline = false;
     this.attempt = 0;
     this.setState('connecting');
@@ -178,11 +183,12 @@ export class ProtocolClient {
 
   /**
    * Skip the remaining backoff wait (the browser regained network), or resume after the account
-   * was taken over by another connection (the person asked to continue here).
+   * was taken over by another connection or after hold() (the person asked to try again).
    */
   reconnectNow(): void {
     if (!this.running || this.socket !== null || !this.networkAvailable) return;
     this.superseded = false;
+    this.held = false;
     this.cancelRetry();
     this.setState(this.everOnline ? 'reconnecting' : 'connecting');
     this.connect();
@@ -191,6 +197,27 @@ export class ProtocolClient {
   /** Whether the connection was taken over by another one and waits for reconnectNow(). */
   get isSuperseded(): boolean {
     return this.superseded;
+  }
+
+  /**
+   * Close the connection and stay offline until reconnectNow(): retrying by itself would only
+   * repeat a refusal that time alone does not lift (the account is banned). Queued requests wait.
+   * May be called from the handshake, which then ends without the connection going online.
+   */
+  hold(): void {
+    if (!this.running) return;
+    this.held = true;
+    this.cancelRetry();
+    if (this.socket !== null) {
+      this.dropSocket();
+      this.lost();
+    }
+    this.setState('offline');
+  }
+
+  /** Whether hold() stopped the connection and it waits for reconnectNow(). */
+  get isHeld(): boolean {
+    return this.held;
   }
 
   /**
@@ -217,7 +244,7 @@ export class ProtocolClient {
         this.lost();
       }
       this.setState('offline');
-    } else if (this.socket === null && !this.superseded) {
+    } else if (this.socket === null && !this.superseded && !this.held) {
       this.reconnectNow();
     }
   }
@@ -406,8 +433,16 @@ export class ProtocolClient {
       return;
     }
     const response = frame as unknown as ResponseEnvelope;
-    if (response.code === 0) request.resolve(response);
-    else request.reject(new RequestError(request.cmd, Number(response.code), response.msg));
+    if (response.code === 0) {
+      request.resolve(response);
+      return;
+    }
+    const details: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(frame)) {
+      if (!ENVELOPE_FIELDS.has(name)) details[name] = value;
+    }
+    const msg = typeof frame.msg === 'string' ? frame.msg : undefined;
+    request.reject(new RequestError(request.cmd, Number(frame.code), msg, details));
   }
 
   private deliverPush(push: Push): void {
@@ -445,7 +480,7 @@ export class ProtocolClient {
 
   private scheduleRetry(): void {
     this.socket = null;
-    if (!this.networkAvailable || this.superseded) {
+    if (!this.networkAvailable || this.superseded || this.held) {
       this.cancelRetry();
       this.setState('offline');
       return;

@@ -6,13 +6,21 @@ export class RequestError extends Error {
   readonly cmd: string;
   readonly code: number;
   readonly serverMsg: string;
+  /** Further fields of the error response (MATCH's `online` on code 4, for instance). */
+  readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(cmd: string, code: number, serverMsg: string | undefined) {
+  constructor(
+    cmd: string,
+    code: number,
+    serverMsg: string | undefined,
+    details: Readonly<Record<string, unknown>> = {},
+  ) {
     super(`${cmd} failed with code ${code}${serverMsg ? `: ${serverMsg}` : ''}`);
     this.name = 'RequestError';
     this.cmd = cmd;
     this.code = code;
     this.serverMsg = serverMsg ?? '';
+    this.details = details;
   }
 }
 
@@ -57,11 +65,27 @@ const CODE_TEXT: Record<number, string> = {
   [Code.SESSION_CLOSED]: 'This conversation has ended.',
   [Code.RATE_LIMITED]: 'Slow down a little: too many requests. Try again in a moment.',
   [Code.TOO_LARGE]: 'That message is too long to send.',
+  [Code.BANNED]: 'You are suspended or banned by the moderators.',
 };
+
+/** Commands of protocol 1.1: a version 1 server answers them with code 3. */
+const NEWER_COMMANDS = new Set(['CANCEL_MATCH', 'AVAILABILITY', 'REPORT', 'BLOCK']);
 
 /** A short sentence for a person, for any error a request can end with. */
 export function describeError(error: unknown): string {
   if (error instanceof RequestError) {
+    // The moderators' own words (until when, if the ban ends), shown as they are.
+    if (error.code === Code.BANNED && error.serverMsg) return error.serverMsg;
+    if (error.code === Code.UNKNOWN_CMD && NEWER_COMMANDS.has(error.cmd)) {
+      return 'This server does not support that yet.';
+    }
+    if (error.cmd === 'DIALOGUE' && error.code === Code.RATE_LIMITED) {
+      // Also the answer when the partner has too many unread messages.
+      return (
+        'Not sent: you are writing too fast, or your partner has not read your last messages ' +
+        'yet. Your text is back in the box.'
+      );
+    }
     if (error.cmd === 'MATCH' && error.code === Code.NOT_FOUND) {
       return 'Nobody is available to chat right now. Try again in a moment.';
     }

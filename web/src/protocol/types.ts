@@ -1,4 +1,5 @@
-// The pairchat wire protocol, version 1, as TypeScript types (the contract is docs/protocol.md).
+// The pairchat wire protocol, version 1.1, as TypeScript types (the contract is docs/protocol.md).
+// Every 1.1 field is optional on the way in: a version 1 server never sends them.
 // Only shapes live here: no I/O, so both the client and the store can import them freely.
 
 /** Result codes of every response; `OK` is the only success. */
@@ -13,6 +14,7 @@ export const Code = {
   SESSION_CLOSED: 7,
   RATE_LIMITED: 8,
   TOO_LARGE: 9,
+  BANNED: 10,
 } as const;
 export type CodeValue = (typeof Code)[keyof typeof Code];
 
@@ -26,6 +28,10 @@ export interface SessionSummary {
   partnerName: string;
 }
 
+/** Why a partner is reported (REPORT's `reason`), exactly as the protocol names them. */
+export const REPORT_REASONS = ['spam', 'abuse', 'sexual', 'minor', 'other'] as const;
+export type ReportReason = (typeof REPORT_REASONS)[number];
+
 export interface StoredMessage {
   msgId: number;
   senderId: AccountId;
@@ -38,7 +44,11 @@ export interface StoredMessage {
 export interface RequestMap {
   CRT_ACCOUNT: { nickName: string };
   RECONNECT: { accountId: AccountId; token: string };
-  MATCH: { accountId: AccountId };
+  MATCH: { accountId: AccountId; interests?: string[] };
+  CANCEL_MATCH: Record<string, never>;
+  AVAILABILITY: { available: boolean };
+  REPORT: { sessionId: SessionId; reason: ReportReason; note?: string };
+  BLOCK: { sessionId: SessionId };
   DIALOGUE: { senderId: AccountId; sessionId: SessionId; content: string };
   LEAVE: { sessionId: SessionId };
   LOGOUT: { accountId: AccountId };
@@ -51,8 +61,24 @@ export interface RequestMap {
 /** Success-response fields per command (besides `cmd`, `requestId`, `code`). */
 export interface ResponseMap {
   CRT_ACCOUNT: { nickName: string; accountId: AccountId; token: string };
-  RECONNECT: { accountId: AccountId; nickName: string; sessions: SessionSummary[] };
-  MATCH: { partnerId: AccountId; partnerName: string; sessionId: SessionId };
+  RECONNECT: {
+    accountId: AccountId;
+    nickName: string;
+    sessions: SessionSummary[];
+    available?: boolean;
+  };
+  MATCH: {
+    partnerId: AccountId;
+    partnerName: string;
+    sessionId: SessionId;
+    commonInterests?: string[];
+    /** Accounts online now (approximate when scaled out); also on a code 4 answer. */
+    online?: number;
+  };
+  CANCEL_MATCH: Record<string, never>;
+  AVAILABILITY: Record<string, never>;
+  REPORT: Record<string, never>;
+  BLOCK: Record<string, never>;
   DIALOGUE: { sessionId: SessionId; msgId: number };
   LEAVE: Record<string, never>;
   LOGOUT: Record<string, never>;
@@ -91,7 +117,7 @@ interface SignalBase {
 
 export interface NewSessionSignal extends SignalBase {
   signalType: 'NewSession';
-  data: { accountId: AccountId; nickName: string };
+  data: { accountId: AccountId; nickName: string; commonInterests?: string[] };
 }
 export interface PartnerExitSignal extends SignalBase {
   signalType: 'PartnerExit';
@@ -105,12 +131,28 @@ export interface TypingSignal extends SignalBase {
   signalType: 'Typing';
   data: { accountId: AccountId };
 }
+/** The partner's connection dropped; their offline grace period runs. */
+export interface PartnerAwaySignal extends SignalBase {
+  signalType: 'PartnerAway';
+  data: { accountId: AccountId };
+}
+/** The partner came back (RECONNECT) within their grace period. */
+export interface PartnerBackSignal extends SignalBase {
+  signalType: 'PartnerBack';
+  data: { accountId: AccountId };
+}
 /** A signal type this client does not know; it is still acknowledged so it is not re-sent forever. */
 export interface UnknownSignal extends SignalBase {
   signalType: string;
   data?: unknown;
 }
 
-export type KnownSignal = NewSessionSignal | PartnerExitSignal | ViewedAckSignal | TypingSignal;
+export type KnownSignal =
+  | NewSessionSignal
+  | PartnerExitSignal
+  | ViewedAckSignal
+  | TypingSignal
+  | PartnerAwaySignal
+  | PartnerBackSignal;
 export type SignalPush = KnownSignal | UnknownSignal;
 export type Push = DialoguePush | SignalPush;

@@ -1,5 +1,5 @@
 // The conversations as the person sees them: sessions, their messages (deduplicated by msgId),
-// read/seen marks, typing and exit state. Pure state transitions on a Vue `reactive` object, with
+// read/seen marks, typing, presence and exit state, and the search for a partner. Pure state transitions on a Vue `reactive` object, with
 // no DOM and no socket, so every rule here is unit-tested directly.
 import { reactive } from 'vue';
 import type { ConnectionState } from '../protocol/client';
@@ -26,8 +26,30 @@ export interface ChatMessage {
   retryable: boolean;
 }
 
-/** Why a conversation can no longer be written to. */
-export type SessionEnd = 'partner-left' | 'closed';
+/**
+ * Why a conversation can no longer be written to: the partner left, the server closed it, or this
+ * person reported or blocked the partner.
+ */
+export type SessionEnd = 'partner-left' | 'closed' | 'reported' | 'blocked';
+
+/** Ends this person chose; they replace whatever ended the conversation before. */
+const OWN_ENDS: readonly SessionEnd[] = ['reported', 'blocked'];
+
+/**
+ * What the search for a partner is doing: `interests` while the server prefers people who share
+ * one (its interest wait), then `anyone`; after it, `none-free` (code 4) or `cancelled`.
+ */
+export type MatchPhase = 'idle' | 'interests' | 'anyone' | 'none-free' | 'cancelled';
+
+export interface MatchStatus {
+  phase: MatchPhase;
+  /** The interests the current search was sent with. */
+  interests: string[];
+  /** Accounts online, as the last MATCH answer said (null: the server did not say). */
+  online: number | null;
+  /** A CANCEL_MATCH is on its way; the searches it ends are answered code 4. */
+  cancelling: boolean;
+}
 
 export interface ChatSession {
   key: string;
@@ -45,6 +67,14 @@ export interface ChatSession {
   inView: boolean;
   /** A LEAVE is on its way; the window's controls wait for the answer. */
   leaving: boolean;
+  /** Interests both people named when they were matched (empty if none or a version 1 server). */
+  commonInterests: string[];
+  /** The partner's connection dropped and their grace period runs (PartnerAway until PartnerBack). */
+  partnerAway: boolean;
+  /** Someone else started this conversation while this person was not searching. */
+  startedByPartner: boolean;
+  /** What is typed in the composer and not sent yet (a refused message comes back here). */
+  draft: string;
 }
 
 export interface Account {
@@ -68,10 +98,20 @@ export interface ChatState {
   focusKey: string | null;
   /** Another tab or window took this account over; this one waits until the person resumes. */
   superseded: boolean;
+  /** The interests MATCH is sent with: lowercased, at most five. */
+  interests: string[];
+  /** Whether others may start a chat with this person (AVAILABILITY). */
+  available: boolean;
+  match: MatchStatus;
+  /** The moderators suspended or banned this account or address: their words, or null. */
+  banned: string | null;
 }
 
 /** What opening a window needs: a RECONNECT/MATCH summary, or a window saved before a refresh. */
-export type WindowSummary = Omit<SessionSummary, 'partnerId'> & { partnerId: AccountId | null };
+export type WindowSummary = Omit<SessionSummary, 'partnerId'> & {
+  partnerId: AccountId | null;
+  commonInterests?: string[];
+};
 
 /** Map key of a session: the server's sessionId as a string, whatever its JSON type. */
 export function sessionKey(sessionId: SessionId): string {
@@ -94,6 +134,10 @@ export class ChatStore {
       creatingAccount: false,
       focusKey: null,
       superseded: false,
+      interests: [],
+      available: true,
+      match: { phase: 'idle', interests: [], online: null, cancelling: false },
+      banned: null,
     });
   }
 
@@ -107,6 +151,9 @@ export class ChatStore {
       this.state.matchesInFlight = 0;
       this.state.focusKey = null;
       this.state.superseded = false;
+      this.state.available = true;
+      this.state.match = { phase: 'idle', interests: [], online: null, cancelling: false };
+      this.state.banned = null;
       this.known.clear();
     }
   }
@@ -139,6 +186,7 @@ export class ChatStore {
     if (existing) {
       if (summary.partnerName) existing.partnerName = summary.partnerName;
       existing.partnerId = summary.partnerId ?? existing.partnerId;
+      if (summary.commonInterests?.length) existing.commonInterests = [...summary.commonInterests];
       if (activate) this.activate(existing.key);
       return existing;
     }
@@ -156,6 +204,10 @@ export class ChatStore {
       ended: null,
       inView: false,
       leaving: false,
+      commonInterests: [...(summary.commonInterests ?? [])],
+      partnerAway: false,
+      startedByPartner: false,
+      draft: '',
     });
     if (activate || this.state.activeKey === null) this.state.activeKey = key;
     // Return the reactive proxy, so later writes through it re-render.
@@ -177,11 +229,31 @@ export class ChatStore {
     if (this.session(key)) this.state.activeKey = key;
   }
 
+  /** The conversation ended; the partner leaving is not overwritten by a later "closed". */
   markEnded(key: string, reason: SessionEnd): void {
     const session = this.session(key);
-    if (!session || session.ended === 'partner-left') return;
+    if (!session || session.ended === reason) return;
+    if (session.ended !== null && session.ended !== 'closed' && !OWN_ENDS.includes(reason)) return;
     session.ended = reason;
     session.partnerTyping = false;
+    session.partnerAway = false;
+  }
+
+  setPartnerAway(key: string, away: boolean): void {
+    const session = this.session(key);
+    if (session) session.partnerAway = away && !session.ended;
+  }
+
+  setDraft(key: string, draft: string): void {
+    const session = this.session(key);
+    if (session) session.draft = draft;
+  }
+
+  /** Put the text of a refused message back into the composer, after anything typed since. */
+  restoreDraft(key: string, text: string): void {
+    const session = this.session(key);
+    if (!session) return;
+    session.draft = session.draft.trim() === '' ? text : `${session.draft}\n${text}`;
   }
 
   setInView(key: string, inView: boolean): void {

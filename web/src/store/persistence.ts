@@ -2,6 +2,7 @@
 // the credentials to RECONNECT with, and own messages not yet confirmed by the server, so a
 // refresh in the middle of sending neither loses them nor stores them twice (same requestId).
 import type { AccountId, SessionId } from '../protocol/types';
+import type { SessionEnd } from './chat';
 
 /** The subset of the Web Storage API used here (tests pass a Map-backed fake). */
 export interface KeyValueStorage {
@@ -21,7 +22,9 @@ export interface SavedWindow {
   sessionId: SessionId;
   partnerId: AccountId | null;
   partnerName: string;
-  ended: 'partner-left' | 'closed' | null;
+  ended: SessionEnd | null;
+  /** Absent in windows saved by an older page. */
+  commonInterests?: string[];
 }
 
 export interface OutboxEntry {
@@ -30,6 +33,8 @@ export interface OutboxEntry {
   content: string;
   createdAt: number;
 }
+
+const ENDS: ReadonlySet<unknown> = new Set<SessionEnd>(['partner-left', 'closed', 'reported', 'blocked']);
 
 const KEYS = {
   accountId: 'pairchat.accountId',
@@ -181,6 +186,11 @@ function isSavedWindow(value: unknown): value is SavedWindow {
     (typeof entry.sessionId === 'string' || typeof entry.sessionId === 'number') &&
     (typeof entry.partnerId === 'number' || entry.partnerId === null) &&
     typeof entry.partnerName === 'string' &&
-    (entry.ended === null || entry.ended === 'partner-left' || entry.ended === 'closed')
+    (entry.ended === null || ENDS.has(entry.ended)) &&
+    (entry.commonInterests === undefined || isStringArray(entry.commonInterests))
   );
+}
+
+export function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }
