@@ -21,7 +21,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay, encode_entry
+from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay, decode_entry, encode_entry
 from pairchat.storage.inbox_redis import InboxConfigError
 from pairchat.storage.redis_keys import ENTRY_FIELD, INBOX_GROUP, Keys
 from tests.contract.conftest import DEADLINE, REDIS_URL, Shared
@@ -442,7 +442,10 @@ async def test_entries_put_by_an_earlier_version_are_taken(redis_shared: Shared)
         b"\x95\xa1c\x07\x00\xa2b1\t": Close(7, 0, "b1", 9),
     }
     for data, entry in earlier.items():
-        assert encode_entry(entry) == data
+        assert decode_entry(data) == entry
+    # a Replay gained `after_msg_id` (the pages of a long backlog) since: it is
+    # encoded at the end, so the earlier bytes are the first page's Replay
+    assert encode_entry(Replay(7, 3, "b1", 9, 200)) == b"\x96\xa1r\x07\x03\xa2b1\t\xcc\xc8"
     process = await redis_shared.open(inbox_shards=1)
     stream = Keys(redis_shared.prefix).inbox(0)
     client = redis.asyncio.Redis.from_url(REDIS_URL)

@@ -115,6 +115,26 @@ async def test_a_waiter_past_the_scan_limit_is_answered_too(
     assert not await routing.stop_waiting(3, token)
 
 
+async def test_a_waiter_past_the_scan_limit_is_picked_by_its_entry_rules(
+    redis_shared: Shared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A random pick that lands on a waiting account takes it only through an
+    entry that suits the requester (a strict one sharing nothing never), whether
+    or not the account is available, and tells what they share."""
+    monkeypatch.setattr(routing_redis, "PAIR_SCAN_LIMIT", 1)
+    routing = (await redis_shared.open()).routing
+    for account in (1, 2, 3):
+        await routing.bind(account, Route("b1", account))
+    await routing.add_session(routing_redis.parse_session(9, b"1,2"))
+    await routing.wait(2, routing.make_token())  # 1's partner: not acceptable
+    token = routing.make_token()
+    await routing.wait(3, token, ["chess", "go"], strict=True)  # beyond the one examined
+    await routing.set_available(3, False)
+    assert await routing.pair(1, 5, interests=["jazz"]) is None
+    assert await routing.pair(1, 5, interests=["go", "jazz"]) == Pairing(3, token, ("go",))
+    assert await routing.waiting_count() == 1
+
+
 # --- recovery ---
 async def test_scripts_are_loaded_again_after_redis_forgot_them(redis_shared: Shared) -> None:
     routing = (await redis_shared.open()).routing

@@ -386,3 +386,270 @@ async def test_waiters_only_never_picks_someone_who_did_not_ask(shared: Shared) 
     await routing.wait(1, "t1")
     assert await routing.pair(3, 5, waiters_only=True) == Pairing(1, "t1")
     assert await routing.waiting_count() == 0
+
+
+# --- interests, blocks, availability ---
+async def waits(routing: Routing, account: int, *interests: str, strict: bool = False) -> str:
+    """`account` comes online and waits in MATCH; its token."""
+    await online(routing, account)
+    token = routing.make_token()
+    await routing.wait(account, token, interests, strict)
+    return token
+
+
+async def test_pair_prefers_the_most_shared_interests_then_the_longest_waiting(
+    shared: Shared,
+) -> None:
+    routing = (await shared.open()).routing
+    t2 = await waits(routing, 2, "chess")
+    t3 = await waits(routing, 3, "chess", "go")
+    t4 = await waits(routing, 4)
+    t5 = await waits(routing, 5, "jazz", "go", "chess")
+    t6 = await waits(routing, 6, "go")
+    await online(routing, 10, 11, 12, 13, 14)
+    wanted = ("go", "chess", "poker")
+    assert await routing.pair(10, 5, interests=wanted) == Pairing(3, t3, ("go", "chess"))
+    assert await routing.pair(11, 5, interests=wanted) == Pairing(5, t5, ("go", "chess"))
+    assert await routing.pair(12, 5, interests=wanted) == Pairing(2, t2, ("chess",))
+    assert await routing.pair(13, 5, interests=wanted) == Pairing(6, t6, ("go",))
+    assert await routing.pair(14, 5, interests=wanted) == Pairing(4, t4, ())
+    assert await routing.waiting_count() == 0
+
+
+async def test_pair_without_interests_takes_the_longest_waiting_whatever_it_names(
+    shared: Shared,
+) -> None:
+    routing = (await shared.open()).routing
+    t2 = await waits(routing, 2, "chess")
+    t3 = await waits(routing, 3)
+    await online(routing, 10, 11)
+    assert await routing.pair(10, 5) == Pairing(2, t2, ())
+    assert await routing.pair(11, 5, interests=["go"]) == Pairing(3, t3, ())
+
+
+async def test_a_strict_requester_takes_only_a_waiter_sharing_an_interest(
+    shared: Shared,
+) -> None:
+    routing = (await shared.open()).routing
+    t2 = await waits(routing, 2)
+    t3 = await waits(routing, 3, "chess")
+    await online(routing, 1, 4)  # 4 is online but does not wait
+    assert await routing.pair(1, 5, interests=["go"], strict=True) is None
+    assert await routing.pair(1, 5, strict=True) is None  # strict and nothing named
+    assert await routing.waiting_count() == 2
+    t5 = await waits(routing, 5, "go", strict=True)
+    assert await routing.pair(1, 5, interests=["go"], strict=True) == Pairing(5, t5, ("go",))
+    assert await routing.stop_waiting(2, t2) and await routing.stop_waiting(3, t3)
+
+
+async def test_a_strict_waiter_is_taken_only_by_someone_sharing_an_interest(
+    shared: Shared,
+) -> None:
+    routing = (await shared.open()).routing
+    token = await waits(routing, 2, "chess", "go", strict=True)
+    await online(routing, 1, 3, 4, 5)
+    for requester in (1, 3, 4, 5):  # so that only 2 (available) is left to pick
+        await routing.set_available(requester, False)
+    assert await routing.pair(1, 5) is None  # neither from the queue nor at random
+    assert await routing.pair(1, 5, interests=["poker"]) is None
+    assert await routing.pair(3, 5, interests=["poker"], strict=True) is None
+    assert await routing.pair(4, 5, waiters_only=True) is None
+    assert await routing.waiting_count() == 1
+    assert await routing.pair(5, 5, interests=["poker", "go", "chess"]) == Pairing(
+        2, token, ("go", "chess")
+    )
+
+
+async def test_a_relaxed_waiter_keeps_its_place_and_is_taken_by_anyone(
+    shared: Shared,
+) -> None:
+    routing = (await shared.open()).routing
+    t2 = await waits(routing, 2, "chess", strict=True)
+    t3 = await waits(routing, 3)
+    await online(routing, 1, 4)
+    assert await routing.relax(2, t2)
+    assert await routing.relax(3, t3)  # not strict: nothing changes, still queued
+    assert await routing.waiting_count() == 2
+    # 2 waited longest: taken first by the ordinary rules, with what is shared
+    assert await routing.pair(1, 5) == Pairing(2, t2, ())
+    assert await routing.pair(4, 5, interests=["chess"]) == Pairing(3, t3, ())
+    # gone (taken, or stopped): False, and nothing is queued again
+    assert not await routing.relax(2, t2)
+    assert not await routing.relax(3, t3)
+    t5 = await waits(routing, 5, "go", strict=True)
+    assert await routing.stop_waiting(5, t5)
+    assert not await routing.relax(5, t5)
+    assert await routing.waiting_count() == 0
+
+
+async def test_waiters_only_offers_a_newcomer_to_the_waiters_that_are_not_strict(
+    shared: Shared,
+) -> None:
+    routing = (await shared.open()).routing
+    await waits(routing, 2, "chess", strict=True)
+    t3 = await waits(routing, 3, "go")
+    await online(routing, 4)
+    assert await routing.pair(4, 5, waiters_only=True) == Pairing(3, t3, ())
+    assert await routing.waiting_count() == 1
+
+
+async def test_sides_that_are_not_strict_pair_whatever_they_name(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    token = await waits(routing, 2, "chess")
+    await online(routing, 1)
+    assert await routing.pair(1, 5, interests=["go"]) == Pairing(2, token, ())
+
+
+async def test_a_random_pick_shares_nothing_and_is_not_strict_bound(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    await online(routing, 1, 2)
+    assert await routing.pair(1, 5, interests=["chess"]) == Pairing(2, "", ())
+
+
+async def test_interests_may_hold_any_character(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    odd = ("a|b", "c,d", "100%", "two words", "🎉 party")
+    token = await waits(routing, 2, *odd, strict=True)
+    await online(routing, 1)
+    # look-alikes of the encodings and parts of the separated ones share nothing
+    lookalikes = ["a", "b", "c", "d", "a%7cb", "a%7Cb", "c%2cd", "100%25", "two+words"]
+    assert await routing.pair(1, 5, interests=lookalikes[:5], strict=True) is None
+    assert await routing.pair(1, 5, interests=lookalikes[5:], strict=True) is None
+    wanted = ["🎉 party", "c,d", "x", "a|b", "100%"]
+    assert await routing.pair(1, 5, interests=wanted, strict=True) == Pairing(
+        2, token, ("🎉 party", "c,d", "a|b", "100%")
+    )
+
+
+async def test_stop_waiting_and_going_offline_remove_entries_with_interests(
+    shared: Shared,
+) -> None:
+    routing = (await shared.open()).routing
+    t1 = await waits(routing, 1, "a|b", "x,y", strict=True)
+    t2 = await waits(routing, 1, "%", "z")
+    assert await routing.waiting_count() == 2
+    assert await routing.stop_waiting(1, t1)
+    assert not await routing.stop_waiting(1, t1)
+    assert await routing.waiting_count() == 1
+    assert await routing.unbind(1)
+    assert await routing.waiting_count() == 0
+    assert not await routing.stop_waiting(1, t2)
+    await waits(routing, 1, "z", strict=True)
+    await routing.forget(1)
+    assert await routing.waiting_count() == 0
+
+
+async def test_blocked_accounts_are_never_paired(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    await online(routing, 1, 2)
+    await routing.block(1, 2)
+    await routing.block(1, 2)  # idempotent
+    await routing.block(2, 1)
+    assert await routing.pair(1, 5) is None  # either way
+    assert await routing.pair(2, 5) is None
+    token = await waits(routing, 2, "chess")
+    assert await routing.pair(1, 5, interests=["chess"]) is None
+    assert await routing.pair(1, 5, waiters_only=True) is None
+    await online(routing, 3)
+    assert await routing.pair(3, 5, interests=["chess"]) == Pairing(2, token, ("chess",))
+    assert await routing.pair(1, 5) == Pairing(3)
+
+
+async def test_blocks_outlive_a_logout(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    await online(routing, 1, 2)
+    await routing.block(2, 1)
+    await routing.forget(2)
+    await online(routing, 2)
+    assert await routing.pair(1, 5) is None
+
+
+async def test_load_blocks_blocks_every_pair(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    await routing.load_blocks([])
+    await routing.load_blocks([(1, 2), (3, 1)])
+    await online(routing, 1, 2, 3)
+    assert await routing.pair(1, 5) is None
+    assert await routing.pair(2, 5) == Pairing(3)
+
+
+async def test_an_unavailable_account_is_taken_only_while_it_waits(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    await online(routing, 1, 2, 3)
+    await routing.set_available(2, False)
+    await routing.set_available(3, False)
+    await routing.set_available(3, False)
+    assert await routing.pair(1, 5) is None
+    token = await waits(routing, 2)
+    assert await routing.pair(1, 5) == Pairing(2, token)
+    await routing.set_available(3, True)
+    assert await routing.pair(1, 5) == Pairing(3)
+
+
+async def test_logging_out_makes_an_account_available_again(shared: Shared) -> None:
+    routing = (await shared.open()).routing
+    await online(routing, 1, 2)
+    await routing.set_available(2, False)
+    await routing.forget(2)
+    await online(routing, 2)
+    assert await routing.pair(1, 5) == Pairing(2)
+
+
+async def test_concurrent_pairs_with_interests_keep_every_rule(shared: Shared) -> None:
+    """50 requesters at once, strict or not, naming interests, against 10 waiting
+    accounts with room for 2 each, each waiting twice (one strict entry, one
+    not), some blocked: no overbooking, each entry taken once, and strict sides
+    only with someone sharing an interest."""
+    p1, p2 = await shared.open(), await shared.open()
+    topics = ["chess", "go", "jazz", "a|b", "🎉"]
+    rng = random.Random(7)
+    entries: dict[str, tuple[int, tuple[str, ...], bool]] = {}
+    for account in range(1, 11):
+        for strict in (True, False):
+            named = tuple(rng.sample(topics, rng.randint(0, 3)))
+            entries[await waits(p1.routing, account, *named, strict=strict)] = (
+                account,
+                named,
+                strict,
+            )
+    await p1.routing.load_blocks([(1, 100), (2, 101)])
+    requesters = list(range(100, 150))
+    await online(p1.routing, *requesters)
+    asks = [(tuple(rng.sample(topics, rng.randint(0, 3))), rng.random() < 0.5) for _ in requesters]
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            *(
+                (p1, p2)[r % 2].routing.pair(r, 2, interests=named, strict=strict)
+                for r, (named, strict) in zip(requesters, asks, strict=True)
+            )
+        ),
+        DEADLINE,
+    )
+    taken = [(r, ask, c) for r, ask, c in zip(requesters, asks, results, strict=True) if c]
+    assert taken
+    pairs = [frozenset((r, c.partner_id)) for r, _, c in taken]
+    assert len(set(pairs)) == len(pairs)
+    assert {frozenset((1, 100)), frozenset((2, 101))}.isdisjoint(pairs)
+    assert all(sum(a in p for p in pairs) <= 2 for a in set().union(*pairs))
+    tokens = [c.waiter for _, _, c in taken if c.waiter]
+    assert len(tokens) == len(set(tokens))
+    for _, (named, strict), chosen in taken:
+        partner, theirs, their_strict = entries.get(chosen.waiter, (chosen.partner_id, (), False))
+        assert partner == chosen.partner_id
+        assert chosen.common == tuple(i for i in named if i in theirs)
+        assert chosen.common or not (strict or their_strict)
+    assert await p1.routing.waiting_count() == len(entries) - len(tokens)
+
+
+async def test_waiting_again_with_a_token_moves_its_entry_to_the_end(shared: Shared) -> None:
+    """What a MATCH past its interest wait does: the same request, not strict now."""
+    routing = (await shared.open()).routing
+    token = await waits(routing, 2, "chess", strict=True)
+    t3 = await waits(routing, 3)
+    await routing.wait(2, token, ["chess"], strict=False)
+    assert await routing.waiting_count() == 2
+    await online(routing, 1, 4, 5)
+    assert await routing.pair(1, 5) == Pairing(3, t3)
+    assert await routing.pair(4, 5) == Pairing(2, token)
+    assert not await routing.stop_waiting(2, token)
+    assert await routing.waiting_count() == 0

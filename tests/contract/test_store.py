@@ -201,6 +201,23 @@ async def test_acks_never_go_back_and_unacked_is_the_partners_rest(store: Store)
     assert [m.msg_id for m in await store.unacked(s, a)] == [2]
 
 
+async def test_unacked_pages_and_the_backlog_count(store: Store) -> None:
+    a, b, s = await two_members(store)
+    senders = [a, a, b, a, a, b, a]  # msgIds 1..7; b's own are never b's backlog
+    await store.append_messages([NewMessage(s, x, str(i), None) for i, x in enumerate(senders)], 5)
+    assert await store.backlog(s, b) == (0, 5)
+    assert [m.msg_id for m in await store.unacked(s, b, limit=2)] == [1, 2]
+    assert [m.msg_id for m in await store.unacked(s, b, 2, 2)] == [4, 5]
+    assert [m.msg_id for m in await store.unacked(s, b, 5)] == [7]
+    await store.append_messages([], 6, [(s, b, 4)])
+    assert await store.backlog(s, b) == (4, 2)
+    # the acknowledged msgId wins over an earlier `after_msg_id`
+    assert [m.msg_id for m in await store.unacked(s, b, 1, 1)] == [5]
+    assert await store.backlog(s, a) == (0, 2)
+    assert await store.backlog(s + 1000, a) == (0, 0)  # no such session
+    assert await store.backlog(s, a + b + 1000) == (0, 0)  # not a member
+
+
 async def test_acks_commit_with_a_batch_or_alone(store: Store) -> None:
     a, b, s = await two_members(store)
     await store.append_messages([NewMessage(s, a, "1", None), NewMessage(s, a, "2", None)], 5)

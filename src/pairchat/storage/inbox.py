@@ -38,13 +38,16 @@ class Push(msgspec.Struct, frozen=True, tag="p", array_like=True):
 
 
 class Replay(msgspec.Struct, frozen=True, tag="r", array_like=True):
-    """After RECONNECT: send the account what it has not acknowledged in one
-    session, and release the pushes held back for it."""
+    """After RECONNECT: send the account a page of what it has not acknowledged
+    in one session, and release the pushes held back for it. With
+    `after_msg_id`, the next page of a replay that goes on (the broker asked for
+    it): the partner's messages after that msgId; it holds nothing back."""
 
     account_id: int
     session_id: int
     broker_id: str
     conn_id: int
+    after_msg_id: int = 0
 
 
 class Close(msgspec.Struct, frozen=True, tag="c", array_like=True):

@@ -87,15 +87,17 @@ class Signal:
 @dataclass(frozen=True, slots=True)
 class PurgeReport:
     """What one `Store.purge` call deleted (or, dry, would delete): sessions
-    with their members, signals and requestIds, their messages, and accounts."""
+    with their members, signals and requestIds, their messages, accounts, and
+    reports with their evidence."""
 
     sessions: int
     messages: int
     accounts: int
+    reports: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.sessions or self.accounts)
+        return not (self.sessions or self.accounts or self.reports)
 
 
 @dataclass(frozen=True, slots=True)

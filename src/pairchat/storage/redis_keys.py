@@ -12,9 +12,16 @@ Routing (routing_redis.py):
                                  its size is the account's session count (capacity)
     P session            hash    open session id -> "a,b" (its two members)
     P open:<account>     set     ids of the account's open sessions
-    P queue              list    match queue, "account|token", oldest at the head
-    P waiting:<account>  set     the tokens it waits with, so that going offline
-                                 drops its queue entries without scanning the queue
+    P queue              list    match queue entries, oldest at the head; an entry
+                                 is "account|strict|interests|token": strict "1" or
+                                 "0", interests each percent-encoded (every byte
+                                 but A-Z a-z 0-9 _ . - ~, uppercase hex) and joined
+                                 by ",", the token last (only it may contain "|")
+    P queued:<account>   hash    token -> its queue entry, so that going offline or
+                                 leaving drops exact entries without scanning the queue
+    P blocks:<account>   set     accounts it is never paired with (both directions
+                                 are stored: a block is symmetric)
+    P unavailable        set     accounts that random picks of `pair` skip
     P replay             hash    "account:session" -> pending replays (> 0)
     P loaded             string  set once the durable state was loaded (`claim_load`)
     P notify:<process>   channel pub/sub: (token, payload) for the MATCH requests
@@ -99,9 +106,18 @@ class Keys:
         return self.prefix + "queue"
 
     @property
-    def waiting(self) -> str:
-        """Prefix of `P waiting:<account>`."""
-        return self.prefix + "waiting:"
+    def queued(self) -> str:
+        """Prefix of `P queued:<account>`."""
+        return self.prefix + "queued:"
+
+    @property
+    def blocks(self) -> str:
+        """Prefix of `P blocks:<account>`."""
+        return self.prefix + "blocks:"
+
+    @property
+    def unavailable(self) -> str:
+        return self.prefix + "unavailable"
 
     @property
     def replay(self) -> str:

@@ -31,10 +31,13 @@ from pairchat.storage.records import Route, SessionRecord
 class Pairing:
     """The partner `MatchQueue.pair` chose. `waiter` is the token the partner
     waited with when it came from the match queue ("" when it was picked among
-    the online accounts): its MATCH request is still open and must be answered."""
+    the online accounts): its MATCH request is still open and must be answered.
+    `common` holds the interests both named, in the requester's order (() when
+    the partner was not waiting: an account picked at random has none)."""
 
     partner_id: int
     waiter: str = ""
+    common: tuple[str, ...] = ()
 
 
 class Presence(Protocol):
@@ -62,8 +65,8 @@ class Presence(Protocol):
     async def online_count(self) -> int: ...
 
     async def forget(self, account_id: int) -> None:
-        """The account logged out: offline, out of the match queue. Its sessions
-        must have been ended first."""
+        """The account logged out: offline, out of the match queue, available
+        again; its blocks stay. Its sessions must have been ended first."""
         ...
 
 
@@ -90,28 +93,64 @@ class Sessions(Protocol):
 
 
 class MatchQueue(Protocol):
-    """Choosing partners, and the MATCH requests waiting for one."""
+    """Choosing partners, and the MATCH requests waiting for one.
+
+    Interests are normalized by the caller: lowercased, trimmed, 1-24
+    characters, at most 5, no duplicates. Any character may occur in them
+    (separators such as '|' and ',', '%', spaces, emoji): backends store them
+    so that only equal strings compare equal. A `strict` side is in its interest
+    phase: it wants a partner sharing at least one of its interests (so a strict
+    side without interests matches nobody)."""
 
     async def pair(
-        self, account_id: int, max_sessions: int, waiters_only: bool = False
+        self,
+        account_id: int,
+        max_sessions: int,
+        waiters_only: bool = False,
+        interests: Sequence[str] = (),
+        strict: bool = False,
     ) -> Pairing | None:
-        """Atomically choose a partner for `account_id`: the longest-waiting
-        acceptable account in the match queue (taken out of it), else (unless
-        `waiters_only`) a random acceptable online account. Acceptable: online, not
-        `account_id`, not already its partner, fewer than `max_sessions` partners.
-        None as well when `account_id` itself has `max_sessions` partners.
+        """Atomically choose a partner for `account_id`, who names `interests`.
+
+        An account is acceptable when it is online, not `account_id`, not already
+        its partner, has fewer than `max_sessions` partners and is not blocked
+        with it (`block`). None at once when `account_id` itself has
+        `max_sessions` partners.
+
+        1. The match queue: an entry (a waiting MATCH) of an acceptable account
+           is acceptable if it shares at least one interest with the requester,
+           or if neither side is strict. Of those, the entry sharing the most
+           interests is taken out of the queue; among equals the one waiting
+           longest (first come, first served). A waiting account is taken
+           whether or not it is available (it asked).
+        2. Unless `waiters_only` or `strict`: a random acceptable online account
+           that is available (`set_available`). A waiting account is taken this
+           way only through one of its entries, by the rules of step 1 (a strict
+           waiter sharing nothing never), and that entry leaves the queue.
+
         The two become partners before this returns, so no concurrent `pair` can
         overbook them or pair them twice. None if nobody is acceptable.
         `waiters_only` serves an account that just came online: it is offered to
-        the waiting, never paired with someone who did not ask."""
+        the waiting, never paired with someone who did not ask; it names no
+        interests and is not strict, so only waiters that are not strict take it.
+        Backends may bound the part of the queue one call examines (then
+        stopping early only when no better entry is possible)."""
         ...
 
     async def release(self, a: int, b: int) -> None:
         """Undo a `pair` whose session could not be created."""
         ...
 
-    async def wait(self, account_id: int, token: str) -> None:
-        """Join the end of the match queue; `token` identifies this MATCH request."""
+    async def wait(
+        self,
+        account_id: int,
+        token: str,
+        interests: Sequence[str] = (),
+        strict: bool = False,
+    ) -> None:
+        """Join the end of the match queue; `token` identifies this MATCH request,
+        `interests` and `strict` are what `pair` matches it by. A token queued
+        already moves to the end, with the new interests and strictness."""
         ...
 
     async def stop_waiting(self, account_id: int, token: str) -> bool:
@@ -120,7 +159,30 @@ class MatchQueue(Protocol):
         offline."""
         ...
 
+    async def relax(self, account_id: int, token: str) -> bool:
+        """The entry's interest wait is over: it keeps its place in the queue but
+        is no longer strict (the ordinary rules take it from now on, those
+        sharing the most interests still first). False if it is gone already,
+        as for `stop_waiting`."""
+        ...
+
     async def waiting_count(self) -> int: ...
+
+    async def block(self, a: int, b: int) -> None:
+        """`a` and `b` are never paired again, whichever of them asks (idempotent).
+        A block outlives sessions and logins (`forget` keeps it)."""
+        ...
+
+    async def load_blocks(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """`block` every pair: the durable blocks, loaded by whoever `claim_load`
+        chose at start-up."""
+        ...
+
+    async def set_available(self, account_id: int, available: bool) -> None:
+        """Whether random picks of `pair` may take the account (True for every
+        account until said otherwise). An unavailable account is still taken
+        through its match-queue entries: it asked. `forget` resets it."""
+        ...
 
     async def notify(self, token: str, payload: bytes) -> None:
         """Deliver a payload to whoever registered for `token` with `on_notify`,
@@ -162,8 +224,9 @@ class Routing(Presence, Sessions, MatchQueue, ReplayMarks, Protocol):
 
     async def claim_load(self) -> bool:
         """True to exactly one caller, the first ever on this routing state: that
-        caller loads the open sessions and grace timers from the durable store
-        (after a restart of the embedded mode, or of an empty Redis)."""
+        caller loads the open sessions, grace timers and blocks (`load_blocks`)
+        from the durable store (after a restart of the embedded mode, or of an
+        empty Redis)."""
         ...
 
     async def close(self) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from pairchat.storage.records import Route, SessionRecord
 from pairchat.storage.routing import Pairing
@@ -16,9 +16,21 @@ from pairchat.storage.routing import Pairing
 _SAMPLES = 8  # random picks tried before one full pass over the online accounts
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A waiting MATCH request."""
+
+    account_id: int
+    token: str
+    interests: frozenset[str]
+    strict: bool
+
+
 class MemoryRouting:
-    """`Routing` in plain structures. `pair` samples a few random online accounts
-    before it sweeps them all, which keeps it cheap with many online.
+    """`Routing` in plain structures. `pair` examines the whole match queue, so
+    its random picks skip every waiting account (the queue had its say on them);
+    it samples a few random online accounts before it sweeps them all, which
+    keeps it cheap with many online.
 
     Args:
         rng: where random picks come from (a seeded one in tests).
@@ -32,7 +44,11 @@ class MemoryRouting:
         self._partners: dict[int, set[int]] = {}
         self._sessions: dict[int, SessionRecord] = {}
         self._sessions_of: dict[int, set[int]] = {}
-        self._queue: deque[tuple[int, str]] = deque()
+        # (account, token) -> entry, oldest first (dicts keep insertion order)
+        self._queue: dict[tuple[int, str], _Entry] = {}
+        self._waits: dict[int, set[str]] = {}  # account -> the tokens it waits with
+        self._blocks: dict[int, set[int]] = {}
+        self._unavailable: set[int] = set()
         self._replaying: dict[tuple[int, int], int] = {}
         self._notify: Callable[[str, bytes], None] | None = None
         self._loaded = False
@@ -74,6 +90,7 @@ class MemoryRouting:
         self._drop_waiters(account_id)
         self._partners.pop(account_id, None)
         self._sessions_of.pop(account_id, None)
+        self._unavailable.discard(account_id)
 
     # --- sessions ---
     async def add_session(self, session: SessionRecord) -> None:
@@ -108,28 +125,55 @@ class MemoryRouting:
             and other in self._routes
             and other not in self._partners.get(me, ())
             and len(self._partners.get(other, ())) < max_sessions
+            and other not in self._blocks.get(me, ())
         )
 
     async def pair(
-        self, account_id: int, max_sessions: int, waiters_only: bool = False
+        self,
+        account_id: int,
+        max_sessions: int,
+        waiters_only: bool = False,
+        interests: Sequence[str] = (),
+        strict: bool = False,
     ) -> Pairing | None:
         if len(self._partners.get(account_id, ())) >= max_sessions:
             return None
-        chosen: Pairing | None = None
-        for entry in self._queue:
-            if self._acceptable(account_id, entry[0], max_sessions):
-                self._queue.remove(entry)
-                chosen = Pairing(entry[0], entry[1])
-                break
-        if chosen is None and not waiters_only:
+        chosen = self._best_waiter(account_id, max_sessions, tuple(interests), strict)
+        if chosen is None and not (waiters_only or strict):
             for other in self._random_online():
-                if self._acceptable(account_id, other, max_sessions):
+                if (
+                    other not in self._waits
+                    and other not in self._unavailable
+                    and self._acceptable(account_id, other, max_sessions)
+                ):
                     chosen = Pairing(other)
                     break
         if chosen is not None:
             self._partners.setdefault(account_id, set()).add(chosen.partner_id)
             self._partners.setdefault(chosen.partner_id, set()).add(account_id)
         return chosen
+
+    def _best_waiter(
+        self, account_id: int, max_sessions: int, interests: tuple[str, ...], strict: bool
+    ) -> Pairing | None:
+        """Take the acceptable entry sharing the most interests, the oldest among
+        equals, out of the queue."""
+        best: _Entry | None = None
+        best_common: tuple[str, ...] = ()
+        for entry in self._queue.values():
+            common = tuple(i for i in interests if i in entry.interests)
+            if (
+                (best is None or len(common) > len(best_common))
+                and (common or not (strict or entry.strict))
+                and self._acceptable(account_id, entry.account_id, max_sessions)
+            ):
+                best, best_common = entry, common
+                if len(common) == len(interests):
+                    break  # nothing can share more
+        if best is None:
+            return None
+        self._remove(best.account_id, best.token)
+        return Pairing(best.account_id, best.token, best_common)
 
     def _random_online(self) -> itertools.chain[int]:
         n = len(self._online)
@@ -144,22 +188,57 @@ class MemoryRouting:
         self._partners.get(a, set()).discard(b)
         self._partners.get(b, set()).discard(a)
 
-    async def wait(self, account_id: int, token: str) -> None:
-        self._queue.append((account_id, token))
+    async def wait(
+        self,
+        account_id: int,
+        token: str,
+        interests: Sequence[str] = (),
+        strict: bool = False,
+    ) -> None:
+        self._remove(account_id, token)  # a token waiting again joins the end
+        self._queue[account_id, token] = _Entry(account_id, token, frozenset(interests), strict)
+        self._waits.setdefault(account_id, set()).add(token)
 
     async def stop_waiting(self, account_id: int, token: str) -> bool:
-        try:
-            self._queue.remove((account_id, token))
-        except ValueError:
+        return self._remove(account_id, token)
+
+    async def relax(self, account_id: int, token: str) -> bool:
+        entry = self._queue.get((account_id, token))
+        if entry is None:
             return False
+        # assigning an existing key keeps its place in the (ordered) queue
+        self._queue[account_id, token] = replace(entry, strict=False)
         return True
 
     async def waiting_count(self) -> int:
         return len(self._queue)
 
+    def _remove(self, account_id: int, token: str) -> bool:
+        if self._queue.pop((account_id, token), None) is None:
+            return False
+        tokens = self._waits[account_id]
+        tokens.discard(token)
+        if not tokens:
+            del self._waits[account_id]
+        return True
+
     def _drop_waiters(self, account_id: int) -> None:
-        if any(a == account_id for a, _ in self._queue):
-            self._queue = deque(e for e in self._queue if e[0] != account_id)
+        for token in self._waits.pop(account_id, ()):
+            del self._queue[account_id, token]
+
+    async def block(self, a: int, b: int) -> None:
+        self._blocks.setdefault(a, set()).add(b)
+        self._blocks.setdefault(b, set()).add(a)
+
+    async def load_blocks(self, pairs: Sequence[tuple[int, int]]) -> None:
+        for a, b in pairs:
+            await self.block(a, b)
+
+    async def set_available(self, account_id: int, available: bool) -> None:
+        if available:
+            self._unavailable.discard(account_id)
+        else:
+            self._unavailable.add(account_id)
 
     async def notify(self, token: str, payload: bytes) -> None:
         if self._notify is not None:

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final
+from urllib.parse import quote
 
 import msgspec
 import redis.exceptions
@@ -34,6 +35,7 @@ SCRIPTS: Final = (
     "release",
     "wait",
     "stop_waiting",
+    "relax",
     "end_replay",
 )
 # `pair` tries this many random online accounts, then sweeps the whole online set
@@ -45,6 +47,9 @@ _RECONNECT_DELAYS: Final = (0.1, 0.2, 0.5, 1.0, 2.0)  # seconds, then the last a
 # Seconds `wait` gives the notice channel to come up before it fails the MATCH
 # request (as any Redis error does) rather than queue a token nobody would hear.
 LISTEN_TIMEOUT: Final = 5.0
+
+# Blocks `load_blocks` writes per round trip.
+_BLOCKS_PER_WRITE: Final = 1000
 
 _notice: Final = msgspec.msgpack.Encoder()
 _notice_decoder: Final = msgspec.msgpack.Decoder(tuple[str, bytes])
@@ -61,6 +66,19 @@ def parse_route(raw: bytes | str) -> Route:
     # Split at the last '|': broker ids may contain one, conn ids cannot.
     broker_id, _, conn_id = as_text(raw).rpartition("|")
     return Route(broker_id, int(conn_id))
+
+
+def encode_interest(interest: str) -> str:
+    """The interest in queue entries and `pair`'s arguments: percent-encoded, so
+    that it holds no "|" or "," (the entry's separators) and equal interests, and
+    only those, have equal encodings."""
+    return quote(interest, safe="")
+
+
+def queue_entry(account_id: int, token: str, interests: Sequence[str], strict: bool) -> str:
+    """A match-queue entry (redis_keys.py: P queue)."""
+    encoded = ",".join(encode_interest(i) for i in interests)
+    return f"{account_id}|{'1' if strict else '0'}|{encoded}|{token}"
 
 
 def parse_session(session_id: bytes | int, members: bytes | str) -> SessionRecord:
@@ -109,7 +127,7 @@ class RedisRouting:
         expected = "" if route is None else route_text(route)
         took = await self._run(
             "unbind",
-            [k.route, k.online, k.queue, f"{k.waiting}{account_id}"],
+            [k.route, k.online, k.queue, f"{k.queued}{account_id}"],
             [account_id, expected, k.on_broker],
         )
         return bool(took)
@@ -136,11 +154,12 @@ class RedisRouting:
             # step; the partner and session sets should be empty already (the
             # sessions ended first) unless a `pair` reserved a session just now.
             await self._scripts["unbind"](
-                keys=[k.route, k.online, k.queue, f"{k.waiting}{account_id}"],
+                keys=[k.route, k.online, k.queue, f"{k.queued}{account_id}"],
                 args=[account_id, "", k.on_broker],
                 client=pipe,
             )
             pipe.delete(f"{k.partners}{account_id}", f"{k.open_sessions}{account_id}")
+            pipe.srem(k.unavailable, str(account_id))
             await pipe.execute()
 
     # --- sessions ---
@@ -182,32 +201,52 @@ class RedisRouting:
 
     # --- match queue ---
     async def pair(
-        self, account_id: int, max_sessions: int, waiters_only: bool = False
+        self,
+        account_id: int,
+        max_sessions: int,
+        waiters_only: bool = False,
+        interests: Sequence[str] = (),
+        strict: bool = False,
     ) -> Pairing | None:
         k = self._keys
         chosen = await self._run(
             "pair",
-            [k.queue, k.online, f"{k.partners}{account_id}"],
+            [
+                k.queue,
+                k.online,
+                f"{k.partners}{account_id}",
+                f"{k.blocks}{account_id}",
+                k.unavailable,
+            ],
             [
                 account_id,
                 max_sessions,
                 k.partners,
-                k.waiting,
+                k.queued,
                 PAIR_SAMPLES,
                 PAIR_SCAN_LIMIT,
                 "1" if waiters_only else "0",
+                "1" if strict else "0",
+                *(encode_interest(i) for i in interests),
             ],
         )
         if chosen is None:
             return None
-        partner, waiter = chosen
-        return Pairing(int(partner), waiter.decode())
+        partner, waiter, positions = chosen
+        common = tuple(interests[p - 1] for p in positions)
+        return Pairing(int(partner), waiter.decode(), common)
 
     async def release(self, a: int, b: int) -> None:
         k = self._keys
         await self._run("release", [f"{k.partners}{a}", f"{k.partners}{b}"], [a, b])
 
-    async def wait(self, account_id: int, token: str) -> None:
+    async def wait(
+        self,
+        account_id: int,
+        token: str,
+        interests: Sequence[str] = (),
+        strict: bool = False,
+    ) -> None:
         # `pair` can hand this token to `notify` as soon as it is queued: make
         # sure this process listens before anyone can take the entry.
         if self._callback is not None:
@@ -220,17 +259,38 @@ class RedisRouting:
                     "cannot subscribe to this process's notices: Redis is unreachable"
                 ) from None
         k = self._keys
-        await self._run("wait", [k.queue, f"{k.waiting}{account_id}"], [account_id, token])
+        entry = queue_entry(account_id, token, interests, strict)
+        await self._run("wait", [k.queue, f"{k.queued}{account_id}"], [token, entry])
 
     async def stop_waiting(self, account_id: int, token: str) -> bool:
         k = self._keys
-        removed = await self._run(
-            "stop_waiting", [k.queue, f"{k.waiting}{account_id}"], [account_id, token]
-        )
+        removed = await self._run("stop_waiting", [k.queue, f"{k.queued}{account_id}"], [token])
         return bool(removed)
+
+    async def relax(self, account_id: int, token: str) -> bool:
+        k = self._keys
+        return bool(await self._run("relax", [k.queue, f"{k.queued}{account_id}"], [token]))
 
     async def waiting_count(self) -> int:
         return await self._redis.llen(self._keys.queue)
+
+    async def block(self, a: int, b: int) -> None:
+        await self.load_blocks([(a, b)])
+
+    async def load_blocks(self, pairs: Sequence[tuple[int, int]]) -> None:
+        blocks = self._keys.blocks
+        for first in range(0, len(pairs), _BLOCKS_PER_WRITE):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for a, b in pairs[first : first + _BLOCKS_PER_WRITE]:
+                    pipe.sadd(f"{blocks}{a}", str(b))
+                    pipe.sadd(f"{blocks}{b}", str(a))
+                await pipe.execute()
+
+    async def set_available(self, account_id: int, available: bool) -> None:
+        if available:
+            await self._redis.srem(self._keys.unavailable, str(account_id))
+        else:
+            await self._redis.sadd(self._keys.unavailable, str(account_id))
 
     def make_token(self) -> str:
         return f"{self.process_id}/{uuid.uuid4().hex}"

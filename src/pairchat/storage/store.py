@@ -1,5 +1,5 @@
 """The durable store's interface: accounts, sessions, messages, acknowledgements
-and pending signals.
+and pending signals; and, as `safety`, the moderation data in the same database.
 
 Implemented by `SqliteStore` (store_sqlite.py: one file in `--data-dir`, the
 embedded mode) and `PostgresStore` (store_postgres.py: the scaled mode). Both
@@ -23,6 +23,7 @@ from pairchat.storage.records import (
     Snapshot,
     StoredMessage,
 )
+from pairchat.storage.safety import Safety
 
 
 class Store(Protocol):
@@ -38,6 +39,11 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    @property
+    def safety(self) -> Safety:
+        """The moderation data (safety.py), in the same database."""
+        ...
 
     async def snapshot(self) -> Snapshot: ...
 
@@ -101,8 +107,17 @@ class Store(Protocol):
         """Messages with msg_id > after_msg_id, in msg_id order, at most limit."""
         ...
 
-    async def unacked(self, session_id: int, account_id: int) -> list[StoredMessage]:
-        """The partner's messages after the account's acknowledged msgId, in order."""
+    async def unacked(
+        self, session_id: int, account_id: int, after_msg_id: int = 0, limit: int = 0
+    ) -> list[StoredMessage]:
+        """The partner's messages after the account's acknowledged msgId and
+        after `after_msg_id`, in order; at most `limit` of them (0: all)."""
+        ...
+
+    async def backlog(self, session_id: int, account_id: int) -> tuple[int, int]:
+        """The account's acknowledged msgId in the session, and how many of the
+        partner's messages follow it: (0, 0) for a session or member that does
+        not exist."""
         ...
 
     # --- signals ---
@@ -124,11 +139,17 @@ class Store(Protocol):
         ended long ago goes even while its partner is active: its messages are
         the partner's too, and they are kept for the same period after it
         ended. Open sessions and accounts still logged in are never touched.
+        In the same chunk, reports resolved or dismissed before `older_than_ms`
+        go with their evidence (oldest decision first, at most `limit`); open
+        reports never go, and an account goes only once no report names it
+        either (a report's accounts are evidence). Blocks, bans and the audit
+        log are kept: they are small, and safety needs them.
 
         A chunk holds at most `limit` sessions whose messages total at most
         `limit` (a single larger session goes alone) and at most `limit`
-        accounts; the caller repeats until a report is `empty`. With `dry_run`
-        nothing changes and the report counts everything a complete purge at
-        this cutoff would delete, regardless of `limit`.
+        accounts and `limit` reports; the caller repeats until a report is
+        `empty`. With `dry_run` nothing changes and the report counts
+        everything a complete purge at this cutoff would delete, regardless of
+        `limit`.
         """
         ...

@@ -37,6 +37,7 @@ from pairchat.storage.records import (
     StoredMessage,
 )
 from pairchat.storage.retention import chunk_of
+from pairchat.storage.safety_postgres import PostgresSafety, purge_reports
 from pairchat.storage.store_postgres_schema import (
     CONNECT_ERRORS,
     CONNECT_TIMEOUT,
@@ -100,15 +101,19 @@ UPDATE members SET acked_msg_id = $3
 WHERE session_id = $1 AND account_id = $2 AND acked_msg_id < $3
 """
 
-# Retention: accounts logged out before the cutoff that no session refers to
-# (in a dry run, none but those the purge deletes first); two NOT EXISTS rather
-# than one OR, so that each probes its index.
+# Retention: accounts logged out before the cutoff that no session or report
+# refers to (a report keeps the accounts it names as evidence; in a dry run,
+# none but those the purge deletes first); two NOT EXISTS rather than one OR, so
+# that each probes its index.
 _FREE_ACCOUNTS = """
 SELECT id FROM accounts a WHERE logged_out_at < $1
 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_a = a.id {alive})
 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_b = a.id {alive})
+AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.reporter_id = a.id {kept})
+AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.reported_id = a.id {kept})
 """
 _UNLESS_DUE = "AND (s.closed_at IS NULL OR s.closed_at >= $1)"
+_UNLESS_RESOLVED = "AND (r.resolved_at IS NULL OR r.resolved_at >= $1)"
 # SKIP LOCKED: rows another purge holds are its chunk, not this one's.
 _DUE_SESSIONS = """
 SELECT id, member_a, member_b, last_msg_id FROM sessions WHERE closed_at < $1
@@ -163,6 +168,7 @@ class PostgresStore:
         self._pool_max = pool_max
         self._command_timeout = command_timeout
         self._pool: Any = None
+        self.safety = PostgresSafety(self._opened)
 
     # --- lifecycle ---
     async def open(self) -> None:
@@ -338,16 +344,31 @@ class PostgresStore:
         )
         return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
 
-    async def unacked(self, session_id: int, account_id: int) -> list[StoredMessage]:
+    async def unacked(
+        self, session_id: int, account_id: int, after_msg_id: int = 0, limit: int = 0
+    ) -> list[StoredMessage]:
         rows = await self._opened().fetch(
             "SELECT m.msg_id, m.sender_id, m.content, m.created_at FROM messages m "
             "JOIN members k ON k.session_id = m.session_id AND k.account_id = $2 "
-            "WHERE m.session_id = $1 AND m.msg_id > k.acked_msg_id AND m.sender_id <> $2 "
-            "ORDER BY m.msg_id",
+            "WHERE m.session_id = $1 AND m.msg_id > greatest(k.acked_msg_id, $3) "
+            "AND m.sender_id <> $2 ORDER BY m.msg_id LIMIT $4",
+            session_id,
+            account_id,
+            after_msg_id,
+            limit or None,
+        )
+        return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def backlog(self, session_id: int, account_id: int) -> tuple[int, int]:
+        row = await self._opened().fetchrow(
+            "SELECT k.acked_msg_id, (SELECT count(*) FROM messages m "
+            "WHERE m.session_id = k.session_id AND m.msg_id > k.acked_msg_id "
+            "AND m.sender_id <> k.account_id) "
+            "FROM members k WHERE k.session_id = $1 AND k.account_id = $2",
             session_id,
             account_id,
         )
-        return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
     # --- signals ---
     async def put_signals(self, signals: Sequence[Signal]) -> None:
@@ -395,10 +416,12 @@ class PostgresStore:
                     older_than_ms,
                 )
                 accounts = await conn.fetchval(
-                    f"SELECT count(*) FROM ({_FREE_ACCOUNTS.format(alive=_UNLESS_DUE)}) f",
+                    "SELECT count(*) FROM "
+                    f"({_FREE_ACCOUNTS.format(alive=_UNLESS_DUE, kept=_UNLESS_RESOLVED)}) f",
                     older_than_ms,
                 )
-            return PurgeReport(int(sessions), int(messages), int(accounts))
+                reports = await purge_reports(conn, older_than_ms, limit, True)
+            return PurgeReport(int(sessions), int(messages), int(accounts), reports)
         if limit < 1:
             raise ValueError(f"purge limit must be at least 1, got {limit}")
         async with pool.acquire() as conn, conn.transaction():
@@ -421,14 +444,15 @@ class PostgresStore:
             )
             await conn.execute("DELETE FROM members WHERE session_id = ANY($1::bigint[])", ids)
             await conn.execute("DELETE FROM sessions WHERE id = ANY($1::bigint[])", ids)
+            reports = await purge_reports(conn, older_than_ms, limit, False)
             accounts = await conn.execute(
                 "DELETE FROM accounts WHERE id IN "
-                f"({_FREE_ACCOUNTS.format(alive='')} ORDER BY logged_out_at LIMIT $2 "
+                f"({_FREE_ACCOUNTS.format(alive='', kept='')} ORDER BY logged_out_at LIMIT $2 "
                 "FOR UPDATE SKIP LOCKED)",
                 older_than_ms,
                 limit,
             )
-        return PurgeReport(len(chunk), _row_count(deleted), _row_count(accounts))
+        return PurgeReport(len(chunk), _row_count(deleted), _row_count(accounts), reports)
 
 
 def _row_count(status: str) -> int:

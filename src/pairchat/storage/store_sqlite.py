@@ -43,6 +43,7 @@ from pairchat.storage.records import (
     Snapshot,
     StoredMessage,
 )
+from pairchat.storage.safety_sqlite import SqliteSafety
 from pairchat.storage.store_sqlite_ops import connect, purge
 from pairchat.storage.store_sqlite_writer import SqliteWriter
 
@@ -64,6 +65,7 @@ class SqliteStore:
         self._checkpoint_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
         self._checkpoints: asyncio.Task[None] | None = None
         self._local = threading.local()
+        self.safety = SqliteSafety(self._writer, self._read)
 
     @property
     def writer(self) -> SqliteWriter:
@@ -222,16 +224,31 @@ class SqliteStore:
 
         return await self._read(read)
 
-    async def unacked(self, session_id: int, account_id: int) -> list[StoredMessage]:
+    async def unacked(
+        self, session_id: int, account_id: int, after_msg_id: int = 0, limit: int = 0
+    ) -> list[StoredMessage]:
         def read(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
                 "SELECT m.msg_id, m.sender_id, m.content, m.created_at FROM messages m "
                 "JOIN members k ON k.session_id = m.session_id AND k.account_id = ? "
-                "WHERE m.session_id = ? AND m.msg_id > k.acked_msg_id AND m.sender_id != ? "
-                "ORDER BY m.msg_id",
-                (account_id, session_id, account_id),
+                "WHERE m.session_id = ? AND m.msg_id > max(k.acked_msg_id, ?) "
+                "AND m.sender_id != ? ORDER BY m.msg_id LIMIT ?",
+                (account_id, session_id, after_msg_id, account_id, limit or -1),
             )
             return [StoredMessage(session_id, r[0], r[1], r[2], r[3]) for r in rows]
+
+        return await self._read(read)
+
+    async def backlog(self, session_id: int, account_id: int) -> tuple[int, int]:
+        def read(conn: sqlite3.Connection) -> tuple[int, int]:
+            row = conn.execute(
+                "SELECT k.acked_msg_id, (SELECT count(*) FROM messages m "
+                "WHERE m.session_id = k.session_id AND m.msg_id > k.acked_msg_id "
+                "AND m.sender_id != k.account_id) "
+                "FROM members k WHERE k.session_id = ? AND k.account_id = ?",
+                (session_id, account_id),
+            ).fetchone()
+            return (0, 0) if row is None else (row[0], row[1])
 
         return await self._read(read)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from pairchat.storage import safety_sqlite_ops
 from pairchat.storage.commit_plan import fold_acks, plan_commit
 from pairchat.storage.records import (
     Ack,
@@ -31,7 +32,9 @@ from pairchat.storage.retention import chunk_of
 
 WAL_SIZE_LIMIT = 64 << 20  # bytes of WAL file kept once it starts over
 
-SCHEMA_VERSION = 1
+# 2: the moderation tables (safety_sqlite_ops.SCHEMA); migrate() upgrades a file
+# of version 1 by creating them.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,8 +83,8 @@ CREATE TABLE IF NOT EXISTS signals (
 ) WITHOUT ROWID;
 -- Retention (`purge`): the ended sessions oldest first, the logged-out accounts
 -- oldest first, and the sessions that refer to an account (also what the
--- foreign keys check when an account is deleted). Created on files of older
--- pairchats too (the version stays 1: an older pairchat reads the file alike).
+-- foreign keys check when an account is deleted). Created on files of version 1
+-- written before them too.
 CREATE INDEX IF NOT EXISTS sessions_closed ON sessions (closed_at) WHERE closed_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sessions_member_a ON sessions (member_a);
 CREATE INDEX IF NOT EXISTS sessions_member_b ON sessions (member_b);
@@ -106,7 +109,8 @@ def _json(value: Any) -> str:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Create the tables if missing.
+    """Create the tables if missing: a new file, or one of an older version, ends
+    at SCHEMA_VERSION.
 
     Raises:
         SchemaVersionError: the file was written by a newer pairchat.
@@ -117,7 +121,7 @@ def migrate(conn: sqlite3.Connection) -> None:
             f"the data dir's schema is version {version}, newer than this pairchat "
             f"({SCHEMA_VERSION}); upgrade pairchat"
         )
-    for statement in SCHEMA.split(";"):
+    for statement in (SCHEMA + safety_sqlite_ops.SCHEMA).split(";"):
         if statement.strip():
             conn.execute(statement)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -206,15 +210,19 @@ def ack_signal(
     ).close()
 
 
-# Accounts logged out before the cutoff that no session refers to (two NOT
-# EXISTS rather than one OR, so that each probes its index).
+# Accounts logged out before the cutoff that no session or report refers to (a
+# report keeps the accounts it names as evidence; two NOT EXISTS rather than one
+# OR, so that each probes its index).
 _FREE_ACCOUNTS = """
 SELECT id FROM accounts a WHERE logged_out_at < ?1
 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_a = a.id {alive})
 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_b = a.id {alive})
+AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.reporter_id = a.id {kept})
+AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.reported_id = a.id {kept})
 """
-# In a dry run the sessions that the purge would delete first do not count.
+# In a dry run the sessions and reports that the purge would delete first do not count.
 _UNLESS_DUE = "AND (s.closed_at IS NULL OR s.closed_at >= ?1)"
+_UNLESS_RESOLVED = "AND (r.resolved_at IS NULL OR r.resolved_at >= ?1)"
 
 
 def purge(conn: sqlite3.Connection, older_than_ms: int, limit: int, dry_run: bool) -> PurgeReport:
@@ -225,10 +233,12 @@ def purge(conn: sqlite3.Connection, older_than_ms: int, limit: int, dry_run: boo
             (older_than_ms,),
         ).fetchone()
         accounts = conn.execute(
-            f"SELECT count(*) FROM ({_FREE_ACCOUNTS.format(alive=_UNLESS_DUE)})",
+            "SELECT count(*) FROM "
+            f"({_FREE_ACCOUNTS.format(alive=_UNLESS_DUE, kept=_UNLESS_RESOLVED)})",
             (older_than_ms,),
         ).fetchone()[0]
-        return PurgeReport(sessions, messages, accounts)
+        reports = safety_sqlite_ops.purge_reports(conn, older_than_ms, limit, True)
+        return PurgeReport(sessions, messages, accounts, reports)
     chunk = chunk_of(
         conn.execute(
             "SELECT id, member_a, member_b, last_msg_id FROM sessions WHERE closed_at < ? "
@@ -249,12 +259,13 @@ def purge(conn: sqlite3.Connection, older_than_ms: int, limit: int, dry_run: boo
     ).close()
     conn.executemany("DELETE FROM members WHERE session_id = ?", ids).close()
     conn.executemany("DELETE FROM sessions WHERE id = ?", ids).close()
+    reports = safety_sqlite_ops.purge_reports(conn, older_than_ms, limit, False)
     accounts = conn.execute(
         "DELETE FROM accounts WHERE id IN "
-        f"({_FREE_ACCOUNTS.format(alive='')} ORDER BY logged_out_at LIMIT ?2)",
+        f"({_FREE_ACCOUNTS.format(alive='', kept='')} ORDER BY logged_out_at LIMIT ?2)",
         (older_than_ms, limit),
     ).rowcount
-    return PurgeReport(len(chunk), max(messages, 0), accounts)
+    return PurgeReport(len(chunk), max(messages, 0), accounts, reports)
 
 
 def _append(
@@ -324,4 +335,5 @@ OPS: dict[str, tuple[Callable[..., Any], Any, Any]] = {
     "put_signals": (put_signals, tuple[list[Signal]], None),
     "ack_signal": (ack_signal, tuple[int, int, str], None),
     "purge": (purge, tuple[int, int, bool], PurgeReport),
+    **safety_sqlite_ops.OPS,
 }

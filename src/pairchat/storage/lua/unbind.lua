@@ -2,8 +2,8 @@
 -- offline, drop its match-queue entries.
 -- KEYS[1] P route              hash account -> "broker_id|conn_id"
 -- KEYS[2] P online             set
--- KEYS[3] P queue              list of "account|token"
--- KEYS[4] P waiting:<account>  set of the tokens it waits with
+-- KEYS[3] P queue              list of entries
+-- KEYS[4] P queued:<account>   hash token -> its entry
 -- ARGV[1] account id
 -- ARGV[2] the expected route "broker_id|conn_id", or "" for any route
 -- ARGV[3] prefix of P on:<broker_id>
@@ -20,8 +20,8 @@ if current then
   redis.call('SREM', ARGV[3] .. string.match(current, '^(.*)|'), ARGV[1])
 end
 -- Offline now (or already): nobody would answer these entries' MATCH requests.
-for _, token in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  redis.call('LREM', KEYS[3], 1, ARGV[1] .. '|' .. token)
+for _, entry in ipairs(redis.call('HVALS', KEYS[4])) do
+  redis.call('LREM', KEYS[3], 1, entry)
 end
 redis.call('DEL', KEYS[4])
 if current then
