@@ -5,6 +5,9 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 STATIC := src/pairchat/static
 ARGS   ?=
+# Every file of web/ but node_modules: the web client is built again only when one of them
+# is newer than the last build, whose index.html is the build's stamp.
+WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -type f -print)
 
 .PHONY: install up test test-py test-web bench lint proto web clean
 
@@ -15,10 +18,12 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
 
-web/node_modules/.package-lock.json: web/package-lock.json
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 
-web: web/node_modules/.package-lock.json
+web: $(STATIC)/index.html
+
+$(STATIC)/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
 	cd web && npm run build
 
 up: install

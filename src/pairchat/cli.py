@@ -1,4 +1,4 @@
-"""`pairchat up|logic|broker|worker|migrate|bench`: parse flags, wire a role,
+"""`pairchat up|logic|broker|worker|migrate|purge|bench`: parse flags, wire a role,
 handle signals. Each command's flags are the dataclass groups it takes
 (`pairchat.config`); roles are imported only when their command runs."""
 
@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     f.group(BackendConfig, only=("database_url", "db_schema"))
     f.group(LogConfig)
 
+    f = Flags(sub.add_parser("purge", help="apply the retention policy to the store once"))
+    f.group(LogicConfig, only=("retention_days",))
+    f.group(BackendConfig, only=("data_dir", "database_url", "db_schema"))
+    f.switch("--dry-run", help="only count what would be deleted")
+    f.group(LogConfig)
+
     bench = sub.add_parser(
         "bench", help="measure messages per second and latency, against baselines if asked"
     )
@@ -120,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
 
         backends = from_args(BackendConfig, args)
         return migrate_command(backends.database_url, backends.db_schema)
+    if args.command == "purge":
+        from pairchat.logic.purge import purge_command
+
+        logic = from_args(LogicConfig, args)
+        return purge_command(from_args(BackendConfig, args), logic.retention_days, args.dry_run)
     if args.command == "logic":
         from pairchat.embedded import LogicProcess, serve_logic_process
 

@@ -7,6 +7,9 @@ type parses the value, and every flag is also a PAIRCHAT_* environment variable
 adds the flags to a parser (`Flags.group`), builds the dataclass from the parsed
 arguments (`from_args`) and turns it back into arguments (`to_argv`), which is
 how `pairchat up` forwards a group to its children without naming its flags.
+A secret (`option(..., secret=True)`) never goes on a command line, which
+every user of the machine can read: `secret_env` gives it to a child as its
+PAIRCHAT_* variable instead.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class _Option:
     show: Callable[[Any], str] | None
     hidden: bool
     aliases: tuple[str, ...]
+    secret: bool
 
 
 def option(
@@ -56,6 +60,7 @@ def option(
     show: Callable[[Any], str] | None = None,
     hidden: bool = False,
     aliases: tuple[str, ...] = (),
+    secret: bool = False,
 ) -> Any:
     """A dataclass field that is also a flag.
 
@@ -70,9 +75,12 @@ def option(
         aliases: former spellings of the flag, still taken (with their
             variables) so that existing deployments keep starting, but left out
             of `--help`; the flag and its own variable win over them.
+        secret: a value to keep off command lines: `to_argv` leaves it out
+            and `secret_env` has it.
     """
-    meta = _Option(help, flag, choices, parse, show, hidden, aliases)
-    return dataclasses.field(default=default, metadata={_META: meta})
+    meta = _Option(help, flag, choices, parse, show, hidden, aliases, secret)
+    # A secret stays out of the dataclass's repr too, so no log line shows it.
+    return dataclasses.field(default=default, metadata={_META: meta}, repr=not secret)
 
 
 def _fields(cls: type[Any]) -> list[tuple[dataclasses.Field[Any], _Option, Any]]:
@@ -199,11 +207,11 @@ def from_args(cls: type[T], args: argparse.Namespace) -> T:
 
 
 def to_argv(cfg: Any, skip: tuple[str, ...] = ()) -> list[str]:
-    """The arguments that give a child process the same group of flags; fields
-    named in `skip` are left to the caller."""
+    """The arguments that give a child process the same group of flags, but
+    its secrets (`secret_env`); fields named in `skip` are left to the caller."""
     argv: list[str] = []
     for f, meta, kind in _fields(type(cfg)):
-        if f.name in skip:
+        if f.name in skip or meta.secret:
             continue
         value = getattr(cfg, f.name)
         if kind is bool:
@@ -211,6 +219,16 @@ def to_argv(cfg: Any, skip: tuple[str, ...] = ()) -> list[str]:
         else:
             argv.extend([_flag(f, meta), meta.show(value) if meta.show else str(value)])
     return argv
+
+
+def secret_env(cfg: Any) -> dict[str, str]:
+    """The group's secrets that are set, as the variables that give them to a
+    child process (whose environment only its own user can read)."""
+    return {
+        env_name(_flag(f, meta)): str(getattr(cfg, f.name))
+        for f, meta, _ in _fields(type(cfg))
+        if meta.secret and getattr(cfg, f.name)
+    }
 
 
 @dataclass(frozen=True, slots=True)

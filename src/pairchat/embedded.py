@@ -30,6 +30,7 @@ from pairchat.logic.main import start_logic
 from pairchat.obs import OpsConfig, event, serve_ops, write_ports
 from pairchat.storage.backends import BackendConfig, open_backends
 from pairchat.tasks import bounded
+from pairchat.webclient import console_routes
 
 log = logging.getLogger("pairchat.logic")
 
@@ -82,9 +83,12 @@ async def serve_logic_process(cfg: LogicProcess, stop: asyncio.Event) -> None:
     runner: web.AppRunner | None = None
     try:
         # One process, one registry: broker 0, when it runs here, is on this
-        # listener too.
+        # listener too. So are the moderator console and the moderation API.
         runner, ops_port = await serve_ops(
-            cfg.ops.ops_host, cfg.ops.ops_port, lambda: worker is None or worker.healthy()
+            cfg.ops.ops_host,
+            cfg.ops.ops_port,
+            lambda: worker is None or worker.healthy(),
+            [*console_routes(), *logic.admin.routes()],
         )
         if process.broker_port:
             if worker is None:  # embedded always runs its worker: for the type checker
@@ -98,6 +102,7 @@ async def serve_logic_process(cfg: LogicProcess, stop: asyncio.Event) -> None:
                 process.broker_port,
                 process.broker_id,
                 local=local,
+                flags=("--broker-host", "--broker-port"),
             )
         write_ports(cfg.ops.ports_file, grpc=logic.port, ops=ops_port)
         event(

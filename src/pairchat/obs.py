@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from pairchat.config import option
-from pairchat.errors import StartupError
+from pairchat.errors import cannot_listen
 
 # --- metrics (one process = one role, so the default registry is the process's) ---
 CONNECTIONS = Gauge("pairchat_connections", "Open client WebSocket connections")
@@ -142,10 +143,13 @@ class OpsConfig:
     ports_file: str = option("", "", hidden=True)
 
 
-async def serve_ops(host: str, port: int, healthy: Any) -> tuple[web.AppRunner, int]:
+async def serve_ops(
+    host: str, port: int, healthy: Any, routes: Sequence[web.RouteDef] = ()
+) -> tuple[web.AppRunner, int]:
     """Serve the operations listener: GET /healthz (200 when healthy() is true,
-    else 503) and GET /metrics (this process's registry). Returns the runner and
-    the port bound (port 0 picks a free one).
+    else 503), GET /metrics (this process's registry) and the role's own
+    `routes` (the moderator console and the moderation API). Returns the runner
+    and the port bound (port 0 picks a free one).
 
     Raises:
         StartupError: the address cannot be bound.
@@ -164,15 +168,15 @@ async def serve_ops(host: str, port: int, healthy: Any) -> tuple[web.AppRunner, 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler)
+    app.router.add_routes(routes)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
     except OSError as exc:
         await runner.cleanup()
-        raise StartupError(
-            f"cannot serve the operations listener on {host}:{port}: {exc.strerror or exc} "
-            "(--ops-host, --ops-port)"
+        raise cannot_listen(
+            "the operations listener", f"{host}:{port}", exc, "--ops-port", "--ops-host"
         ) from None
     return runner, int(runner.addresses[0][1])
 

@@ -9,10 +9,14 @@ port+1, ..., each preferring a different logic. Each is started once the
 previous is healthy. Ctrl-C or SIGTERM stops every child. A child that dies on
 its own is started again (the others heal around it: brokers fail over to
 another logic, workers take over the dead one's inbox shards); one that keeps
-dying stops the whole system with exit code 1.
+dying stops the whole system with exit code 1. A port of --port or --ops-port
+that is taken stops it with exit code 1 before anything starts, in one line
+that names the flag picking another.
 
 The children get the flag groups `up` was given, forwarded whole by
-`config.to_argv`, so a flag added to a group reaches them with no change here.
+`config.to_argv`, so a flag added to a group reaches them with no change here;
+secrets (the moderation API's token) reach them through the environment they
+inherit, never on their command lines.
 
 Every child serves /healthz and /metrics on an operations listener of its own
 at --ops-host; their ports follow --ops-port in the order of `child_names`
@@ -39,9 +43,11 @@ from pathlib import Path
 from types import FrameType
 
 from pairchat.broker.config import BrokerConfig
-from pairchat.config import LogConfig, option, to_argv
+from pairchat.config import LogConfig, option, secret_env, to_argv
+from pairchat.errors import cannot_listen
 from pairchat.logic.config import LogicConfig
 from pairchat.obs import OpsConfig, event
+from pairchat.ports import listen_error
 from pairchat.storage.backends import BackendConfig
 
 log = logging.getLogger("pairchat.up")
@@ -240,6 +246,20 @@ def _check(up: UpConfig, backends: BackendConfig, ops: OpsConfig) -> str:
     return ""
 
 
+def _taken(up: UpConfig, ops: OpsConfig, scaled: bool) -> str:
+    """Why a port `up` would give a child cannot be bound now, or "": told
+    before any child starts, with the flag of `up` that picks another."""
+    wanted = [(f"broker-{i}", up.host, up.port + i, "--port", "--host") for i in range(up.brokers)]
+    for i, name in enumerate(child_names(up, scaled) if ops.ops_port else ()):
+        what = f"the operations listener of {name}"
+        wanted.append((what, ops.ops_host, ops.ops_port + i, "--ops-port", "--ops-host"))
+    for what, host, port, flag, host_flag in wanted:
+        error = listen_error(host, port)
+        if error is not None:
+            return str(cannot_listen(what, f"{host}:{port}", error, flag, host_flag))
+    return ""
+
+
 def run_up(
     up: UpConfig,
     logic: LogicConfig,
@@ -252,8 +272,13 @@ def run_up(
     if problem:
         print(f"pairchat up: {problem}", file=sys.stderr)
         return 2
+    taken = _taken(up, ops, backends.scaled)
+    if taken:
+        print(f"pairchat up: {taken}", file=sys.stderr)
+        return 1
     data_dir = Path(backends.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.update(secret_env(logic))  # inherited by every child, restarts included
     supervisor = Supervisor(Path(tempfile.mkdtemp(prefix="pairchat-up-")))
 
     def stop(signum: int, _: FrameType | None) -> None:

@@ -77,6 +77,14 @@ class Flags:
     max_failed_reconnects_per_ip: int = 0
     reconnects_window: float = 600.0
     retention_days: float = 30.0
+    send_buffer: int = 1 << 20
+    max_unacked: int = 1000
+    interest_wait: float = 5.0
+    blocklist: str = ""  # a file of the content filter (--blocklist)
+    report_threshold: int = 3
+    admin_token: str = ""  # the moderation API is off without one
+    trusted_proxies: str = ""  # X-Forwarded-For is ignored without them
+    log_level: str = "info"  # the default: tests read what an operator would see
 
     def argv(self) -> list[str]:
         scaled = (
@@ -133,6 +141,21 @@ class Flags:
             str(self.reconnects_window),
             "--retention-days",
             str(self.retention_days),
+            "--send-buffer",
+            str(self.send_buffer),
+            "--max-unacked",
+            str(self.max_unacked),
+            "--interest-wait",
+            str(self.interest_wait),
+            "--blocklist",
+            self.blocklist,
+            "--report-threshold",
+            str(self.report_threshold),
+            *(["--admin-token", self.admin_token] if self.admin_token else []),
+            "--trusted-proxies",
+            self.trusted_proxies,
+            "--log-level",
+            self.log_level,
         ]
 
     def children(self) -> list[str]:
@@ -265,7 +288,9 @@ def _wait_ready(system: System) -> None:
     deadline = time.monotonic() + 3 * TIMEOUT
     pending = [system.broker_http(i) + "/healthz" for i in range(system.broker_count)]
     pending += [system.ops_http(child) + "/healthz" for child in system.flags.children()]
-    while pending:
+    # `up` prints that it is up once it found them healthy too, a moment after this loop
+    # may: the tests read what it printed.
+    while pending or "pairchat is up: open" not in system.output():
         if system.proc.poll() is not None:
             raise RuntimeError(
                 f"pairchat up exited with {system.proc.returncode} while starting:\n"
@@ -274,8 +299,7 @@ def _wait_ready(system: System) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("pairchat up not healthy in time:\n" + system.output())
         pending = [url for url in pending if http_get(url, timeout=TIMEOUT / 10)[0] != 200]
-        if pending:
-            time.sleep(POLL_INTERVAL)
+        time.sleep(POLL_INTERVAL)
 
 
 def stop_system(system: System) -> None:

@@ -50,17 +50,21 @@ def test_reply_bound_to_reconnect() -> None:
         nick_name="al",
         token="tk",
         sessions=[lpb.SessionRef(session_id=3, partner_id=8, partner_name="bo")],
+        available=True,
     )
     assert codec.reply("RECONNECT", "r", lpb.Reply(call_id=1, bound=bound)) == (
         b'{"cmd":"RECONNECT","requestId":"r","code":0,"accountId":7,"nickName":"al",'
-        b'"sessions":[{"sessionId":3,"partnerId":8,"partnerName":"bo"}]}'
+        b'"available":true,"sessions":[{"sessionId":3,"partnerId":8,"partnerName":"bo"}]}'
     )
 
 
 def test_reply_matched() -> None:
-    reply = lpb.Reply(call_id=1, matched=lpb.Matched(session_id=3, partner_id=8, partner_name="bo"))
-    assert codec.reply("MATCH", None, reply) == (
-        b'{"cmd":"MATCH","code":0,"partnerId":8,"partnerName":"bo","sessionId":3}'
+    matched = lpb.Matched(
+        session_id=3, partner_id=8, partner_name="bo", common_interests=["jazz"], online=12
+    )
+    assert codec.reply("MATCH", None, lpb.Reply(call_id=1, matched=matched)) == (
+        b'{"cmd":"MATCH","code":0,"partnerId":8,"partnerName":"bo","sessionId":3,'
+        b'"commonInterests":["jazz"],"online":12}'
     )
 
 
@@ -86,7 +90,23 @@ def test_error() -> None:
     assert codec.error("ERROR", None, 1, "bad") == b'{"cmd":"ERROR","code":1,"msg":"bad"}'
 
 
+def test_nobody_available_says_how_many_are_online() -> None:
+    refusal = lpb.Reply(call_id=1, code=4, msg="nobody", matched=lpb.Matched(online=3))
+    assert codec.error("MATCH", "r", Code.NOT_FOUND, "nobody", refusal) == (
+        b'{"cmd":"MATCH","requestId":"r","code":4,"msg":"nobody","online":3}'
+    )
+    plain = lpb.Reply(call_id=1, code=6, msg="no")
+    assert codec.error("LEAVE", None, 6, "no", plain) == b'{"cmd":"LEAVE","code":6,"msg":"no"}'
+
+
 def test_pushes_pass_unchanged_and_messages_are_told_by_their_prefix() -> None:
     frame = encode_push_dialogue(1, 2, 3, "hi", 4)
     assert codec.push(frame) is frame
     assert frame.startswith(MESSAGE_PUSH_PREFIX)
+
+
+def test_ws_clients_acknowledge_pushes_and_websocket_pings_are_the_heartbeat() -> None:
+    dialect: Codec = codec
+    assert dialect.acks_on_write is False
+    assert dialect.ping_interval == 0
+    assert dialect.ping(7) is None

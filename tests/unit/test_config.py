@@ -12,7 +12,7 @@ import pytest
 
 from pairchat.broker.config import BrokerConfig, BrokerProcessConfig
 from pairchat.cli import _parser
-from pairchat.config import Flags, LogConfig, from_args, option, to_argv
+from pairchat.config import Flags, LogConfig, from_args, option, secret_env, to_argv
 from pairchat.errors import StartupError
 from pairchat.logic.config import LogicConfig, LogicProcessConfig
 from pairchat.obs import OpsConfig
@@ -51,6 +51,8 @@ def changed(cfg: Any) -> Any:
             values[f.name] = not value
         elif isinstance(value, int | float):
             values[f.name] = value + 3
+        elif f.name == "trusted_proxies":
+            values[f.name] = ("10.0.0.0/8", "2001:db8::1/128")
         elif isinstance(value, tuple):
             values[f.name] = ("https://a.example", "https://b.example")
         elif f.name in ("log_format",):
@@ -62,11 +64,29 @@ def changed(cfg: Any) -> Any:
     return dataclasses.replace(cfg, **values)
 
 
+def inherit(monkeypatch: pytest.MonkeyPatch, *cfgs: Any) -> None:
+    """Set the variables a child of `pairchat up` inherits for these groups."""
+    for cfg in cfgs:
+        for name, value in secret_env(cfg).items():
+            monkeypatch.setenv(name, value)
+
+
 @pytest.mark.parametrize("cls", GROUPS, ids=lambda c: c.__name__)
-def test_to_argv_gives_the_same_values_back(cls: type[Any]) -> None:
+def test_to_argv_gives_the_same_values_back(
+    cls: type[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = changed(cls())
     assert cfg != cls()
+    inherit(monkeypatch, cfg)
     assert parse(cls, to_argv(cfg)) == cfg
+
+
+def test_a_secret_goes_to_a_child_through_its_environment_only() -> None:
+    cfg = LogicConfig(admin_token="s3cret")
+    assert "s3cret" not in to_argv(cfg)
+    assert "s3cret" not in repr(cfg)
+    assert secret_env(cfg) == {"PAIRCHAT_ADMIN_TOKEN": "s3cret"}
+    assert secret_env(LogicConfig()) == {}
 
 
 def test_a_variable_sets_the_default_and_a_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,6 +111,7 @@ def test_a_switch_reads_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         ("PAIRCHAT_MAX_CONTENT", "lots"),
         ("PAIRCHAT_LOG_FORMAT", "xml"),
         ("PAIRCHAT_RUN_WORKER", "maybe"),
+        ("PAIRCHAT_TRUSTED_PROXIES", "10.0.0.1/8"),
     ],
 )
 def test_a_bad_variable_is_a_startup_error_naming_it(
@@ -155,7 +176,9 @@ def test_each_command_has_its_own_ops_port() -> None:
 
 
 @pytest.mark.parametrize("command", ["up", "logic", "broker", "worker", "migrate"])
-def test_every_command_takes_what_up_forwards(command: str) -> None:
+def test_every_command_takes_what_up_forwards(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A child's command line built from the groups parses for its command."""
     groups: dict[str, list[type[Any]]] = {
         "up": [UpConfig, LogicConfig, BackendConfig, BrokerConfig, LogConfig],
@@ -172,6 +195,7 @@ def test_every_command_takes_what_up_forwards(command: str) -> None:
         "migrate": [LogConfig],
     }
     forwarded = groups[command]
+    inherit(monkeypatch, *(changed(cls()) for cls in forwarded))
     argv = [arg for cls in forwarded for arg in to_argv(changed(cls()))]
     args = _parser().parse_args([command, *argv])
     for cls in forwarded:

@@ -50,8 +50,12 @@ class Client:
     def send(self, cmd: str, **fields: Any) -> None:
         self.core.receive_text(json.dumps({"cmd": cmd, **fields}))
 
-    def frames(self) -> list[dict[str, Any]]:
-        return [json.loads(f) for f in self.core.take_frames()]
+    def frames(self, room: int = 1 << 30) -> list[dict[str, Any]]:
+        """What the glue writes: the frames, then the paced ones `room` lets through."""
+        out = self.core.take_frames()
+        if self.core.paced:
+            out += self.core.take_paced(room)
+        return [json.loads(f) for f in out]
 
     def call(self) -> lpb.Call:
         """The one call the core made, as an Exchange call (the two calls of
@@ -80,6 +84,9 @@ def exchange_call(call: LogicCall) -> lpb.Call:
 class SilentCodec:
     """A dialect that reads JSON requests and never writes a frame."""
 
+    acks_on_write = False
+    ping_interval = 0.0
+
     def __init__(self) -> None:
         self.json = JsonCodec(MAX_CONTENT)
 
@@ -92,10 +99,20 @@ class SilentCodec:
     def stored(self, request_id: str | None, session_id: int, msg_id: int) -> None:
         return None
 
-    def error(self, cmd: str, request_id: str | None, code: int, msg: str) -> None:
+    def error(
+        self,
+        cmd: str,
+        request_id: str | None,
+        code: int,
+        msg: str,
+        reply: lpb.Reply | None = None,
+    ) -> None:
         return None
 
     def push(self, frame: bytes) -> None:
+        return None
+
+    def ping(self, account_id: int) -> None:
         return None
 
 
@@ -427,14 +444,15 @@ def test_pushes_while_binding_follow_the_bind_response() -> None:
     assert [f["cmd"] for f in c.frames()] == ["CRT_ACCOUNT", "PUSH_SIGNAL", "PUSH_SIGNAL"]
 
 
-def test_pushes_held_for_a_refused_bind_come_before_its_error() -> None:
+def test_pushes_held_for_a_refused_bind_follow_its_error() -> None:
     c = binding()
     call = c.bind_call()
     c.core.push(push(ME))
+    assert not c.core.paced  # held while binding
     c.core.receive_reply(refused(call))
     assert [(f["cmd"], f.get("code")) for f in c.frames()] == [
-        ("PUSH_SIGNAL", None),
         ("CRT_ACCOUNT", 4),
+        ("PUSH_SIGNAL", None),
     ]
 
 

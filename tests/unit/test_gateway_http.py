@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from pairchat.broker.gateway import _PicowsLog, origin_ok, security_headers
+from pairchat.broker.gateway import _PicowsLog, origin_ok
 from pairchat.broker.log_limit import LogLimiter
+from pairchat.webclient import security_headers
 
 
 @pytest.mark.parametrize(

@@ -48,3 +48,19 @@ def test_the_interval_is_hourly_or_a_tenth_of_a_short_retention() -> None:
 async def test_a_retention_not_above_zero_is_refused(store: SqliteStore, days: float) -> None:
     with pytest.raises(StartupError, match="--retention-days must be above 0"):
         RetentionJob(store, MemoryLeases(), days, holder="p1")
+
+
+async def test_decided_reports_count_in_the_totals_and_the_log(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = await store.create_account("a", b"h", 1)
+    b = await store.create_account("b", b"h", 1)
+    s = await store.create_session(a, b, 1)
+    report, _ = await store.safety.report(s, a, b, "spam", None, 1)
+    await store.safety.set_report_status(report.id, "resolved", None, 2)
+    job = RetentionJob(store, MemoryLeases(), 1.0, holder="p1")
+    with caplog.at_level("INFO", logger="pairchat.logic"):
+        assert await job.purge_once() == PurgeReport(0, 0, 0, 1)
+    [purged] = [r for r in caplog.records if r.getMessage() == "purged"]
+    assert purged.fields["reports"] == 1  # type: ignore[attr-defined]
+    assert await store.safety.report_by_id(report.id) is None

@@ -5,7 +5,7 @@ servicers are plain classes with exactly the methods they implement."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -42,12 +42,21 @@ Exchange = Callable[[AsyncIterator[logic_pb2.Calls], grpc.aio.ServicerContext],
                     AsyncIterator[logic_pb2.Replies]]
 Deliver = Callable[[AsyncIterator[push_pb2.PushBatch], grpc.aio.ServicerContext],
                    AsyncIterator[push_pb2.Delivered]]
+Admin = Callable[[logic_pb2.AdminRequest, grpc.aio.ServicerContext],
+                 Awaitable[logic_pb2.AdminResponse]]
 
 
-def serve_logic(server: grpc.aio.Server, exchange: Exchange) -> None:
-    """Serve Logic.Exchange with `exchange`."""
-    _serve(server, _LOGIC, "Exchange", exchange,
-           logic_pb2.Calls.FromString, logic_pb2.Replies.SerializeToString)
+def serve_logic(server: grpc.aio.Server, exchange: Exchange, admin: Admin) -> None:
+    """Serve Logic.Exchange with `exchange` and Logic.Admin with `admin`."""
+    handlers = {
+        "Exchange": grpc.stream_stream_rpc_method_handler(
+            exchange, request_deserializer=logic_pb2.Calls.FromString,
+            response_serializer=logic_pb2.Replies.SerializeToString),
+        "Admin": grpc.unary_unary_rpc_method_handler(
+            admin, request_deserializer=logic_pb2.AdminRequest.FromString,
+            response_serializer=logic_pb2.AdminResponse.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_LOGIC, handlers),))
 
 
 def serve_push(server: grpc.aio.Server, deliver: Deliver) -> None:
@@ -63,6 +72,14 @@ def logic_exchange(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamCall:
         response_deserializer=logic_pb2.Replies.FromString,
     )
     return method()
+
+
+def logic_admin(channel: grpc.aio.Channel) -> grpc.aio.UnaryUnaryMultiCallable:
+    """Logic.Admin: call it with an AdminRequest, await the AdminResponse."""
+    return channel.unary_unary(
+        f"/{_LOGIC}/Admin", request_serializer=logic_pb2.AdminRequest.SerializeToString,
+        response_deserializer=logic_pb2.AdminResponse.FromString,
+    )
 
 
 def push_deliver(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamCall:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pairchat.broker.forwarded import ip_networks
 from pairchat.config import option, split_commas
 
 
@@ -41,6 +42,13 @@ class BrokerConfig:
         (),
         "comma-separated browser origins allowed besides the page's own ('*' for any)",
         parse=split_commas,
+        show=_commas,
+    )
+    trusted_proxies: tuple[str, ...] = option(
+        (),
+        "comma-separated IP addresses or CIDR networks of reverse proxies whose "
+        "X-Forwarded-For names the client (empty: the header is ignored)",
+        parse=ip_networks,
         show=_commas,
     )
 

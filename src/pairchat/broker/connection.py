@@ -4,14 +4,19 @@ Frames to a client are gathered during one turn of the event loop and written
 together at its end, as complete WebSocket frames (server frames are never
 masked and there is no compression): a response and a push that meet in one
 turn cost one write and one syscall. A client that does not read fills its
-transport buffer; past `send_limit` bytes it is disconnected instead of
-growing the broker's memory.
+transport buffer; past `send_limit` bytes (with the live pushes waiting behind
+a replay) it is disconnected instead of growing the broker's memory.
+
+Replays are paced by the transport's flow control: their frames are written
+while the transport buffer is below `pace_high` bytes, and the rest when it
+drains below a quarter of that (`resume_writing`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 
 from picows import WSTransport
 
@@ -19,6 +24,7 @@ from pairchat.broker.core import ConnectionCore
 from pairchat.obs import SLOW_CLIENTS
 
 _TEXT = 0x81  # FIN + text opcode
+PACE_HIGH = 256 << 10  # bytes in the transport buffer up to which paced frames are written
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -58,18 +64,41 @@ class Outgoing:
 class Connection:
     """A client's core and the transport its frames go to."""
 
-    __slots__ = ("core", "ip", "outgoing", "queued", "raw", "send_limit", "ws")
+    __slots__ = (
+        "core",
+        "ip",
+        "outgoing",
+        "pace_high",
+        "queued",
+        "raw",
+        "send_calls",
+        "send_limit",
+        "ws",
+    )
 
     def __init__(
-        self, core: ConnectionCore, ws: WSTransport, ip: str, send_limit: int, outgoing: Outgoing
+        self,
+        core: ConnectionCore,
+        ws: WSTransport,
+        ip: str,
+        send_limit: int,
+        outgoing: Outgoing,
+        send_calls: Callable[[Connection], None],
     ) -> None:
+        """Args:
+        send_calls: hands the core's calls to logic (the hub's), for the
+            ReplayMore calls that writing paced frames makes.
+        """
         self.core = core
         self.ws = ws
         self.raw = ws.underlying_transport
         self.ip = ip
         self.send_limit = send_limit
         self.outgoing = outgoing
+        self.send_calls = send_calls
         self.queued = False  # in `outgoing` for the end of this turn
+        self.pace_high = min(PACE_HIGH, send_limit // 2)
+        self.raw.set_write_buffer_limits(high=self.pace_high, low=self.pace_high // 4)
 
     @property
     def conn_id(self) -> int:
@@ -78,30 +107,45 @@ class Connection:
     def emit(self) -> None:
         """Carry out the core's frames and close request (its calls are the hub's)."""
         core = self.core
-        if core.frames and not self.queued:
+        if (core.frames or core.paced) and not self.queued:
             self.queued = True
             self.outgoing.mark(self)
         if core.close_request is not None:
             self._close()
 
     def flush(self) -> None:
-        """Write the core's frames of this turn in one write."""
+        """Write the core's frames of this turn in one write, then paced ones
+        while the transport has room for them."""
         self.queued = False
         core = self.core
-        if not core.frames:
+        if not core.frames and not core.paced:
             return
-        frames = core.take_frames()
         raw = self.raw
         if raw.is_closing():
+            core.drop_frames()
             return
-        if len(frames) == 1:
-            raw.write(text_frame(frames[0]))
-        else:
-            raw.write(b"".join(map(text_frame, frames)))
-        if raw.get_write_buffer_size() > self.send_limit:
+        if core.frames:
+            frames = core.take_frames()
+            if len(frames) == 1:
+                raw.write(text_frame(frames[0]))
+            else:
+                raw.write(b"".join(map(text_frame, frames)))
+        while core.paced:
+            room = self.pace_high - raw.get_write_buffer_size()
+            if room < 0:
+                break  # resume_writing goes on once the client read some
+            raw.write(b"".join(map(text_frame, core.take_paced(room))))
+        if core.calls:
+            self.send_calls(self)
+        if raw.get_write_buffer_size() + core.paced_live > self.send_limit:
             SLOW_CLIENTS.inc()
-            core.abort()
-            self.ws.disconnect(graceful=False)
+            self.drop()
+
+    def drop(self) -> None:
+        """Give up on the client (it does not read, or no longer answers):
+        nothing more is written, and no close handshake is waited for."""
+        self.core.abort()
+        self.ws.disconnect(graceful=False)
 
     def _close(self) -> None:
         """Send the close frame the core asked for once what was queued before

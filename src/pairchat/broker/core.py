@@ -5,10 +5,11 @@ Inputs are method calls: a text frame from the client (`receive_text`), logic's
 reply to one of its calls (`receive_reply`), a call logic could not take
 (`call_failed`), a push (`push`), logic lost (`logic_lost`), a close request
 (`close`), a writer that gave up on the client (`abort`), the socket closed
-(`socket_closed`). Outputs wait in the core until the glue takes them: payloads
-for the client in order (`frames`), calls for logic (`calls`) and a close frame
-to send (`close_request`). No socket, no event loop, no clock of its own (the
-token bucket's is injected), and no dialect: a `Codec` reads and writes frames.
+(`socket_closed`), the dialect's heartbeat (`heartbeat`). Outputs wait in the
+core until the glue takes them: payloads for the client in order (`frames`),
+calls for logic (`calls`) and a close frame to send (`close_request`). No
+socket, no event loop, no clock of its own (the token bucket's is injected),
+and no dialect: a `Codec` reads and writes frames.
 
 The rules of a connection's life:
 - It acts as at most one account, bound by a successful CRT_ACCOUNT or
@@ -20,12 +21,28 @@ The rules of a connection's life:
   renews): requests go on as in the state it came from. Pushes arriving while
   BINDING are held and written after the bind's answer, so a client always
   learns its account before its pushes.
+- Replays are paced: their frames wait in the core until the glue has room in
+  the socket for them (`take_paced`), and so do the live pushes that arrive
+  behind them, which keeps their order. A replay page that ends with a
+  REPLAY_MORE mark becomes a ReplayMore call when the glue reaches the mark;
+  until the session's REPLAY_END, its live pushes are dropped (the next page
+  reads them from the store, in order). Only live pushes waiting there count
+  towards the glue's slow-client limit (`paced_live`): a client is never
+  dropped for the size of its own replay.
 - A push of kind CLOSE (the account bound elsewhere) closes with 4000 and
   drops the account, so that the close does not report the account offline.
 - In CLOSING and CLOSED nothing more is written and frames are not read; the
   answers still count in the metrics. A bind that succeeds there is reported
   closed to logic at once (the client left before it learnt its account).
 - When the socket closes, logic is told if an account was bound.
+- A dialect whose clients never acknowledge pushes (`Codec.acks_on_write`):
+  each push is acknowledged on the client's behalf when its frame is taken
+  for the socket (`take_frames`, `take_paced`), or at once when the codec has
+  no frame for it; frames dropped unwritten are not acknowledged, so a
+  RECONNECT replays them.
+- A dialect whose server pings (`Codec.ping_interval`): a bound connection
+  gets the dialect's ping at each `heartbeat`, and one that has sent nothing
+  for the silence limit is gone (the glue drops it).
 - Logic lost: every pending call is answered code 2, then the connection closes
   with 1012 (the client reconnects; nothing is lost within the grace period).
 
@@ -37,17 +54,21 @@ a bug.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from pairchat.api.links import AckMessage, SendMessage
 from pairchat.api.v1 import logic_pb2 as lpb
 from pairchat.api.v1 import push_pb2 as ppb
-from pairchat.broker.codec import Codec
+from pairchat.broker.codec import Codec, push_key
 from pairchat.broker.state import BINDING, BOUND, CLOSED, CLOSING, TRANSITIONS, UNBOUND, Event
 from pairchat.obs import event
 from pairchat.protocol import (
+    Availability,
     BadFrame,
+    Block,
+    CancelMatch,
     Code,
     CreateAccount,
     Dialogue,
@@ -58,6 +79,7 @@ from pairchat.protocol import (
     Match,
     Ping,
     Reconnect,
+    Report,
     SignalAck,
     Typing,
     ViewedAck,
@@ -80,6 +102,10 @@ _DIALOGUE: Final = CMD_OF[Dialogue]
 _PUSH_DIALOGUE: Final = CMD_OF[DialogueAck]
 _UNKNOWN: Final = "UNKNOWN"  # the metric label of every unknown command
 _CLOSE_KIND: Final = ppb.PUSH_KIND_CLOSE
+_FRAME_KIND: Final = ppb.PUSH_KIND_FRAME
+_REPLAY_KIND: Final = ppb.PUSH_KIND_REPLAY
+_MORE_KIND: Final = ppb.PUSH_KIND_REPLAY_MORE
+_END_KIND: Final = ppb.PUSH_KIND_REPLAY_END
 _UNAVAILABLE: Final = "server unavailable, retry"
 _NOT_YOURS: Final = "accountId/senderId is not the account of this connection"
 
@@ -99,7 +125,11 @@ class TokenBucket:
         self.burst = burst
         self.clock = clock
         self.tokens = burst
-        self.stamp = clock()
+        self.stamp = clock()  # the last take
+
+    def idle(self) -> float:
+        """Seconds since the last take (since the bucket was made, before one)."""
+        return self.clock() - self.stamp
 
     def take(self) -> bool:
         """Spend a token; False when there is none left."""
@@ -112,6 +142,15 @@ class TokenBucket:
         return False
 
 
+class Paced(NamedTuple):
+    """A frame waiting for room in the socket, or a REPLAY_MORE mark."""
+
+    frame: bytes
+    live: bool = False  # a live push behind a replay (not part of the replay)
+    more: tuple[int, int] | None = None  # a mark: (session, msgId the next page starts after)
+    ack: LogicCall | None = None  # acknowledged once written (`Codec.acks_on_write`)
+
+
 class ConnectionCore:
     """The state and decisions of one client connection (see the module's rules).
 
@@ -122,19 +161,23 @@ class ConnectionCore:
     """
 
     __slots__ = (
+        "_acks",
+        "_acks_on_write",
         "_address",
         "_bucket",
         "_codec",
         "_count",
-        "_held",
         "_max_frame_bytes",
         "_next_call_id",
+        "_paced",
         "_pending",
+        "_replaying",
         "account_id",
         "calls",
         "close_request",
         "conn_id",
         "frames",
+        "paced_live",
         "state",
     )
 
@@ -168,21 +211,65 @@ class ConnectionCore:
         self.state = UNBOUND
         self.account_id = 0  # the bound account; 0 for none
         self._pending: dict[int, tuple[str, str | None]] = {}  # call id -> (cmd, requestId)
-        self._held: list[bytes] = []  # pushes waiting for the bind's answer
+        # pushes waiting for room in the socket (and, while BINDING, for the answer)
+        self._paced: deque[Paced] = deque()
+        self.paced_live = 0  # bytes of live pushes in `_paced`
+        self._replaying: set[int] = set()  # sessions whose replay goes on in pages
+        self._acks_on_write = codec.acks_on_write
+        self._acks: list[LogicCall] = []  # the acknowledgements of pushes in `frames`
         self.frames: list[bytes] = []
         self.calls: list[LogicCall] = []
         self.close_request: tuple[int, str] | None = None
 
     # --- outputs ---
     def take_frames(self) -> list[bytes]:
-        """The payloads for the client so far, in order."""
+        """The payloads for the client so far, in order, for the socket (their
+        pushes count as delivered: `Codec.acks_on_write`)."""
         frames, self.frames = self.frames, []
+        if self._acks:
+            self.calls += self._acks
+            self._acks = []
         return frames
+
+    def drop_frames(self) -> None:
+        """Forget the payloads so far: they will never be written."""
+        self.frames = []
+        self._acks = []
 
     def take_calls(self) -> list[LogicCall]:
         """The calls for logic so far, in order."""
         calls, self.calls = self.calls, []
         return calls
+
+    @property
+    def paced(self) -> bool:
+        """Frames wait for room in the socket (`take_paced`)."""
+        return bool(self._paced) and self.state is not BINDING
+
+    def take_paced(self, room: int) -> list[bytes]:
+        """The waiting frames, in order, until they fill `room` bytes (the last
+        one may pass it); nothing while BINDING. A REPLAY_MORE mark met on the
+        way becomes a ReplayMore call for logic."""
+        if self.state is BINDING:
+            return []
+        paced = self._paced
+        out: list[bytes] = []
+        while paced and room >= 0:
+            frame, live, more, ack = paced.popleft()
+            if more is not None:
+                session_id, after = more
+                call = lpb.ReplayMore(session_id=session_id, after_msg_id=after)
+                self.calls.append(
+                    lpb.Call(account_id=self.account_id, conn_id=self.conn_id, replay_more=call)
+                )
+                continue
+            out.append(frame)
+            room -= len(frame)
+            if live:
+                self.paced_live -= len(frame)
+            if ack is not None:
+                self.calls.append(ack)
+        return out
 
     def take_close(self) -> tuple[int, str] | None:
         """The close frame to send (code, reason) after the frames queued before it."""
@@ -243,13 +330,13 @@ class ConnectionCore:
         if reply.code:
             if cmd in _BINDS:
                 self._bind_refused()
-            self._error(cmd, request_id, reply.code, reply.msg)
+            self._error(cmd, request_id, reply.code, reply.msg, reply=reply)
             return
         if cmd in _BINDS:
             self._bound(cmd, request_id, reply)
             return
         if cmd == _LOGOUT:
-            event(log, "logged out", account=self.account_id, conn=self.conn_id)
+            event(log, "logged out", logging.DEBUG, account=self.account_id, conn=self.conn_id)
             self.account_id = 0
             self._move(Event.LOGGED_OUT)
         self._answer(cmd, request_id, reply)
@@ -302,17 +389,44 @@ class ConnectionCore:
                 return False
         elif state is not BINDING:
             return False
-        if item.kind == _CLOSE_KIND:
-            event(log, "connection replaced", account=item.account_id, conn=self.conn_id)
-            self.account_id = 0  # its close must not report the account offline
-            self._close(Event.REPLACED, 4000, "account connected elsewhere")
-            return True
-        frame = self._codec.push(item.frame)
-        if frame is not None:
-            if state is BINDING:
-                self._held.append(frame)
+        kind = item.kind
+        if kind == _FRAME_KIND:
+            if self._replaying and item.session_id in self._replaying:
+                return True  # the replay's next page reads it from the store
+            frame = self._codec.push(item.frame)
+            if frame is None:
+                if self._acks_on_write:
+                    self.calls.append(self._ack_of(item))  # delivered as far as it goes
+            elif state is BINDING or self._paced:
+                ack = self._ack_of(item) if self._acks_on_write else None
+                self._paced.append(Paced(frame, True, None, ack))
+                self.paced_live += len(frame)
             else:
                 self.frames.append(frame)
+                if self._acks_on_write:
+                    self._acks.append(self._ack_of(item))
+        elif kind == _REPLAY_KIND:
+            frame = self._codec.push(item.frame)
+            ack = self._ack_of(item) if self._acks_on_write else None
+            if frame is not None:
+                self._paced.append(Paced(frame, ack=ack))
+            elif ack is not None:
+                self.calls.append(ack)
+        elif kind == _MORE_KIND:
+            self._replaying.add(item.session_id)
+            self._paced.append(Paced(b"", more=(item.session_id, item.msg_id)))
+        elif kind == _END_KIND:
+            self._replaying.discard(item.session_id)
+        elif kind == _CLOSE_KIND:
+            event(
+                log,
+                "connection replaced",
+                logging.DEBUG,
+                account=item.account_id,
+                conn=self.conn_id,
+            )
+            self.account_id = 0  # its close must not report the account offline
+            self._close(Event.REPLACED, 4000, "account connected elsewhere")
         return True
 
     def logic_lost(self) -> None:
@@ -333,17 +447,29 @@ class ConnectionCore:
     def abort(self) -> None:
         """The glue dropped the transport: nothing more is written."""
         self._move(Event.ABORT)
-        self.frames = []
-        self._held = []
+        self.drop_frames()
+        self._drop_paced()
 
     def socket_closed(self) -> None:
         """The socket is gone; logic is told if an account was bound."""
         self._move(Event.SOCKET_CLOSED)
-        self.frames = []
-        self._held = []
+        self.drop_frames()
+        self._drop_paced()
         self.close_request = None
         if self.account_id:
             self._report_closed(self.account_id)
+
+    def heartbeat(self, silence_limit: float) -> bool:
+        """The dialect's ping is due (every `Codec.ping_interval` seconds). A
+        bound connection gets the ping, which names its account; False when
+        its client has sent nothing for `silence_limit` seconds: it is gone,
+        and the glue drops the transport (then `abort`)."""
+        if self.state is not BOUND:
+            return True
+        if self._bucket.idle() > silence_limit:
+            return False
+        self._write(self._codec.ping(self.account_id))
+        return True
 
     # --- requests ---
     def _bind(self, req: CreateAccount | Reconnect) -> None:
@@ -403,7 +529,22 @@ class ConnectionCore:
         if req.accountId != self.account_id:
             self._error("MATCH", req.requestId, Code.FORBIDDEN, _NOT_YOURS)
             return
-        self._forward("MATCH", req.requestId, lpb.Call(match=lpb.Match()))
+        call = lpb.Call(match=lpb.Match(interests=req.interests))
+        self._forward("MATCH", req.requestId, call)
+
+    def _cancel_match(self, req: CancelMatch) -> None:
+        self._forward("CANCEL_MATCH", req.requestId, lpb.Call(cancel_match=lpb.CancelMatch()))
+
+    def _availability(self, req: Availability) -> None:
+        call = lpb.Call(availability=lpb.SetAvailability(available=req.available))
+        self._forward("AVAILABILITY", req.requestId, call)
+
+    def _report(self, req: Report) -> None:
+        report = lpb.Report(session_id=req.sessionId, reason=req.reason, note=req.note or "")
+        self._forward("REPORT", req.requestId, lpb.Call(report=report))
+
+    def _block(self, req: Block) -> None:
+        self._forward("BLOCK", req.requestId, lpb.Call(block=lpb.Block(session_id=req.sessionId)))
 
     def _leave(self, req: Leave) -> None:
         self._forward("LEAVE", req.requestId, lpb.Call(leave=lpb.Leave(session_id=req.sessionId)))
@@ -428,6 +569,15 @@ class ConnectionCore:
         self._pending[call_id] = (cmd, request_id)
         self.calls.append(call)
 
+    def _ack_of(self, item: ppb.PushItem) -> LogicCall:
+        """The acknowledgement a client of the `/ws` dialect would send for a
+        push, for a dialect whose clients send none."""
+        key = push_key(item.frame)
+        if key.msg_id:
+            return AckMessage(item.account_id, self.conn_id, key.session_id, key.msg_id, None)
+        ack = lpb.Ack(session_id=key.session_id, signal_type=key.signal_type)
+        return lpb.Call(account_id=item.account_id, conn_id=self.conn_id, ack=ack)
+
     # --- binding ---
     def _bound(self, cmd: str, request_id: str | None, reply: lpb.Reply) -> None:
         account_id = reply.bound.account_id
@@ -437,19 +587,12 @@ class ConnectionCore:
             return
         self.account_id = account_id
         self._move(Event.BIND_OK)
-        event(log, "bound", account=account_id, conn=self.conn_id, cmd=cmd)
+        event(log, "bound", logging.DEBUG, account=account_id, conn=self.conn_id, cmd=cmd)
         self._answer(cmd, request_id, reply)
-        self._release_held()
 
     def _bind_refused(self) -> None:
         if self.state is BINDING:
             self._move(Event.REBIND_REFUSED if self.account_id else Event.BIND_REFUSED)
-            self._release_held()
-
-    def _release_held(self) -> None:
-        if self._held:
-            self.frames.extend(self._held)
-            self._held = []
 
     # --- state ---
     def _move(self, what: Event) -> None:
@@ -457,8 +600,13 @@ class ConnectionCore:
 
     def _close(self, what: Event, code: int, reason: str) -> None:
         self._move(what)
-        self._held = []
+        self._drop_paced()
         self.close_request = (code, reason)
+
+    def _drop_paced(self) -> None:
+        self._paced.clear()
+        self.paced_live = 0
+        self._replaying.clear()
 
     def _report_closed(self, account_id: int) -> None:
         call = lpb.Call(account_id=account_id, conn_id=self.conn_id, closed=lpb.ConnectionClosed())
@@ -470,10 +618,16 @@ class ConnectionCore:
         self._write(self._codec.reply(cmd, request_id, reply))
 
     def _error(
-        self, cmd: str, request_id: str | None, code: int, msg: str, label: str | None = None
+        self,
+        cmd: str,
+        request_id: str | None,
+        code: int,
+        msg: str,
+        label: str | None = None,
+        reply: lpb.Reply | None = None,
     ) -> None:
         self._count(label or cmd, code)
-        self._write(self._codec.error(cmd, request_id, code, msg))
+        self._write(self._codec.error(cmd, request_id, code, msg, reply))
 
     def _write(self, frame: bytes | None) -> None:
         """Queue an answer for the client, unless the connection is closing."""
@@ -491,6 +645,10 @@ _SERVE: Final[dict[type, Callable[[ConnectionCore, Any], None]]] = {
     Typing: ConnectionCore._typing,
     ViewedAck: ConnectionCore._viewed,
     Match: ConnectionCore._match,
+    CancelMatch: ConnectionCore._cancel_match,
+    Availability: ConnectionCore._availability,
+    Report: ConnectionCore._report,
+    Block: ConnectionCore._block,
     Leave: ConnectionCore._leave,
     Logout: ConnectionCore._logout,
     History: ConnectionCore._history,

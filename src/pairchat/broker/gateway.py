@@ -1,7 +1,8 @@
 """The broker's HTTP face, on picows: the WebSocket at /ws, a plain /healthz
 for load balancers and the web client's static files at /; /metrics is on
 the operations listener only (`obs.serve_ops`). Checks what HTTP can: Origin,
-connections per address. Each WebSocket path speaks one dialect (a `Codec`).
+connections per address. Each WebSocket path speaks one dialect (a `Codec`):
+`/ws` pairchat's own, `/vearne/ws` that of vearne/chat's client.
 
 picows parses the upgrade request and hands each frame to a callback with no
 task and no await in between, which is the cheapest way to carry frames in
@@ -13,13 +14,10 @@ few files of the web client, which are read into memory at start.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import mimetypes
-import re
 from collections import Counter
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -38,12 +36,15 @@ from picows import (
 
 from pairchat.broker.assembly import NOT_UTF8, Assembly, Budget, Close, Message, Start
 from pairchat.broker.codec import Codec, JsonCodec
+from pairchat.broker.codec_vearne import VearneCodec
 from pairchat.broker.config import BrokerConfig
 from pairchat.broker.connection import Connection
+from pairchat.broker.forwarded import FORWARDED_FOR, TrustedProxies
 from pairchat.broker.hub import Hub
 from pairchat.broker.log_limit import LogLimiter
 from pairchat.obs import event, health
-from pairchat.protocol import Code
+from pairchat.protocol import Code, FrameParser
+from pairchat.webclient import STATIC_DIR, load_static, security_headers
 
 log = logging.getLogger("pairchat.broker")
 # picows logs every TCP connection with its peer address at info level: only its
@@ -52,7 +53,6 @@ PICOWS_LOG = logging.getLogger("pairchat.broker.picows")
 PICOWS_LOG.setLevel(logging.WARNING)
 LOG_INTERVAL = 10.0  # seconds between two lines of one key a client can cause
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 HARD_FRAME_LIMIT = 1 << 20  # a frame or message past this closes the connection (1009)
 HANDSHAKE_TIMEOUT = 10.0  # seconds a new TCP connection has to send its request
 
@@ -67,27 +67,6 @@ _NO_CLIENT = (
     b"pairchat broker: the web client is not built (run `make install`); "
     b"WebSocket clients connect to /ws.\n"
 )
-
-
-# A Host the CSP may name: a DNS name or IP literal and a port, nothing that could
-# end the directive.
-_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
-
-
-def security_headers(host: str | None) -> dict[str, str]:
-    """The headers of every HTTP answer: the page may load only its own files
-    and connect only to this broker (CSP 'self' does not cover ws: and wss: in
-    older browsers, so they are named from the request's Host)."""
-    sockets = f" ws://{host} wss://{host}" if host and _HOST.fullmatch(host) else ""
-    return {
-        "Content-Security-Policy": (
-            f"default-src 'self'; connect-src 'self'{sockets}; img-src 'self' data:; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-        ),
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
 
 
 class _PicowsLog(logging.LoggerAdapter[logging.Logger]):
@@ -108,30 +87,6 @@ class _PicowsLog(logging.LoggerAdapter[logging.Logger]):
             if suppressed:
                 msg = f"{msg} ({suppressed} suppressed)"
         super().log(level, msg, *args, **kwargs)
-
-
-@dataclass(frozen=True, slots=True)
-class _File:
-    body: bytes
-    headers: dict[str, str]
-
-
-def _load_static(root: Path) -> dict[str, _File]:
-    """Every file of the built web client by URL path; `/` is index.html. Only
-    these paths are ever served, so no request can reach another file."""
-    files: dict[str, _File] = {}
-    if not (root / "index.html").is_file():
-        return files
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        url = "/" + path.relative_to(root).as_posix()
-        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
-            kind += "; charset=utf-8"
-        # Vite names assets by their content's hash: they never change.
-        cache = "public, max-age=31536000, immutable" if url.startswith("/assets/") else "no-cache"
-        files[url] = _File(path.read_bytes(), {"Content-Type": kind, "Cache-Control": cache})
-    files["/"] = files["/index.html"]
-    return files
 
 
 def _response(
@@ -169,15 +124,21 @@ class Gateway:
         self.config = config
         self.healthy = healthy
         self._per_ip: Counter[str] = Counter()
+        self.proxies = TrustedProxies(config.trusted_proxies)
         self._log_limit = LogLimiter(LOG_INTERVAL)
         self._failed: set[int] = set()  # connections whose frame found a bug
         # bytes held by every unfinished fragmented message of this process
         self.fragment_budget = Budget(config.fragment_budget)
-        self._static = _load_static(STATIC_DIR)
+        self._static = load_static(STATIC_DIR)
         # a frame, or a message of fragments, past this closes the connection (1009)
         self.max_message = max(HARD_FRAME_LIMIT, config.max_frame_bytes * 2)
-        # The dialect of each WebSocket path (codecs are stateless: one per path).
-        self._dialects: dict[str, Codec] = {"/ws": JsonCodec(config.max_content)}
+        # The codec of a new connection on each WebSocket path: one for all, or,
+        # for a dialect that remembers what its client was told, one each.
+        json_codec = JsonCodec(config.max_content)
+        self._dialects: dict[str, Callable[[], Codec]] = {
+            "/ws": lambda: json_codec,
+            "/vearne/ws": functools.partial(VearneCodec, FrameParser(config.max_content)),
+        }
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         heartbeat = self.config.heartbeat
@@ -203,14 +164,16 @@ class Gateway:
         """Pick what answers a GET: the WebSocket, /healthz or a file."""
         path = unquote(urlsplit(request.path.decode("latin-1")).path)
         host = request.headers.get("Host")
-        codec = self._dialects.get(path)
-        if codec is not None:
+        dialect = self._dialects.get(path)
+        if dialect is not None:
             origin = request.headers.get("Origin")
             if not origin_ok(origin, host, self.config.allowed_origins):
                 # the upgrade hook does not see the peer: one line per interval for all
                 self.warn("origin refused", "origin refused", origin=origin, host=host)
                 return _response(403, b"origin not allowed\n", host=host)
-            return _Client(self, codec)
+            # kept for `connected`, which sees the peer and decides whether to believe it
+            forwarded = ",".join(request.headers.getall(FORWARDED_FOR, ())) if self.proxies else ""
+            return _Client(self, dialect(), forwarded or None)
         if path == "/healthz":
             return _response(*health(self.healthy), "application/json; charset=utf-8", host=host)
         if not self._static:
@@ -225,7 +188,7 @@ class Gateway:
     # --- connections ---
     def connected(self, client: _Client, transport: WSTransport) -> Connection | None:
         peer = transport.underlying_transport.get_extra_info("peername")
-        ip = str(peer[0]) if peer else "?"
+        ip = self.proxies.client(str(peer[0]) if peer else "?", client.forwarded)
         if self._per_ip[ip] >= self.config.max_conns_per_ip:
             self.warn(ip, "too many connections", ip=ip)
             transport.send_close(
@@ -235,7 +198,7 @@ class Gateway:
             return None
         conn = self.hub.connect(transport, ip, client.codec)
         self._per_ip[ip] += 1
-        event(log, "connected", conn=conn.conn_id, ip=ip)
+        event(log, "connected", logging.DEBUG, conn=conn.conn_id, ip=ip)
         return conn
 
     def disconnected(self, conn: Connection, close_code: int | None) -> None:
@@ -246,7 +209,14 @@ class Gateway:
         self._per_ip[conn.ip] -= 1
         if not self._per_ip[conn.ip]:
             del self._per_ip[conn.ip]
-        event(log, "disconnected", conn=conn.conn_id, account=conn.core.account_id, code=close_code)
+        event(
+            log,
+            "disconnected",
+            logging.DEBUG,
+            conn=conn.conn_id,
+            account=conn.core.account_id,
+            code=close_code,
+        )
 
     def text(self, conn: Connection, data: str) -> None:
         try:
@@ -292,12 +262,22 @@ class Gateway:
 class _Client(WSListener):
     """One WebSocket: frames to the hub, fragments joined into messages."""
 
-    __slots__ = ("assembly", "close_code", "codec", "conn", "deadline", "gateway", "transport")
+    __slots__ = (
+        "assembly",
+        "close_code",
+        "codec",
+        "conn",
+        "deadline",
+        "forwarded",
+        "gateway",
+        "transport",
+    )
 
-    def __init__(self, gateway: Gateway, codec: Codec) -> None:
+    def __init__(self, gateway: Gateway, codec: Codec, forwarded: str | None) -> None:
         super().__init__()
         self.gateway = gateway
         self.codec = codec  # the dialect of the path it connected to
+        self.forwarded = forwarded  # X-Forwarded-For, read behind trusted proxies only
         self.conn: Connection | None = None
         self.transport: WSTransport | None = None
         self.assembly = Assembly(gateway.max_message, gateway.fragment_budget)
@@ -338,6 +318,14 @@ class _Client(WSListener):
             transport.disconnect()
         elif kind in _START:
             self._fragment(conn, frame)
+
+    def pause_writing(self) -> None:
+        """The client reads slower than it is written to: paced frames wait."""
+
+    def resume_writing(self) -> None:
+        """The client read what was queued: write the paced frames waiting."""
+        if self.conn is not None:
+            self.conn.flush()
 
     def _fragment(self, conn: Connection, frame: WSFrame) -> None:
         outcome = self.assembly.frame(

@@ -8,11 +8,18 @@ to `call_logic`, frames and closes to the connection's writer. The two calls
 of every message (DIALOGUE and its acknowledgement) go to a logic service in
 this process as plain calls when there is one (`messages`), and as Exchange
 calls like the rest otherwise.
+
+Connections of a dialect whose server pings (`Codec.ping_interval`) get one
+timer for all of them, every ping interval (or half of `--heartbeat` if that
+is shorter); one silent for 1.5 x `--heartbeat` (the ping and the pong wait of
+`/ws`) is dropped, without a close handshake.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,9 +33,19 @@ from pairchat.broker.codec import MESSAGE_PUSH_PREFIX, Codec
 from pairchat.broker.config import BrokerConfig
 from pairchat.broker.connection import Connection, Outgoing
 from pairchat.broker.core import ConnectionCore, TokenBucket
-from pairchat.obs import CONNECTIONS, MESSAGES_PUSHED, PUSH_LATENCY, REQUESTS, SIGNALS_PUSHED
+from pairchat.obs import (
+    CONNECTIONS,
+    MESSAGES_PUSHED,
+    PUSH_LATENCY,
+    REQUESTS,
+    SIGNALS_PUSHED,
+    event,
+)
 
-_CLOSE_KIND = ppb.PUSH_KIND_CLOSE
+log = logging.getLogger("pairchat.broker")
+
+# items that carry no push to count: a close, the marks of a replay in pages
+_NOT_PUSHES = frozenset((ppb.PUSH_KIND_CLOSE, ppb.PUSH_KIND_REPLAY_MORE, ppb.PUSH_KIND_REPLAY_END))
 
 
 class Hub:
@@ -56,6 +73,8 @@ class Hub:
         self._next_conn_id = itertools.count(1).__next__
         self._outgoing = Outgoing()
         self._counters: dict[tuple[str, int], Any] = {}  # (cmd, code) -> labelled counter
+        self._pinged: dict[int, Connection] = {}  # connections of dialects whose server pings
+        self._beat: asyncio.TimerHandle | None = None
 
     # --- connections ---
     def connect(self, ws: WSTransport, ip: str, codec: Codec) -> Connection:
@@ -70,9 +89,14 @@ class Hub:
             self._count,
             ip,
         )
-        conn = Connection(core, ws, ip, cfg.send_buffer, self._outgoing)
+        conn = Connection(core, ws, ip, cfg.send_buffer, self._outgoing, self._send_calls)
         self.conns[core.conn_id] = conn
         CONNECTIONS.inc()
+        if codec.ping_interval and cfg.heartbeat > 0:
+            self._pinged[core.conn_id] = conn
+            if self._beat is None:
+                every = min(codec.ping_interval, cfg.heartbeat / 2)
+                self._beat = asyncio.get_running_loop().call_later(every, self._heartbeat, every)
         return conn
 
     def disconnect(self, conn: Connection) -> None:
@@ -80,6 +104,7 @@ class Hub:
         if self.conns.pop(conn.core.conn_id, None) is None:
             return
         CONNECTIONS.dec()
+        self._pinged.pop(conn.core.conn_id, None)
         conn.core.socket_closed()
         self._send_calls(conn)
 
@@ -87,6 +112,28 @@ class Hub:
         for conn in list(self.conns.values()):
             conn.core.close(code, reason)
             conn.emit()
+
+    def _heartbeat(self, every: float) -> None:
+        """Ping the connections of dialects whose server pings, and drop the
+        ones whose client stopped answering (its socket closes: logic starts
+        the account's grace period)."""
+        limit = 1.5 * self.config.heartbeat
+        for conn in list(self._pinged.values()):
+            if conn.core.heartbeat(limit):
+                conn.emit()
+            else:
+                event(
+                    log,
+                    "heartbeat timeout",
+                    logging.DEBUG,
+                    conn=conn.conn_id,
+                    account=conn.core.account_id,
+                )
+                conn.drop()
+        if not self._pinged:
+            self._beat = None  # the next such connection starts it again
+            return
+        self._beat = asyncio.get_running_loop().call_later(every, self._heartbeat, every)
 
     # --- frames from clients ---
     def on_text(self, conn: Connection, text: str) -> None:
@@ -172,8 +219,10 @@ class Hub:
             if conn is None or not conn.core.push(item):
                 missing.append(i)
                 continue
+            if conn.core.calls:  # acknowledged for a client that never does
+                self._send_calls(conn)
             conn.emit()
-            if item.kind == _CLOSE_KIND:
+            if item.kind in _NOT_PUSHES:
                 continue
             if item.frame.startswith(MESSAGE_PUSH_PREFIX):
                 MESSAGES_PUSHED.inc()

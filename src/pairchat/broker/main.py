@@ -20,16 +20,20 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from pairchat.api import rpc
+from pairchat.api.admin import admin_routes
 from pairchat.api.links import LocalLogic
 from pairchat.api.v1 import logic_pb2 as lpb
+from pairchat.broker.admin_link import AdminLink
 from pairchat.broker.config import BrokerConfig, BrokerProcessConfig
 from pairchat.broker.gateway import Gateway
 from pairchat.broker.hub import Hub
 from pairchat.broker.logic_link import LocalLogicLink, LogicLink
 from pairchat.broker.push_service import PushServicer
-from pairchat.errors import StartupError
+from pairchat.errors import StartupError, cannot_listen
 from pairchat.obs import OpsConfig, event, serve_ops, write_ports
+from pairchat.ports import address_error
 from pairchat.tasks import bounded
+from pairchat.webclient import console_routes
 
 log = logging.getLogger("pairchat.broker")
 
@@ -79,9 +83,11 @@ async def start_broker(
     push_listen: str = "127.0.0.1:0",
     push_advertise: str = "",
     local: LocalLogic | None = None,
+    flags: tuple[str, str] = ("--host", "--port"),
 ) -> RunningBroker:
     """Start a broker on host:port: over gRPC to `logic_targets` (serving pushes
-    on `push_listen`), or to the logic of this process (`local`).
+    on `push_listen`), or to the logic of this process (`local`). `flags` name
+    host and port for the operator when the port cannot be bound.
 
     Raises:
         StartupError: a port cannot be bound.
@@ -103,9 +109,11 @@ async def start_broker(
         rpc.serve_push(server, PushServicer(hub).Deliver)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        push_port = server.add_insecure_port(push_listen)
-        if push_port == 0:
-            raise StartupError(f"broker: cannot listen on {push_listen} for pushes")
+        try:
+            push_port = server.add_insecure_port(push_listen)
+        except RuntimeError:  # all grpcio says of an address it cannot bind
+            why = address_error(push_listen)
+            raise cannot_listen("the Push service", push_listen, why, "--push-listen") from None
         await server.start()
         push_host = push_advertise or push_listen.rsplit(":", 1)[0]
         push_target = f"{push_host}:{push_port}"
@@ -126,10 +134,7 @@ async def start_broker(
         await link.close()
         if server is not None:
             await server.stop(grace=None)
-        raise StartupError(
-            f"broker: cannot listen on {host}:{port}: {exc.strerror or exc} "
-            "(--port, or --broker-port inside logic, picks another)"
-        ) from None
+        raise cannot_listen("the broker", f"{host}:{port}", exc, flags[1], flags[0]) from None
     if health_servicer is not None:
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     event(
@@ -147,7 +152,8 @@ async def serve_broker(
     process: BrokerProcessConfig, config: BrokerConfig, ops: OpsConfig, stop: asyncio.Event
 ) -> None:
     """`pairchat broker`: serve until `stop` is set, with /healthz and /metrics
-    on the operations listener (healthy while the broker reaches a logic).
+    on the operations listener (healthy while the broker reaches a logic), and
+    there too the moderator console and the moderation API, forwarded to logic.
 
     Raises:
         StartupError: a port cannot be bound.
@@ -161,12 +167,17 @@ async def serve_broker(
         push_listen=process.push_listen,
         push_advertise=process.push_advertise,
     )
+    admin = AdminLink(process.logic)
     try:
         runner, ops_port = await serve_ops(
-            ops.ops_host, ops.ops_port, lambda: broker.link.connected
+            ops.ops_host,
+            ops.ops_port,
+            lambda: broker.link.connected,
+            [*console_routes(), *admin_routes(admin.answer)],
         )
     except StartupError:
         await broker.stop()
+        await admin.close()
         raise
     try:
         write_ports(ops.ports_file, ops=ops_port)
@@ -177,3 +188,4 @@ async def serve_broker(
     finally:
         await broker.stop()
         await bounded("ops server", runner.cleanup())
+        await bounded("admin link", admin.close())

@@ -8,7 +8,8 @@ After a RECONNECT, routing counts a pending replay per (account, session)
 before the route moves; until the worker meets that session's Replay entry it
 holds back the session's pushes to the account (they were committed before the
 Replay was queued, so the replay reads them from the store, in order, after
-whatever the account had acknowledged).
+whatever the account had acknowledged). A long backlog is replayed in pages
+(replay.py); the broker holds the session's order from the second page on.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import uuid
 
 from pairchat.api.v1 import push_pb2 as pb
 from pairchat.delivery.links import PushLinks
-from pairchat.delivery.replay import replay_frames
+from pairchat.delivery.replay import replay_page
 from pairchat.obs import event
 from pairchat.storage.brokers import Brokers
 from pairchat.storage.inbox import Close, Entry, Inbox, Push, Replay
@@ -111,7 +112,7 @@ class DeliveryWorker:
 
     async def _release_replays(self, entries: list[Entry]) -> None:
         for entry in entries:
-            if type(entry) is Replay:
+            if type(entry) is Replay and not entry.after_msg_id:
                 with contextlib.suppress(Exception):
                     await self.replays.end_replay(entry.account_id, entry.session_id)
 
@@ -153,6 +154,7 @@ class DeliveryWorker:
                         conn_id=route.conn_id,
                         frame=entry.frame,
                         stored_at_us=entry.stored_at_us,
+                        session_id=entry.session_id,
                     )
                 )
             elif type(entry) is Replay:
@@ -161,19 +163,19 @@ class DeliveryWorker:
                 # replaced route has a newer Replay behind it that must come first.
                 if routes.get(entry.account_id) == target:
                     held.discard((entry.account_id, entry.session_id))
-                    frames = await replay_frames(self.store, entry, signals)
-                    _items(out, target).extend(
-                        pb.PushItem(account_id=entry.account_id, conn_id=entry.conn_id, frame=frame)
-                        for frame in frames
-                    )
+                    items = await replay_page(self.store, entry, signals)
+                    _items(out, target).extend(items)
                     event(
                         log,
                         "replayed",
+                        logging.DEBUG,
                         account=entry.account_id,
                         session=entry.session_id,
-                        pushes=len(frames),
+                        after=entry.after_msg_id,
+                        pushes=len(items),
                     )
-                ended.append(entry)
+                if not entry.after_msg_id:  # a next page holds nothing back
+                    ended.append(entry)
             elif type(entry) is Close:
                 _items(out, Route(entry.broker_id, entry.conn_id)).append(
                     pb.PushItem(

@@ -16,6 +16,11 @@ class LogicConfig:
         20.0, "seconds a disconnected account keeps its sessions before it is logged out"
     )
     match_wait: float = option(10.0, "seconds MATCH waits for a partner before answering code 4")
+    interest_wait: float = option(
+        5.0,
+        "seconds a MATCH with interests waits for someone sharing one before it takes anyone "
+        "(0: interests only rank the partners)",
+    )
     max_sessions: int = option(16, "open sessions per account")
     retention_days: float = option(
         30.0,
@@ -37,6 +42,27 @@ class LogicConfig:
         "past it every RECONNECT from there is code 8 until the window ends (0: no limit)",
     )
     reconnects_window: float = option(600.0, "seconds of the --max-failed-reconnects-per-ip window")
+    max_unacked: int = option(
+        1000,
+        "messages a recipient may leave unacknowledged in one session; past it the "
+        "sender's DIALOGUE is code 8 until the recipient reads (0: no limit)",
+    )
+    blocklist: str = option(
+        "",
+        "file of words, phrases and re:regular expressions (one a line) that refuse a "
+        "DIALOGUE with code 6 (empty: no filter; see docs/operations.md)",
+    )
+    report_threshold: int = option(
+        3,
+        "distinct accounts whose reports within 24 h suspend an account until a moderator "
+        "decides (0: never)",
+    )
+    admin_token: str = option(
+        "",
+        "bearer token of the moderation API on the operations listeners (off without one); "
+        "prefer the variable: a flag shows in the process list",
+        secret=True,
+    )
 
 
 @dataclass(frozen=True, slots=True)

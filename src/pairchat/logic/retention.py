@@ -1,9 +1,10 @@
 """Retention: the background job that deletes what `--retention-days` lets go.
 
 Sessions that ended longer ago than the retention period go with their
-messages, and so do accounts logged out that long (`Store.purge` says exactly
-what). The job runs in one logic process at a time: the holder of the "purge"
-lease (`Leases`; memory in the embedded mode, Redis when scaled) purges every
+messages, and so do accounts logged out that long and reports decided that
+long ago, with their evidence (`Store.purge` says exactly what). The job runs
+in one logic process at a time: the holder of the "purge" lease (`Leases`;
+memory in the embedded mode, Redis when scaled) purges every
 `interval_of(retention)`, in chunks of `PURGE_CHUNK` so that no transaction
 holds the store for long, and extends its lease between chunks; another
 process takes over once the holder stops (it releases the lease) or dies (it
@@ -70,17 +71,25 @@ class RetentionJob:
         """Delete everything older than the retention, chunk by chunk, as long
         as this process keeps the lease; returns the totals."""
         cutoff = int((time.time() - self.retention) * 1000)
-        sessions = messages = accounts = 0
+        sessions = messages = accounts = reports = 0
         while await self._hold():
             report = await self.store.purge(cutoff, PURGE_CHUNK)
             sessions += report.sessions
             messages += report.messages
             accounts += report.accounts
+            reports += report.reports
             if report.empty:
                 break
-        total = PurgeReport(sessions, messages, accounts)
+        total = PurgeReport(sessions, messages, accounts, reports)
         if not total.empty:
-            event(log, "purged", sessions=sessions, messages=messages, accounts=accounts)
+            event(
+                log,
+                "purged",
+                sessions=sessions,
+                messages=messages,
+                accounts=accounts,
+                reports=reports,
+            )
         return total
 
     async def release(self) -> None:

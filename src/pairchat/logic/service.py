@@ -20,7 +20,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,8 @@ import msgspec
 
 from pairchat.logic.commit import Done, GroupCommit
 from pairchat.logic.config import LogicConfig
+from pairchat.logic.content_filter import ContentFilter
+from pairchat.logic.moderation import Moderation
 from pairchat.logic.rate_limits import RateLimits
 from pairchat.logic.retention import RetentionJob
 from pairchat.obs import MATCH_QUEUE, ONLINE, SESSIONS_OPEN, event
@@ -56,22 +58,52 @@ class Bound:
     nick: str
     token: str = ""
     sessions: tuple[tuple[int, int, str], ...] = ()  # (sessionId, partnerId, partnerName)
+    available: bool = True  # others' MATCH may pick the account (RECONNECT says)
 
 
 class Matched(msgspec.Struct, frozen=True):
     session_id: int
     partner_id: int
     partner_name: str
+    common: tuple[str, ...] = ()  # the interests both named
+    online: int = 0  # accounts online when it was made
+
+
+class NoPartner(ProtocolError):
+    """MATCH found nobody (code 4); its answer says how many are online."""
+
+    def __init__(self, msg: str, online: int) -> None:
+        super().__init__(Code.NOT_FOUND, msg)
+        self.online = online
+
+
+@dataclass(slots=True)
+class _Waiter:
+    """A MATCH of this process waiting in the match queue."""
+
+    account_id: int
+    route: Route
+    future: asyncio.Future[Matched]
+    cancelled: bool = False
 
 
 SESSION_ENDED = "session has ended"
 BEYOND_LAST = "msgId is beyond the session's last message"
 NOT_A_MEMBER = "not a member of this session"  # also for a session that does not exist
+NOBODY = "no partner available"
+CANCELLED = "search cancelled"
+PARTNER_ATTEMPTS = 3  # partners tried when the one picked turns out banned
 STORE_FAILED = "could not store the message, retry"
+BACKLOG_FULL = "your partner has too many unread messages; wait until they read some"
 
 
 class NotCached(Exception):
     """The session is not in this process's cache: take the slow path."""
+
+
+class Backlogged(Exception):
+    """The recipient may have `--max-unacked` messages unacknowledged: only the
+    store can tell (`check_backlog`)."""
 
 
 def hash_token(token: str) -> bytes:
@@ -103,6 +135,7 @@ class LogicService:
         self.inbox = inbox
         self.brokers = brokers
         self.config = config
+        self.content_filter = ContentFilter.load(config.blocklist)
         self.limits = RateLimits(limits, config)
         self.commit = GroupCommit(store, self._committed)
         # This process among the logic processes of a deployment: what it holds
@@ -116,8 +149,13 @@ class LogicService:
         # Highest msgId known stored, per cached session: may lag behind the store
         # (another logic process stored more), never ahead of it.
         self._last_msg_ids: dict[int, int] = {}
+        # Acknowledged msgId per (cached session, member): may lag behind the
+        # store (acks through other logic processes), never ahead of it.
+        self._acked: dict[tuple[int, int], int] = {}
         self._recently_queued: OrderedDict[tuple[int, int], None] = OrderedDict()  # oldest first
-        self._waiters: dict[str, tuple[int, asyncio.Future[Matched]]] = {}
+        self._waiters: dict[str, _Waiter] = {}
+        self._addresses: dict[int, str] = {}  # client address of accounts bound here
+        self.moderation = Moderation(store.safety, config.report_threshold, self.end_sessions_of)
         self._my_brokers: dict[str, str] = {}  # brokers streaming to this process -> push target
         self._tasks: set[asyncio.Task[Any]] = set()
         routing.on_notify(self._on_notify)
@@ -137,6 +175,8 @@ class LogicService:
                 await self.timers.set(account.id, due)
             SESSIONS_OPEN.set(len(snap.sessions))
             event(log, "state loaded", accounts=len(snap.accounts), sessions=len(snap.sessions))
+            await self.routing.load_blocks(await self.store.safety.all_blocks())
+        await self.moderation.start()
         self._spawn(self.commit.run())
         self._spawn(self._sweep())
         self._spawn(self.retention.run())
@@ -145,6 +185,7 @@ class LogicService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.moderation.stop()
         await self.retention.release()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -219,18 +260,30 @@ class LogicService:
 
     # --- accounts ---
     def _check_bound(self, account_id: int, route: Route) -> None:
+        """The connection is bound to the account, and moderation lets it act."""
         if account_id == 0 or self._bound.get(route) != account_id:
             raise ProtocolError(Code.UNAUTHORIZED, "not logged in")
+        refusal = self.moderation.refusal(account_id, self._addresses.get(account_id, ""))
+        if refusal is not None:
+            raise ProtocolError(Code.BANNED, refusal)
+
+    def _check_address(self, address: str) -> None:
+        refusal = self.moderation.address_refusal(address)
+        if refusal is not None:
+            raise ProtocolError(Code.BANNED, refusal)
 
     async def create_account(self, route: Route, nick: str, address: str = "") -> Bound:
         """Create an account bound to `route`; `address` is the client's, for
-        the per-address limit (code 8 over it, nothing created)."""
+        the per-address limit (code 8 over it, nothing created) and bans
+        (code 10)."""
+        self._check_address(address)
         await self.limits.create_account(address)
         token = secrets.token_urlsafe(32)
         account_id = await self.store.create_account(nick, hash_token(token), now_ms())
         self._nicks[account_id] = nick
+        self._addresses[account_id] = address
         await self._bind(account_id, route)
-        event(log, "account created", account=account_id, broker=route.broker_id)
+        event(log, "account created", logging.DEBUG, account=account_id, broker=route.broker_id)
         self._spawn(self._offer_to_waiters(account_id))
         return Bound(account_id, nick, token=token)
 
@@ -238,7 +291,9 @@ class LogicService:
         self, route: Route, account_id: int, token: str, address: str = ""
     ) -> Bound:
         """Bind `route` to an existing account. From an `address` past its
-        failed RECONNECTs, code 8 before the token is looked at."""
+        failed RECONNECTs, code 8 before the token is looked at; a banned
+        address or account, code 10."""
+        self._check_address(address)
         await self.limits.check_reconnect(address)
         account = await self.store.get_account(account_id)
         if (
@@ -248,27 +303,55 @@ class LogicService:
         ):
             await self.limits.reconnect_failed(address)
             raise ProtocolError(Code.UNAUTHORIZED, "unknown account or wrong token")
+        refusal = self.moderation.refusal(account_id, address)
+        if refusal is not None:
+            raise ProtocolError(Code.BANNED, refusal)
         self._nicks[account_id] = account.nick
+        self._addresses[account_id] = address
+        available = await self.store.safety.available(account_id)
+        await self.routing.set_available(account_id, available)
         sessions = await self.routing.sessions_of(account_id)
         signals = await self.store.pending_signals(account_id)
         replay = sorted({s.id for s in sessions} | {s.session_id for s in signals})
         # Held back before the route moves, so no push reaches the new connection
         # ahead of the replay that must come first (delivery/worker.py).
         await self.routing.begin_replay(account_id, replay)
-        await self._bind(account_id, route)
+        came_back = await self._bind(account_id, route)
         await self.inbox.put(
             [Replay(account_id, s, route.broker_id, route.conn_id) for s in replay]
         )
+        if came_back:
+            await self._presence_signal(account_id, sessions, "PartnerBack")
         refs = []
         for session in sessions:
             self._sessions[session.id] = session
             partner = session.partner_of(account_id)
             refs.append((session.id, partner, await self._nick(partner)))
-        event(log, "reconnected", account=account_id, broker=route.broker_id, sessions=len(refs))
-        self._spawn(self._offer_to_waiters(account_id))
-        return Bound(account_id, account.nick, sessions=tuple(refs))
+        event(
+            log,
+            "reconnected",
+            logging.DEBUG,
+            account=account_id,
+            broker=route.broker_id,
+            sessions=len(refs),
+        )
+        if available:
+            self._spawn(self._offer_to_waiters(account_id))
+        return Bound(account_id, account.nick, sessions=tuple(refs), available=available)
 
-    async def _bind(self, account_id: int, route: Route) -> None:
+    async def replay_more(
+        self, account_id: int, route: Route, session_id: int, after_msg_id: int
+    ) -> None:
+        """The broker wrote a page of the session's replay to the client: queue
+        the next page, the partner's messages after `after_msg_id`."""
+        if self._bound.get(route) != account_id:
+            return  # the connection closed or moved on: its replay ended with it
+        await self._stored_session(account_id, session_id)
+        entry = Replay(account_id, session_id, route.broker_id, route.conn_id, after_msg_id)
+        await self.inbox.put([entry])
+
+    async def _bind(self, account_id: int, route: Route) -> bool:
+        """Route the account to `route`; True if it was offline (away) before."""
         await self.timers.cancel(account_id)
         previous = await self.routing.bind(account_id, route)
         old_local = self._route_of.get(account_id)
@@ -278,6 +361,21 @@ class LogicService:
         self._route_of[account_id] = route
         if previous is not None and previous != route:
             await self.inbox.put([Close(account_id, 0, previous.broker_id, previous.conn_id)])
+        return previous is None
+
+    async def _presence_signal(
+        self, account_id: int, sessions: Sequence[SessionRecord], signal_type: str
+    ) -> None:
+        """Tell the partners of open sessions that the account went away or came
+        back (live only: a partner who is away too learns the state from the
+        next one)."""
+        pushes: list[Entry] = []
+        for session in sessions:
+            partner = session.partner_of(account_id)
+            signal = Signal(partner, session.id, signal_type, account_id, {"accountId": account_id})
+            pushes.append(Push(partner, session.id, signal_frame(signal)))
+        if pushes:
+            await self.inbox.put(pushes)
 
     def _unbind_local(self, route: Route) -> None:
         account_id = self._bound.pop(route, None)
@@ -308,7 +406,8 @@ class LogicService:
         route = self._route_of.get(account_id)
         if route is not None:
             self._unbind_local(route)
-        event(log, "logged out", account=account_id, reason=reason)
+        self._addresses.pop(account_id, None)
+        event(log, "logged out", logging.DEBUG, account=account_id, reason=reason)
 
     # --- presence ---
     async def connection_closed(self, account_id: int, route: Route) -> None:
@@ -318,46 +417,135 @@ class LogicService:
             return
         self._fail_waiters(account_id, "disconnected")
         await self.timers.set(account_id, time.time() + self.config.offline_grace)
-        event(log, "offline", account=account_id, grace=self.config.offline_grace)
+        event(log, "offline", logging.DEBUG, account=account_id, grace=self.config.offline_grace)
+        sessions = await self.routing.sessions_of(account_id)
+        await self._presence_signal(account_id, sessions, "PartnerAway")
 
     async def _grace_expired(self, account_id: int) -> None:
         [route] = await self.routing.routes([account_id])
         if route is None:
-            event(log, "grace expired", account=account_id)
+            event(log, "grace expired", logging.DEBUG, account=account_id)
             await self._log_out(account_id, reason="grace expired")
 
     # --- match ---
-    async def match(self, account_id: int, route: Route) -> Matched:
+    async def match(self, account_id: int, route: Route, interests: Sequence[str] = ()) -> Matched:
+        """A partner now, or the first that comes within the match wait.
+
+        With `interests`, only someone sharing one is taken during the interest
+        wait; then the ordinary rules apply, those sharing the most still first.
+        CANCEL_MATCH ends the wait at once (code 4)."""
         self._check_bound(account_id, route)
-        if len(await self.routing.sessions_of(account_id)) >= self.config.max_sessions:
-            raise ProtocolError(
-                Code.RATE_LIMITED, f"at most {self.config.max_sessions} open sessions"
-            )
-        await self.limits.match(account_id)  # stops MATCH/LEAVE cycling through everyone
-        pairing = await self.routing.pair(account_id, self.config.max_sessions)
-        if pairing is not None:
-            mine, theirs = await self._pair(account_id, pairing.partner_id)
-            if pairing.waiter:
-                await self.routing.notify(pairing.waiter, _matched_codec[0].encode(theirs))
-            return mine
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.match_wait
+        strict = bool(interests) and self.config.interest_wait > 0
+        # Known before the first await, so that a CANCEL_MATCH right behind it
+        # (handled while this one waits for the engine) finds it.
         token = self.routing.make_token()
-        future: asyncio.Future[Matched] = asyncio.get_running_loop().create_future()
-        self._waiters[token] = (account_id, future)
+        waiter = _Waiter(account_id, route, loop.create_future())
+        self._waiters[token] = waiter
         try:
-            await self.routing.wait(account_id, token)
-            try:
-                return await asyncio.wait_for(asyncio.shield(future), self.config.match_wait)
-            except TimeoutError:
+            if len(await self.routing.sessions_of(account_id)) >= self.config.max_sessions:
+                raise ProtocolError(
+                    Code.RATE_LIMITED, f"at most {self.config.max_sessions} open sessions"
+                )
+            await self.limits.match(account_id)  # stops MATCH/LEAVE cycling through everyone
+            found = await self._match_now(account_id, interests, strict)
+            if found is not None:
+                return found
+            if waiter.cancelled:
+                raise NoPartner(CANCELLED, await self.routing.online_count())
+            await self.routing.wait(account_id, token, interests, strict)
+            if waiter.cancelled and not waiter.future.done():
+                # cancelled while it was being queued: out again, unless taken
                 if await self.routing.stop_waiting(account_id, token):
-                    raise ProtocolError(Code.NOT_FOUND, "no partner available") from None
-                # Taken at the deadline: its result is on the way.
-                return await asyncio.wait_for(future, NOTIFY_WAIT)
+                    raise NoPartner(CANCELLED, await self.routing.online_count())
+                return await asyncio.wait_for(waiter.future, NOTIFY_WAIT)
+            if strict:
+                phase = min(self.config.interest_wait, self.config.match_wait)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(waiter.future), phase)
+                except TimeoutError:
+                    pass
+                # Nobody shared an interest: the ordinary rules from now on. The
+                # entry stays queued meanwhile, so nobody misses it.
+                if not await self.routing.relax(account_id, token):
+                    return await asyncio.wait_for(waiter.future, NOTIFY_WAIT)  # taken
+                if waiter.future.done():  # cancelled meanwhile (raises its code 4)
+                    return waiter.future.result()
+                found = await self._match_now(account_id, interests, strict=False)
+                if found is not None:
+                    # Taken at this very moment by a third as well, it has a
+                    # second session: that partner's NewSession tells the client.
+                    await self.routing.stop_waiting(account_id, token)
+                    return found
+            taken = await self._wait_for_partner(
+                account_id, token, waiter, max(0.0, deadline - loop.time())
+            )
+            if taken is not None:
+                return taken
+            why = CANCELLED if waiter.cancelled else NOBODY
+            raise NoPartner(why, await self.routing.online_count())
         finally:
             self._waiters.pop(token, None)
 
+    async def _wait_for_partner(
+        self, account_id: int, token: str, waiter: _Waiter, within: float
+    ) -> Matched | None:
+        """The partner that takes the queued MATCH within `within` seconds, or
+        None once it is out of the queue again (a pair that took it at the
+        deadline sends its result, which is awaited)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter.future), within)
+        except TimeoutError:
+            if await self.routing.stop_waiting(account_id, token):
+                return None
+            return await asyncio.wait_for(waiter.future, NOTIFY_WAIT)
+
+    async def _match_now(
+        self, account_id: int, interests: Sequence[str], strict: bool
+    ) -> Matched | None:
+        """Pair with someone acceptable now, skipping anyone banned meanwhile."""
+        for _ in range(PARTNER_ATTEMPTS):
+            pairing = await self.routing.pair(
+                account_id, self.config.max_sessions, interests=interests, strict=strict
+            )
+            if pairing is None:
+                return None
+            if self.moderation.refusal(pairing.partner_id, "") is not None:
+                await self.routing.release(account_id, pairing.partner_id)
+                continue
+            mine, theirs = await self._pair(account_id, pairing.partner_id, pairing.common)
+            if pairing.waiter:
+                await self.routing.notify(pairing.waiter, _matched_codec[0].encode(theirs))
+            return mine
+        return None
+
+    async def cancel_match(self, account_id: int, route: Route) -> None:
+        """Answer every MATCH of this connection still waiting with code 4 now
+        (one a partner took at this very moment is answered with its partner)."""
+        self._check_bound(account_id, route)
+        for token, waiter in list(self._waiters.items()):
+            if waiter.route != route or waiter.future.done():
+                continue
+            waiter.cancelled = True
+            if await self.routing.stop_waiting(account_id, token):
+                online = await self.routing.online_count()
+                if not waiter.future.done():
+                    waiter.future.set_exception(NoPartner(CANCELLED, online))
+
+    async def set_available(self, account_id: int, route: Route, available: bool) -> None:
+        """Whether others' MATCH may pick the account while it is not itself
+        waiting; kept across RECONNECT (and restarts)."""
+        self._check_bound(account_id, route)
+        await self.store.safety.set_available(account_id, available)
+        await self.routing.set_available(account_id, available)
+        if available:
+            self._spawn(self._offer_to_waiters(account_id))
+
     async def _offer_to_waiters(self, account_id: int) -> None:
-        """An account came online: a waiting MATCH may take it ("nobody available"
-        must mean nobody came during the whole wait). It gets a NewSession push."""
+        """An account came online (or open to new chats): a waiting MATCH may take
+        it ("nobody available" must mean nobody came during the whole wait). It
+        gets a NewSession push."""
         try:
             if not await self.routing.waiting_count():
                 return
@@ -368,7 +556,10 @@ class LogicService:
             )
             if pairing is None:
                 return
-            waiter_side, _ = await self._pair(pairing.partner_id, account_id)
+            if self.moderation.refusal(pairing.partner_id, "") is not None:
+                await self.routing.release(pairing.partner_id, account_id)
+                return
+            waiter_side, _ = await self._pair(pairing.partner_id, account_id, pairing.common)
             await self.routing.notify(pairing.waiter, _matched_codec[0].encode(waiter_side))
         except Exception as exc:
             event(
@@ -377,19 +568,23 @@ class LogicService:
 
     def _on_notify(self, token: str, payload: bytes) -> None:
         waiter = self._waiters.get(token)
-        if waiter is not None and not waiter[1].done():
-            waiter[1].set_result(_matched_codec[1].decode(payload))
+        if waiter is not None and not waiter.future.done():
+            waiter.future.set_result(_matched_codec[1].decode(payload))
 
     def _fail_waiters(self, account_id: int, why: str) -> None:
-        for owner, future in list(self._waiters.values()):
-            if owner == account_id and not future.done():
-                future.set_exception(ProtocolError(Code.NOT_FOUND, why))
+        for waiter in list(self._waiters.values()):
+            if waiter.account_id == account_id and not waiter.future.done():
+                waiter.future.set_exception(ProtocolError(Code.NOT_FOUND, why))
 
-    async def _pair(self, requester: int, partner: int) -> tuple[Matched, Matched]:
+    async def _pair(
+        self, requester: int, partner: int, common: Sequence[str] = ()
+    ) -> tuple[Matched, Matched]:
         """Create the session `Routing.pair` reserved; the partner is told by a
         NewSession push."""
         requester_nick, partner_nick = await self._nick(requester), await self._nick(partner)
-        announce = {"accountId": requester, "nickName": requester_nick}
+        announce: dict[str, Any] = {"accountId": requester, "nickName": requester_nick}
+        if common:
+            announce["commonInterests"] = list(common)
         try:
             session_id = await self.store.create_session(requester, partner, now_ms(), announce)
         except BaseException:
@@ -402,11 +597,73 @@ class LogicService:
         # Kept by create_session already: only its push is queued here.
         signal = Signal(partner, session_id, "NewSession", requester, announce)
         await self.inbox.put([Push(partner, session_id, signal_frame(signal))])
-        event(log, "matched", session=session_id, a=requester, b=partner)
-        return (
-            Matched(session_id, partner, partner_nick),
-            Matched(session_id, requester, requester_nick),
+        event(
+            log,
+            "matched",
+            logging.DEBUG,
+            session=session_id,
+            a=requester,
+            b=partner,
+            common=len(common),
         )
+        online = await self.routing.online_count()
+        shared = tuple(common)
+        return (
+            Matched(session_id, partner, partner_nick, shared, online),
+            Matched(session_id, requester, requester_nick, shared, online),
+        )
+
+    # --- safety ---
+    async def report(
+        self, account_id: int, route: Route, session_id: int, reason: str, note: str
+    ) -> None:
+        """Report the partner of a session one is (or was) in: the report keeps
+        the session's last messages as evidence, the session ends as LEAVE
+        ends it, and the two are never matched again. Again: nothing changes."""
+        self._check_bound(account_id, route)
+        session = await self._stored_session(account_id, session_id)
+        partner = session.partner_of(account_id)
+        _, created = await self.store.safety.report(
+            session_id, account_id, partner, reason, note or None, now_ms()
+        )
+        await self.routing.block(account_id, partner)
+        if not session.closed:
+            await self._end_session(session_id, account_id)
+        if created:
+            event(
+                log,
+                "reported",
+                logging.DEBUG,
+                session=session_id,
+                reporter=account_id,
+                reported=partner,
+            )
+            await self.moderation.reported(partner, now_ms())
+
+    async def block(self, account_id: int, route: Route, session_id: int) -> None:
+        """End a session one is (or was) in, as LEAVE does, and never be matched
+        with that partner again."""
+        self._check_bound(account_id, route)
+        session = await self._stored_session(account_id, session_id)
+        partner = session.partner_of(account_id)
+        await self.store.safety.block(account_id, partner, now_ms())
+        await self.routing.block(account_id, partner)
+        if not session.closed:
+            await self._end_session(session_id, account_id)
+        event(log, "blocked", logging.DEBUG, session=session_id, account=account_id)
+
+    async def end_sessions_of(self, account_id: int, reason: str) -> None:
+        """Moderation banned or suspended the account: its open sessions end
+        (partners get PartnerExit), its waiting MATCHes end, and no random MATCH
+        picks it any more. Its connections get code 10 from now on."""
+        for token, waiter in list(self._waiters.items()):
+            if waiter.account_id == account_id:
+                await self.routing.stop_waiting(account_id, token)
+        self._fail_waiters(account_id, reason)
+        await self.routing.set_available(account_id, False)
+        for session in await self.routing.sessions_of(account_id):
+            await self._end_session(session.id, account_id)
+        event(log, "sessions ended by moderation", account=account_id, reason=reason)
 
     # --- sessions ---
     def _cached_session(self, account_id: int, session_id: int) -> SessionRecord:
@@ -429,7 +686,7 @@ class LogicService:
             raise ProtocolError(Code.FORBIDDEN, NOT_A_MEMBER)
         if session.closed:
             cached = self._sessions.pop(session_id, None)
-            self._last_msg_ids.pop(session_id, None)
+            self._forget(session)
             if cached is not None:
                 cached.closed = True
         else:
@@ -448,13 +705,13 @@ class LogicService:
         session = await self._stored_session(account_id, session_id)
         if session.closed or not await self._end_session(session_id, account_id):
             raise ProtocolError(Code.SESSION_CLOSED, "session already ended")
-        event(log, "left", session=session_id, account=account_id)
+        event(log, "left", logging.DEBUG, session=session_id, account=account_id)
 
     async def _end_session(self, session_id: int, leaver: int) -> bool:
         session = await self.routing.end_session(session_id)
         cached = self._sessions.pop(session_id, None)
-        self._last_msg_ids.pop(session_id, None)
         if cached is not None:
+            self._forget(cached)
             cached.closed = True  # a send already past the cache check fails in the store
         if session is None:
             return False
@@ -482,13 +739,36 @@ class LogicService:
         content: str,
         request_id: str | None,
         done: Done,
+        backlog_checked: bool = False,
     ) -> None:
         """Validate, then store through group commit; `done` gets the stored
-        message (msgId) after the commit and after its push was queued."""
+        message (msgId) after the commit and after its push was queued.
+        Raises Backlogged (unless `backlog_checked`) when the caches cannot
+        rule out that the partner has `--max-unacked` messages unacknowledged:
+        the stored ones count (a batch in flight may pass the limit by itself)."""
         self._check_bound(account_id, route)
-        if self._cached_session(account_id, session_id).closed:
+        session = self._cached_session(account_id, session_id)
+        if session.closed:
             raise ProtocolError(Code.SESSION_CLOSED, SESSION_ENDED)
+        if self.content_filter is not None and (why := self.content_filter.refusal(content)):
+            raise ProtocolError(Code.FORBIDDEN, why)
+        cap = self.config.max_unacked
+        if cap and not backlog_checked:
+            partner = session.partner_of(account_id)
+            # the stored msgIds after the partner's ack: its backlog and then some
+            acked = self._acked.get((session_id, partner), 0)
+            if self._last_msg_ids.get(session_id, 0) - acked >= cap:
+                raise Backlogged
         self.commit.submit(NewMessage(session_id, account_id, content, request_id), done)
+
+    async def check_backlog(self, account_id: int, session_id: int) -> None:
+        """Count the partner's backlog in the store: code 8 at `--max-unacked`."""
+        session = self._cached_session(account_id, session_id)
+        partner = session.partner_of(account_id)
+        acked, backlog = await self.store.backlog(session_id, partner)
+        self._note_ack(session_id, partner, acked)
+        if backlog >= self.config.max_unacked:
+            raise ProtocolError(Code.RATE_LIMITED, BACKLOG_FULL)
 
     async def _committed(self, stored: list[StoredMessage]) -> None:
         """Queue the pushes of a group commit. A repeated requestId is pushed again
@@ -590,6 +870,19 @@ class LogicService:
 
     def _queue_ack(self, account_id: int, session_id: int, msg_id: int) -> None:
         self.commit.ack(session_id, account_id, msg_id)
+        self._note_ack(session_id, account_id, msg_id)
+
+    def _note_ack(self, session_id: int, account_id: int, msg_id: int) -> None:
+        if session_id in self._sessions:
+            key = (session_id, account_id)
+            if msg_id > self._acked.get(key, 0):
+                self._acked[key] = msg_id
+
+    def _forget(self, session: SessionRecord) -> None:
+        """Drop an ended session's cached marks."""
+        self._last_msg_ids.pop(session.id, None)
+        for member in session.members:
+            self._acked.pop((session.id, member), None)
 
     async def ack_signal(
         self, account_id: int, route: Route, session_id: int, signal_type: str

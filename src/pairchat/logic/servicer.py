@@ -19,9 +19,11 @@ from pairchat.api.v1 import logic_pb2 as pb
 from pairchat.logic.service import (
     SESSION_ENDED,
     STORE_FAILED,
+    Backlogged,
     Bound,
     LogicService,
     Matched,
+    NoPartner,
     NotCached,
 )
 from pairchat.obs import event
@@ -97,17 +99,34 @@ def _bound_reply(call_id: int, bound: Bound) -> pb.Reply:
                 pb.SessionRef(session_id=s, partner_id=p, partner_name=n)
                 for s, p, n in bound.sessions
             ],
+            available=bound.available,
         ),
     )
 
 
-def _matched_reply(call_id: int, m: Matched) -> pb.Reply:
+async def _match_reply(call_id: int, matching: Awaitable[Matched]) -> pb.Reply:
+    """MATCH's answer: the partner, or code 4 with how many are online."""
+    try:
+        m = await matching
+    except NoPartner as exc:
+        return pb.Reply(
+            call_id=call_id, code=exc.code, msg=exc.msg, matched=pb.Matched(online=exc.online)
+        )
     return pb.Reply(
         call_id=call_id,
         matched=pb.Matched(
-            session_id=m.session_id, partner_id=m.partner_id, partner_name=m.partner_name
+            session_id=m.session_id,
+            partner_id=m.partner_id,
+            partner_name=m.partner_name,
+            common_interests=m.common,
+            online=m.online,
         ),
     )
+
+
+def _done(call_id: int) -> Callable[[object], pb.Reply]:
+    """The answer of a use case that returns nothing: code 0."""
+    return lambda _: pb.Reply(call_id=call_id)
 
 
 def _history_reply(call_id: int, session_id: int, msgs: list[StoredMessage]) -> pb.Reply:
@@ -229,6 +248,9 @@ class LogicServicer:
                     svc.typing(acct, route, call.typing.session_id),
                     lambda _: pb.Reply(call_id=cid),
                 )
+            elif kind == "replay_more":
+                more = call.replay_more
+                self._background(svc.replay_more(acct, route, more.session_id, more.after_msg_id))
             elif kind == "closed":
                 self._routes.get(route.broker_id, {}).pop(call.conn_id, None)
                 self._background(svc.connection_closed(acct, route))
@@ -248,7 +270,19 @@ class LogicServicer:
                     lambda b: _bound_reply(cid, b),
                 )
             elif kind == "match":
-                self._spawn(cid, out, svc.match(acct, route), lambda m: _matched_reply(cid, m))
+                matching = svc.match(acct, route, call.match.interests)
+                self._spawn(cid, out, _match_reply(cid, matching), _same)
+            elif kind == "cancel_match":
+                self._spawn(cid, out, svc.cancel_match(acct, route), _done(cid))
+            elif kind == "availability":
+                available = call.availability.available
+                self._spawn(cid, out, svc.set_available(acct, route, available), _done(cid))
+            elif kind == "report":
+                rep = call.report
+                reporting = svc.report(acct, route, rep.session_id, rep.reason, rep.note)
+                self._spawn(cid, out, reporting, _done(cid))
+            elif kind == "block":
+                self._spawn(cid, out, svc.block(acct, route, call.block.session_id), _done(cid))
             elif kind == "leave":
                 self._spawn(
                     cid,
@@ -298,7 +332,9 @@ class LogicServicer:
         self._spawn(0, out, signal_acked, _nothing, fail)
 
     # --- the two calls of every message (api.links.MessagePath) ---
-    def send(self, broker_id: str, call: SendMessage, answer: Stored) -> None:
+    def send(
+        self, broker_id: str, call: SendMessage, answer: Stored, backlog_checked: bool = False
+    ) -> None:
         """Store and queue a message; `answer` gets its msgId or its error."""
         cid = call.call_id
 
@@ -314,9 +350,18 @@ class LogicServicer:
         acct = call.account_id
         route = self._route(broker_id, call.conn_id)
         try:
-            svc.send(acct, route, call.session_id, call.content, call.request_id, done)
+            svc.send(
+                acct, route, call.session_id, call.content, call.request_id, done, backlog_checked
+            )
         except ProtocolError as exc:
             answer(cid, exc.code, exc.msg, 0, 0)
+        except Backlogged:
+            # The partner may not be reading: the store counts, then the same path.
+            self._then(
+                svc.check_backlog(acct, call.session_id),
+                lambda: self.send(broker_id, call, answer, backlog_checked=True),
+                lambda code, msg: answer(cid, code, msg, 0, 0),
+            )
         except NotCached:
             # A session this process has not seen yet (matched through another
             # logic) or that ended: load it, then take the same path again.
@@ -418,6 +463,10 @@ class LogicServicer:
         task = asyncio.ensure_future(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _same(reply: pb.Reply) -> pb.Reply:
+    return reply
 
 
 def _nothing(_: object = None) -> None:

@@ -2,7 +2,10 @@
 
 from pairchat.protocol.codes import Code, ProtocolError
 from pairchat.protocol.frames import (
+    Availability,
     BadFrame,
+    Block,
+    CancelMatch,
     CreateAccount,
     Dialogue,
     DialogueAck,
@@ -13,6 +16,7 @@ from pairchat.protocol.frames import (
     Match,
     Ping,
     Reconnect,
+    Report,
     Request,
     SignalAck,
     Typing,
@@ -24,7 +28,10 @@ from pairchat.protocol.frames import (
 )
 
 __all__ = [
+    "Availability",
     "BadFrame",
+    "Block",
+    "CancelMatch",
     "Code",
     "CreateAccount",
     "Dialogue",
@@ -37,6 +44,7 @@ __all__ = [
     "Ping",
     "ProtocolError",
     "Reconnect",
+    "Report",
     "Request",
     "SignalAck",
     "Typing",

@@ -16,6 +16,7 @@ class Code(IntEnum):
     SESSION_CLOSED = 7
     RATE_LIMITED = 8
     TOO_LARGE = 9
+    BANNED = 10
 
 
 class ProtocolError(Exception):

@@ -14,7 +14,7 @@ frame that fails it is decoded again, generically, to say precisely what is wron
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -25,12 +25,18 @@ from pairchat.protocol.nickname import has_hidden_characters
 MAX_ID: Final = 2**53 - 1  # the largest integer every JSON client can represent exactly
 MAX_HISTORY_LIMIT: Final = 200
 MAX_NICKNAME: Final = 32
+MAX_INTERESTS: Final = 5
+MAX_INTEREST: Final = 24  # characters of one interest, after trimming
+MAX_NOTE: Final = 500  # characters of a REPORT's note
+REPORT_REASONS: Final = ("spam", "abuse", "sexual", "minor", "other")
 
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 MsgId = Annotated[int, Meta(ge=0, le=MAX_ID)]
 RequestId = Annotated[str, Meta(max_length=64)]
 _REQUEST_ID: Final = re.compile(r'"requestId"\s*:\s*"([^"\\]{0,64})"')
-SIGNAL_TYPES: Final = frozenset({"NewSession", "PartnerExit", "ViewedAck", "Typing"})
+SIGNAL_TYPES: Final = frozenset(
+    {"NewSession", "PartnerExit", "ViewedAck", "Typing", "PartnerAway", "PartnerBack"}
+)
 
 
 class _Request(Struct, tag_field="cmd", kw_only=True):
@@ -48,6 +54,26 @@ class Reconnect(_Request, tag="RECONNECT"):
 
 class Match(_Request, tag="MATCH"):
     accountId: Id
+    # normalized by the parser: trimmed, lowercased, without repeats
+    interests: Annotated[list[str], Meta(max_length=MAX_INTERESTS)] = []
+
+
+class CancelMatch(_Request, tag="CANCEL_MATCH"):
+    pass
+
+
+class Availability(_Request, tag="AVAILABILITY"):
+    available: bool
+
+
+class Report(_Request, tag="REPORT"):
+    sessionId: Id
+    reason: Literal["spam", "abuse", "sexual", "minor", "other"]
+    note: Annotated[str, Meta(max_length=MAX_NOTE)] | None = None
+
+
+class Block(_Request, tag="BLOCK"):
+    sessionId: Id
 
 
 class Dialogue(_Request, tag="DIALOGUE"):
@@ -103,6 +129,10 @@ Request = (
     CreateAccount
     | Reconnect
     | Match
+    | CancelMatch
+    | Availability
+    | Report
+    | Block
     | Dialogue
     | Leave
     | Logout
@@ -118,6 +148,10 @@ _REQUEST_TYPES: Final = (
     CreateAccount,
     Reconnect,
     Match,
+    CancelMatch,
+    Availability,
+    Report,
+    Block,
     Dialogue,
     Leave,
     Logout,
@@ -155,14 +189,19 @@ class FrameParser:
         except (msgspec.MsgspecError, RecursionError):  # deep nesting hits the C stack guard
             return self._explain(frame)
         if isinstance(req, Dialogue):
-            return self._check_content(req)
+            return self.check_content(req)
         if isinstance(req, CreateAccount):
-            return self._check_nickname(req)
+            return self.check_nickname(req)
+        if isinstance(req, Match) and req.interests:
+            return self._check_interests(req)
         if isinstance(req, SignalAck) and req.signalType not in SIGNAL_TYPES:
             return BadFrame("PUSH_SIGNAL", req.requestId, Code.PARAM_ERR, "unknown signalType")
         return req
 
-    def _check_content(self, req: Dialogue) -> Request | BadFrame:
+    # The checks of values, public for the other dialects, whose requests are
+    # built from their own frames and checked by the same rules.
+    def check_content(self, req: Dialogue) -> Request | BadFrame:
+        """A DIALOGUE's content: not blank, at most `max_content` characters."""
         if len(req.content) > self.max_content:
             return BadFrame(
                 "DIALOGUE",
@@ -174,7 +213,8 @@ class FrameParser:
             return BadFrame("DIALOGUE", req.requestId, Code.PARAM_ERR, "content is empty")
         return req
 
-    def _check_nickname(self, req: CreateAccount) -> Request | BadFrame:
+    def check_nickname(self, req: CreateAccount) -> Request | BadFrame:
+        """A CRT_ACCOUNT's nickName, trimmed: 1-32 characters, none hidden."""
         nick = req.nickName.strip()
         if not 1 <= len(nick) <= MAX_NICKNAME:
             return BadFrame(
@@ -193,6 +233,24 @@ class FrameParser:
         if nick != req.nickName:
             return msgspec.structs.replace(req, nickName=nick)
         return req
+
+    def _check_interests(self, req: Match) -> Request | BadFrame:
+        interests: list[str] = []
+        for interest in req.interests:
+            tag = interest.strip().lower()
+            if not 1 <= len(tag) <= MAX_INTEREST:
+                return BadFrame(
+                    "MATCH",
+                    req.requestId,
+                    Code.PARAM_ERR,
+                    f"each interest must be 1-{MAX_INTEREST} characters",
+                )
+            if has_hidden_characters(tag):
+                msg = "an interest has control characters"
+                return BadFrame("MATCH", req.requestId, Code.PARAM_ERR, msg)
+            if tag not in interests:
+                interests.append(tag)
+        return msgspec.structs.replace(req, interests=interests)
 
     def _explain(self, frame: str | bytes) -> BadFrame:
         """Say why a frame failed the fast path (only for bad frames)."""
@@ -254,12 +312,16 @@ def encode_response(
     return _encode(out)
 
 
-def encode_error(cmd: str, request_id: str | None, code: int, msg: str) -> bytes:
+def encode_error(
+    cmd: str, request_id: str | None, code: int, msg: str, fields: dict[str, Any] | None = None
+) -> bytes:
     out: dict[str, Any] = {"cmd": cmd}
     if request_id is not None:
         out["requestId"] = request_id
     out["code"] = int(code)
     out["msg"] = msg
+    if fields:
+        out.update(fields)
     return _encode(out)
 
 

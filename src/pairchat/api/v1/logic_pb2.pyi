@@ -94,6 +94,11 @@ class Call(_message.Message):
     ACK_FIELD_NUMBER: _builtins.int
     CLOSED_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
+    REPLAY_MORE_FIELD_NUMBER: _builtins.int
+    CANCEL_MATCH_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_FIELD_NUMBER: _builtins.int
+    REPORT_FIELD_NUMBER: _builtins.int
+    BLOCK_FIELD_NUMBER: _builtins.int
     call_id: _builtins.int
     """the broker's correlation id; 0 for reports that need no reply"""
     account_id: _builtins.int
@@ -129,6 +134,16 @@ class Call(_message.Message):
     def closed(self) -> Global___ConnectionClosed: ...
     @_builtins.property
     def heartbeat(self) -> Global___Heartbeat: ...
+    @_builtins.property
+    def replay_more(self) -> Global___ReplayMore: ...
+    @_builtins.property
+    def cancel_match(self) -> Global___CancelMatch: ...
+    @_builtins.property
+    def availability(self) -> Global___SetAvailability: ...
+    @_builtins.property
+    def report(self) -> Global___Report: ...
+    @_builtins.property
+    def block(self) -> Global___Block: ...
     def __init__(
         self,
         *,
@@ -150,12 +165,17 @@ class Call(_message.Message):
         ack: Global___Ack | None = ...,
         closed: Global___ConnectionClosed | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
+        replay_more: Global___ReplayMore | None = ...,
+        cancel_match: Global___CancelMatch | None = ...,
+        availability: Global___SetAvailability | None = ...,
+        report: Global___Report | None = ...,
+        block: Global___Block | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "closed", b"closed", "create_account", b"create_account", "heartbeat", b"heartbeat", "hello", b"hello", "history", b"history", "leave", b"leave", "logout", b"logout", "match", b"match", "reconnect", b"reconnect", "send_msg", b"send_msg", "typing", b"typing", "viewed_ack", b"viewed_ack"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "availability", b"availability", "block", b"block", "body", b"body", "cancel_match", b"cancel_match", "closed", b"closed", "create_account", b"create_account", "heartbeat", b"heartbeat", "hello", b"hello", "history", b"history", "leave", b"leave", "logout", b"logout", "match", b"match", "reconnect", b"reconnect", "replay_more", b"replay_more", "report", b"report", "send_msg", b"send_msg", "typing", b"typing", "viewed_ack", b"viewed_ack"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "ack", b"ack", "address", b"address", "body", b"body", "call_id", b"call_id", "closed", b"closed", "conn_id", b"conn_id", "create_account", b"create_account", "heartbeat", b"heartbeat", "hello", b"hello", "history", b"history", "leave", b"leave", "logout", b"logout", "match", b"match", "reconnect", b"reconnect", "request_id", b"request_id", "send_msg", b"send_msg", "typing", b"typing", "viewed_ack", b"viewed_ack"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "ack", b"ack", "address", b"address", "availability", b"availability", "block", b"block", "body", b"body", "call_id", b"call_id", "cancel_match", b"cancel_match", "closed", b"closed", "conn_id", b"conn_id", "create_account", b"create_account", "heartbeat", b"heartbeat", "hello", b"hello", "history", b"history", "leave", b"leave", "logout", b"logout", "match", b"match", "reconnect", b"reconnect", "replay_more", b"replay_more", "report", b"report", "request_id", b"request_id", "send_msg", b"send_msg", "typing", b"typing", "viewed_ack", b"viewed_ack"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "create_account", "reconnect", "match", "send_msg", "leave", "logout", "history", "viewed_ack", "typing", "ack", "closed", "heartbeat"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "create_account", "reconnect", "match", "send_msg", "leave", "logout", "history", "viewed_ack", "typing", "ack", "closed", "heartbeat", "replay_more", "cancel_match", "availability", "report", "block"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -298,6 +318,26 @@ Global___Reconnect: _TypeAlias = Reconnect  # noqa: Y015
 class Match(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    INTERESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def interests(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        interests: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interests", b"interests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Match: _TypeAlias = Match  # noqa: Y015
+
+@_typing.final
+class CancelMatch(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
     def __init__(
         self,
     ) -> None: ...
@@ -307,7 +347,70 @@ class Match(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Match: _TypeAlias = Match  # noqa: Y015
+Global___CancelMatch: _TypeAlias = CancelMatch  # noqa: Y015
+
+@_typing.final
+class SetAvailability(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    available: _builtins.bool
+    def __init__(
+        self,
+        *,
+        available: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAvailability: _TypeAlias = SetAvailability  # noqa: Y015
+
+@_typing.final
+class Report(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.int
+    reason: _builtins.str
+    note: _builtins.str
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "reason", b"reason", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Report: _TypeAlias = Report  # noqa: Y015
+
+@_typing.final
+class Block(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Block: _TypeAlias = Block  # noqa: Y015
 
 @_typing.final
 class SendMsg(_message.Message):
@@ -461,6 +564,33 @@ class Ack(_message.Message):
 Global___Ack: _TypeAlias = Ack  # noqa: Y015
 
 @_typing.final
+class ReplayMore(_message.Message):
+    """The broker wrote a page of a session's replay (push.proto) and the client
+    read it: queue the next page, the partner's messages after after_msg_id
+    (call_id 0, answered only by the pushes).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    AFTER_MSG_ID_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.int
+    after_msg_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.int = ...,
+        after_msg_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_msg_id", b"after_msg_id", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayMore: _TypeAlias = ReplayMore  # noqa: Y015
+
+@_typing.final
 class ConnectionClosed(_message.Message):
     """The connection closed without LOGOUT: the offline grace period starts."""
 
@@ -533,9 +663,12 @@ class AccountBound(_message.Message):
     NICK_NAME_FIELD_NUMBER: _builtins.int
     TOKEN_FIELD_NUMBER: _builtins.int
     SESSIONS_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.int
     nick_name: _builtins.str
     token: _builtins.str
+    available: _builtins.bool
+    """Reconnect: whether others' MATCH may pick the account"""
     @_builtins.property
     def sessions(self) -> _containers.RepeatedCompositeFieldContainer[Global___SessionRef]: ...
     def __init__(
@@ -545,10 +678,11 @@ class AccountBound(_message.Message):
         nick_name: _builtins.str = ...,
         token: _builtins.str = ...,
         sessions: _abc.Iterable[Global___SessionRef] | None = ...,
+        available: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "nick_name", b"nick_name", "sessions", b"sessions", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "available", b"available", "nick_name", b"nick_name", "sessions", b"sessions", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -556,24 +690,34 @@ Global___AccountBound: _TypeAlias = AccountBound  # noqa: Y015
 
 @_typing.final
 class Matched(_message.Message):
+    """Answer to Match; with code 4 (nobody available) it carries online alone."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
     PARTNER_ID_FIELD_NUMBER: _builtins.int
     PARTNER_NAME_FIELD_NUMBER: _builtins.int
+    COMMON_INTERESTS_FIELD_NUMBER: _builtins.int
+    ONLINE_FIELD_NUMBER: _builtins.int
     session_id: _builtins.int
     partner_id: _builtins.int
     partner_name: _builtins.str
+    online: _builtins.int
+    """accounts online now (approximate in the scaled mode)"""
+    @_builtins.property
+    def common_interests(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         session_id: _builtins.int = ...,
         partner_id: _builtins.int = ...,
         partner_name: _builtins.str = ...,
+        common_interests: _abc.Iterable[_builtins.str] | None = ...,
+        online: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["partner_id", b"partner_id", "partner_name", b"partner_name", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["common_interests", b"common_interests", "online", b"online", "partner_id", b"partner_id", "partner_name", b"partner_name", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -652,3 +796,68 @@ class HistoryPage(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HistoryPage: _TypeAlias = HistoryPage  # noqa: Y015
+
+@_typing.final
+class AdminRequest(_message.Message):
+    """One HTTP request of the moderation API, as the operations listener got it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METHOD_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    AUTHORIZATION_FIELD_NUMBER: _builtins.int
+    method: _builtins.str
+    """GET, POST, DELETE, ..."""
+    path: _builtins.str
+    """percent-decoded, e.g. /admin/reports/7"""
+    query: _builtins.str
+    """the query string, without its '?'"""
+    body: _builtins.bytes
+    authorization: _builtins.str
+    """the Authorization header, as sent ("" without)"""
+    def __init__(
+        self,
+        *,
+        method: _builtins.str = ...,
+        path: _builtins.str = ...,
+        query: _builtins.str = ...,
+        body: _builtins.bytes = ...,
+        authorization: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization", b"authorization", "body", b"body", "method", b"method", "path", b"path", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdminRequest: _TypeAlias = AdminRequest  # noqa: Y015
+
+@_typing.final
+class AdminResponse(_message.Message):
+    """Its answer, which the operations listener writes as it is."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    status: _builtins.int
+    """the HTTP status"""
+    body: _builtins.bytes
+    content_type: _builtins.str
+    def __init__(
+        self,
+        *,
+        status: _builtins.int = ...,
+        body: _builtins.bytes = ...,
+        content_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "content_type", b"content_type", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdminResponse: _TypeAlias = AdminResponse  # noqa: Y015

@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apairchat/api/v1/push.proto\x12\x0fpairchat.api.v1\"G\n\tPushBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.pairchat.api.v1.PushItem\"}\n\x08PushItem\x12\x12\n\naccount_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63onn_id\x18\x02 \x01(\x04\x12\'\n\x04kind\x18\x03 \x01(\x0e\x32\x19.pairchat.api.v1.PushKind\x12\r\n\x05\x66rame\x18\x04 \x01(\x0c\x12\x14\n\x0cstored_at_us\x18\x05 \x01(\x03\".\n\tDelivered\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x0f\n\x07missing\x18\x02 \x03(\r*4\n\x08PushKind\x12\x13\n\x0fPUSH_KIND_FRAME\x10\x00\x12\x13\n\x0fPUSH_KIND_CLOSE\x10\x01\x32M\n\x04Push\x12\x45\n\x07\x44\x65liver\x12\x1a.pairchat.api.v1.PushBatch\x1a\x1a.pairchat.api.v1.Delivered(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apairchat/api/v1/push.proto\x12\x0fpairchat.api.v1\"G\n\tPushBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.pairchat.api.v1.PushItem\"\xa1\x01\n\x08PushItem\x12\x12\n\naccount_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63onn_id\x18\x02 \x01(\x04\x12\'\n\x04kind\x18\x03 \x01(\x0e\x32\x19.pairchat.api.v1.PushKind\x12\r\n\x05\x66rame\x18\x04 \x01(\x0c\x12\x14\n\x0cstored_at_us\x18\x05 \x01(\x03\x12\x12\n\nsession_id\x18\x06 \x01(\x03\x12\x0e\n\x06msg_id\x18\x07 \x01(\x03\".\n\tDelivered\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x0f\n\x07missing\x18\x02 \x03(\r*\x7f\n\x08PushKind\x12\x13\n\x0fPUSH_KIND_FRAME\x10\x00\x12\x13\n\x0fPUSH_KIND_CLOSE\x10\x01\x12\x14\n\x10PUSH_KIND_REPLAY\x10\x02\x12\x19\n\x15PUSH_KIND_REPLAY_MORE\x10\x03\x12\x18\n\x14PUSH_KIND_REPLAY_END\x10\x04\x32M\n\x04Push\x12\x45\n\x07\x44\x65liver\x12\x1a.pairchat.api.v1.PushBatch\x1a\x1a.pairchat.api.v1.Delivered(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pairchat.api.v1.push_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PUSHKIND']._serialized_start=295
-  _globals['_PUSHKIND']._serialized_end=347
+  _globals['_PUSHKIND']._serialized_start=332
+  _globals['_PUSHKIND']._serialized_end=459
   _globals['_PUSHBATCH']._serialized_start=47
   _globals['_PUSHBATCH']._serialized_end=118
-  _globals['_PUSHITEM']._serialized_start=120
-  _globals['_PUSHITEM']._serialized_end=245
-  _globals['_DELIVERED']._serialized_start=247
-  _globals['_DELIVERED']._serialized_end=293
-  _globals['_PUSH']._serialized_start=349
-  _globals['_PUSH']._serialized_end=426
+  _globals['_PUSHITEM']._serialized_start=121
+  _globals['_PUSHITEM']._serialized_end=282
+  _globals['_DELIVERED']._serialized_start=284
+  _globals['_DELIVERED']._serialized_end=330
+  _globals['_PUSH']._serialized_start=461
+  _globals['_PUSH']._serialized_end=538
 # @@protoc_insertion_point(module_scope)

@@ -36,13 +36,31 @@ class _PushKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PushKind.Val
     """write frame to the connection"""
     PUSH_KIND_CLOSE: _PushKind.ValueType  # 1
     """close the connection: the account bound elsewhere or logged out"""
+    PUSH_KIND_REPLAY: _PushKind.ValueType  # 2
+    """write frame, paced: part of a replay page"""
+    PUSH_KIND_REPLAY_MORE: _PushKind.ValueType  # 3
+    """the session's replay goes on after msg_id (no frame)"""
+    PUSH_KIND_REPLAY_END: _PushKind.ValueType  # 4
+    """the session's replay, which went on, is complete (no frame)"""
 
-class PushKind(_PushKind, metaclass=_PushKindEnumTypeWrapper): ...
+class PushKind(_PushKind, metaclass=_PushKindEnumTypeWrapper):
+    """A RECONNECT's replay of a long backlog comes in pages: the broker writes a
+    page's frames only as fast as the client reads them (never dropping it for
+    its own replay), and asks logic for the next page (ReplayMore) once it has
+    written the page and the socket drained. Meanwhile it drops the session's
+    live pushes: the next page reads them from the store, in order.
+    """
 
 PUSH_KIND_FRAME: PushKind.ValueType  # 0
 """write frame to the connection"""
 PUSH_KIND_CLOSE: PushKind.ValueType  # 1
 """close the connection: the account bound elsewhere or logged out"""
+PUSH_KIND_REPLAY: PushKind.ValueType  # 2
+"""write frame, paced: part of a replay page"""
+PUSH_KIND_REPLAY_MORE: PushKind.ValueType  # 3
+"""the session's replay goes on after msg_id (no frame)"""
+PUSH_KIND_REPLAY_END: PushKind.ValueType  # 4
+"""the session's replay, which went on, is complete (no frame)"""
 Global___PushKind: _TypeAlias = PushKind  # noqa: Y015
 
 @_typing.final
@@ -77,12 +95,18 @@ class PushItem(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     FRAME_FIELD_NUMBER: _builtins.int
     STORED_AT_US_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    MSG_ID_FIELD_NUMBER: _builtins.int
     account_id: _builtins.int
     conn_id: _builtins.int
     kind: Global___PushKind.ValueType
     frame: _builtins.bytes
     stored_at_us: _builtins.int
     """when the message was committed, for the push latency histogram; 0 for signals"""
+    session_id: _builtins.int
+    """the session the push belongs to (0: none)"""
+    msg_id: _builtins.int
+    """REPLAY_MORE: the last msgId of the page"""
     def __init__(
         self,
         *,
@@ -91,10 +115,12 @@ class PushItem(_message.Message):
         kind: Global___PushKind.ValueType = ...,
         frame: _builtins.bytes = ...,
         stored_at_us: _builtins.int = ...,
+        session_id: _builtins.int = ...,
+        msg_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "conn_id", b"conn_id", "frame", b"frame", "kind", b"kind", "stored_at_us", b"stored_at_us"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "conn_id", b"conn_id", "frame", b"frame", "kind", b"kind", "msg_id", b"msg_id", "session_id", b"session_id", "stored_at_us", b"stored_at_us"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
