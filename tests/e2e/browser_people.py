@@ -23,6 +23,10 @@ POLL_INTERVAL_S = TIMEOUT_S / 150  # health-check polling cadence, not a synchro
 # without a connection, and how long MATCH waits for a partner.
 OFFLINE_GRACE_S = 20
 MATCH_WAIT_S = 3
+# The page asks this many times (MATCH_ATTEMPTS in web/src/app/finder.ts) before it says nobody
+# is free, so a search that finds nobody takes that many match waits.
+MATCH_ATTEMPTS = 4
+SEARCH_TIMEOUT_MS = MATCH_ATTEMPTS * MATCH_WAIT_S * 1000 + TIMEOUT_MS
 
 
 @dataclass
@@ -91,6 +95,21 @@ class Person:
         self.page.get_by_test_id("match-button").click()
         expect(self.windows).to_have_count(before + 1)
 
+    def leave(self, partner: str) -> None:
+        """Leave the conversation with `partner` in one click; wait until the LEAVE went out (a
+        few seconds later, once Undo is no longer offered): the window then says "You left"
+        (`partner-exit`, `data-end` "left") and stays, readable, until closed. The partner's
+        page shows `partner-exit` as soon as the server tells it."""
+        window = self.window_with(partner)
+        window.get_by_test_id("leave-button").click()
+        expect(window.get_by_test_id("partner-exit")).to_have_attribute("data-end", "left")
+
+    def close(self, partner: str) -> None:
+        """Close the window of the ended conversation with `partner`."""
+        window = self.window_with(partner)
+        window.get_by_test_id("close-button").click()
+        expect(window).to_have_count(0)
+
     def send(self, partner: str, text: str) -> None:
         """Type into the window with `partner` and press Enter; wait until the server stored it."""
         window = self.window_with(partner)
@@ -108,3 +127,25 @@ class Person:
 
     def expect_texts(self, partner: str, texts: list[str]) -> None:
         expect(self.window_with(partner).get_by_test_id("message-text")).to_have_text(texts)
+
+
+def assert_clean(*problems: PageProblems) -> None:
+    found = [problem for p in problems for problem in p.all()]
+    assert found == [], found
+
+
+def paired(
+    open_page: OpenPage, first: str, second: str, **page_options: object
+) -> tuple[Person, Person, PageProblems, PageProblems]:
+    """Two people with accounts; `first` matched `second` (the only other one online)."""
+    page_a, problems_a = open_page(**page_options)
+    page_b, problems_b = open_page(**page_options)
+    a = Person(page_a, first).start()
+    b = Person(page_b, second).start()
+    a.match()
+    expect(a.window_with(second)).to_have_count(1)
+    # The partner's window opens from the NewSession push, with the same session id.
+    expect(b.window_with(first)).to_have_count(1)
+    session_id = a.window_with(second).get_attribute("data-session-id")
+    expect(b.window_with(first)).to_have_attribute("data-session-id", session_id or "")
+    return a, b, problems_a, problems_b

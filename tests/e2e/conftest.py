@@ -43,7 +43,13 @@ def _newest_mtime(folder: Path) -> float:
 @pytest.fixture(scope="session")
 def built_client() -> Path:
     """The built web client the broker serves; rebuilt when web/ sources are newer than it."""
-    sources = [WEB / "src", WEB / "index.html", WEB / "public", WEB / "vite.config.ts"]
+    sources = [
+        WEB / "src",
+        WEB / "index.html",
+        WEB / "moderate.html",
+        WEB / "public",
+        WEB / "vite.config.ts",
+    ]
     newest = max(
         _newest_mtime(p) if p.is_dir() else p.stat().st_mtime for p in sources if p.exists()
     )

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,27 @@ def _healthy(url: str) -> bool:
 
 
 class Server:
-    """`pairchat up` as a subprocess, on a fixed port and data dir so it can be restarted."""
+    """`pairchat up` as a subprocess, on a fixed port and data dir so it can be restarted.
+    With an `ops_port`, logic's operations listener (the moderator console, /moderate) is
+    there; with an `admin_token`, the moderation API is on (given as its variable).
+    `extra_args` go last on the command line, so they can also replace the usual settings
+    (`--offline-grace 2`: argparse takes the last value)."""
 
-    def __init__(self, port: int, data_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        port: int,
+        data_dir: Path,
+        log_path: Path,
+        ops_port: int = 0,
+        admin_token: str = "",
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
+        self.ops_url = f"http://127.0.0.1:{ops_port}"
+        self.ops_port = ops_port
+        self.admin_token = admin_token
+        self.extra_args = list(extra_args)
         self.data_dir = data_dir
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -54,11 +71,19 @@ class Server:
             sys.executable, "-m", "pairchat", "up",
             "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
             "--offline-grace", str(OFFLINE_GRACE_S), "--match-wait", str(MATCH_WAIT_S),
-            "--ops-port", "0",  # free operations ports: no clash with another `pairchat up`
+            # 0: free operations ports, no clash with another `pairchat up`
+            "--ops-port", str(self.ops_port),
+            *self.extra_args,
         ]  # fmt: skip
+        env = {**os.environ, "PAIRCHAT_ADMIN_TOKEN": self.admin_token}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while not _healthy(f"{self.base_url}/healthz"):

@@ -8,14 +8,15 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser_people import (
-    MATCH_WAIT_S,
     OFFLINE_GRACE_S,
+    SEARCH_TIMEOUT_MS,
     TIMEOUT_MS,
     Artifact,
     OpenPage,
-    PageProblems,
     Person,
+    assert_clean,
     exactly,
+    paired,
 )
 from .pairchat_process import Server
 
@@ -24,28 +25,6 @@ pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
 PHONE = {"width": 390, "height": 800}
 HISTORY_PAGE = 200  # the largest HISTORY page the protocol allows
-
-
-def assert_clean(*problems: PageProblems) -> None:
-    found = [problem for p in problems for problem in p.all()]
-    assert found == [], found
-
-
-def paired(
-    open_page: OpenPage, first: str, second: str, **page_options: object
-) -> tuple[Person, Person, PageProblems, PageProblems]:
-    """Two people with accounts; `first` matched `second` (the only other one online)."""
-    page_a, problems_a = open_page(**page_options)
-    page_b, problems_b = open_page(**page_options)
-    a = Person(page_a, first).start()
-    b = Person(page_b, second).start()
-    a.match()
-    expect(a.window_with(second)).to_have_count(1)
-    # The partner's window opens from the NewSession push, with the same session id.
-    expect(b.window_with(first)).to_have_count(1)
-    session_id = a.window_with(second).get_attribute("data-session-id")
-    expect(b.window_with(first)).to_have_attribute("data-session-id", session_id or "")
-    return a, b, problems_a, problems_b
 
 
 def test_two_people_match_and_chat_both_ways(open_page: OpenPage, artifact: Artifact) -> None:
@@ -120,12 +99,17 @@ def test_leave_shows_partner_exit_and_offers_a_new_chat(
     alice.send("bob", "I have to go")
     bob.expect_texts("alice", ["I have to go"])
 
-    alice.window_with("bob").get_by_test_id("leave-button").click()
-    expect(alice.windows).to_have_count(0)
-
+    # One click on Leave, as the web client contract has it: bob hears of it within seconds.
+    left = alice.window_with("bob")
+    left.get_by_test_id("leave-button").click()
     window = bob.window_with("alice")
     expect(window.get_by_test_id("partner-exit")).to_be_visible()
     expect(window.get_by_test_id("partner-exit")).to_contain_text("alice left")
+    # Alice's window says so too and stays, readable, until she closes it.
+    expect(left.get_by_test_id("partner-exit")).to_have_attribute("data-end", "left")
+    expect(left.get_by_test_id("message-input")).to_be_disabled()
+    alice.expect_texts("bob", ["I have to go"])
+    alice.close("bob")
     expect(window.get_by_test_id("message-input")).to_be_disabled()
     expect(window.get_by_test_id("send-button")).to_be_disabled()
     # The conversation stays readable, even after a refresh.
@@ -317,33 +301,36 @@ def test_reconnects_by_itself_after_a_broker_restart(open_page: OpenPage, server
     assert_clean(pa, pb)
 
 
-def test_errors_show_as_short_notices_that_go_away(open_page: OpenPage) -> None:
+def test_nobody_available_is_said_beside_the_button(open_page: OpenPage) -> None:
     page, problems = open_page()
     alone = Person(page, "alone").start()
     alone.page.get_by_test_id("match-button").click()
-    notice = page.get_by_test_id("notice")
-    # Nobody else is online: after the server's match wait, code 4 becomes a readable notice.
-    expect(notice).to_have_text(
-        re.compile("Nobody is available"), timeout=MATCH_WAIT_S * 1000 + TIMEOUT_MS
-    )
+    status = page.get_by_test_id("match-status")
+    # Nobody else is online: after a few match waits the page says so where the search was asked.
+    expect(status).to_have_attribute("data-phase", "none-free", timeout=SEARCH_TIMEOUT_MS)
+    expect(status).to_contain_text("No one is free right now (1 online)")
     expect(alone.windows).to_have_count(0)
-    expect(notice).to_have_count(0)  # dismissed by itself
+    expect(page.get_by_test_id("notice")).to_have_count(0)
     assert_clean(problems)
 
 
-def test_expired_account_returns_to_the_nickname_screen(open_page: OpenPage) -> None:
+def test_expired_account_keeps_the_chat_readable_and_starts_again(open_page: OpenPage) -> None:
     alice, bob, pa, pb = paired(open_page, "alice", "bob")
+    alice.send("bob", "see you")
+    bob.expect_texts("alice", ["see you"])
     bob.page.context.set_offline(True)
     # Past the offline grace the server logs bob out: alice is told, bob's token stops working.
     expect(alice.window_with("bob").get_by_test_id("partner-exit")).to_be_visible(
         timeout=OFFLINE_GRACE_S * 1000 + TIMEOUT_MS
     )
     bob.page.context.set_offline(False)
-    expect(bob.page.get_by_test_id("nickname-input")).to_be_visible()
-    expect(bob.page.get_by_test_id("notice")).to_contain_text("expired")
+    expect(bob.page.get_by_test_id("expired-banner")).to_be_visible()
     assert bob.page.evaluate("sessionStorage.getItem('pairchat.token')") is None
-    # bob can simply start again.
-    Person(bob.page, "bob again").start()
+    # What was said stays readable; bob starts again under the same name in one click.
+    bob.expect_texts("alice", ["see you"])
+    bob.page.get_by_test_id("restart-button").click()
+    bob.expect_online()
+    expect(bob.page.get_by_test_id("own-name")).to_have_text("bob")
     assert_clean(pa, pb)
 
 

@@ -1,7 +1,8 @@
 // The application rules end to end over a fake socket: accounts, refresh and reconnect, history,
 // acks, viewed and typing, leaving and logging out.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { REBIND_DELAY_MS } from '../src/app/controller';
+import { LEAVE_UNDO_S, REBIND_DELAY_MS } from '../src/app/controller';
+import { MATCH_ATTEMPTS, matchStatusText } from '../src/app/finder';
 import { HISTORY_PAGE } from '../src/app/history';
 import { nicknameProblem } from '../src/app/nickname';
 import { TYPING_SHOWN_MS, TYPING_THROTTLE_MS } from '../src/app/typing';
@@ -12,6 +13,7 @@ import {
   createController,
   history,
   ME,
+  nobodyFree,
   PARTNER,
   pushDialogue,
   pushSignal,
@@ -124,7 +126,7 @@ describe('refresh and reconnect', () => {
     expect(controller.state.sessions[1]!.messages).toHaveLength(3);
   });
 
-  it('returns to the nickname screen with a notice when RECONNECT answers code 5', async () => {
+  it('forgets the credentials but keeps the nickname when RECONNECT answers code 5', async () => {
     const storage = signedInStorage();
     const { network, controller } = createController(storage);
     controller.start();
@@ -133,8 +135,9 @@ describe('refresh and reconnect', () => {
     network.current.fail('RECONNECT', 5, 'unknown account or wrong token');
     await flush();
     expect(controller.state.account).toBeNull();
-    expect(storage.data.size).toBe(0);
-    expect(controller.notices.notices.map((n) => n.text).join(' ')).toMatch(/expired/);
+    expect(controller.state.expired).toEqual({ nickName: 'me', offlineForMs: null });
+    expect(storage.getItem('pairchat.token')).toBeNull();
+    expect(JSON.parse(storage.getItem('pairchat.expired')!)).toEqual({ nickName: 'me', offlineForMs: null });
     expect(controller.state.connection).toBe('online');
   });
 
@@ -193,7 +196,7 @@ describe('refresh and reconnect', () => {
     first.socket.answer('DIALOGUE', { sessionId: 1, msgId: 1 });
     await flush();
     pushDialogue(first.socket, 2);
-    first.controller.setWindowInView('1', true);
+    first.controller.setVisibleUpTo('1', 2);
     pushSignal(first.socket, 'ViewedAck', { accountId: PARTNER, msgId: 1 });
 
     // The same tab loads again: a new controller on the same storage.
@@ -255,7 +258,7 @@ describe('refresh and reconnect', () => {
     expect(sessions[1]!.messages.map((m) => m.content)).toEqual(['m1', 'm2']);
     expect(canSend(sessions[1]!)).toBe(false);
     // Closing it forgets it for the next refresh too.
-    await controller.leave('2');
+    await controller.close('2');
     expect(socket.frames('LEAVE')).toHaveLength(0);
     const saved = JSON.parse(storage.getItem('pairchat.windows') ?? '[]') as { sessionId: number }[];
     expect(saved.map((w) => w.sessionId)).toEqual([1, 3, 4]);
@@ -336,20 +339,30 @@ describe('pushes', () => {
 });
 
 describe('viewed and typing', () => {
-  it('sends VIEWED_ACK with the highest partner msgId only while the window is in view and the page visible', async () => {
+  it('sends VIEWED_ACK only up to the partner message on screen, and only while the page is visible', async () => {
     const { controller, socket } = await signedInWithSession();
     pushDialogue(socket, 1);
     pushDialogue(socket, 2);
+    pushDialogue(socket, 3);
     expect(socket.frames('VIEWED_ACK')).toHaveLength(0);
     expect(controller.state.sessions[0]!.viewedUpTo).toBe(0);
 
+    // A window in view is not enough: the messages themselves must be on screen.
     controller.setWindowInView('1', true);
+    expect(socket.frames('VIEWED_ACK')).toHaveLength(0);
+    // Scrolled up: the first two show, the third is below the fold.
+    controller.setVisibleUpTo('1', 2);
     expect(socket.last('VIEWED_ACK')).toMatchObject({ sessionId: 1, msgId: 2 });
-    pushDialogue(socket, 3);
+    expect(unreadCount(controller.state.sessions[0]!)).toBe(1);
+    controller.setVisibleUpTo('1', 3);
     expect(socket.last('VIEWED_ACK')).toMatchObject({ msgId: 3 });
+    // Scrolling back up does not take anything back.
+    controller.setVisibleUpTo('1', 1);
+    expect(socket.frames('VIEWED_ACK')).toHaveLength(2);
 
     controller.setDocumentVisible(false);
     pushDialogue(socket, 4);
+    controller.setVisibleUpTo('1', 4);
     expect(socket.frames('VIEWED_ACK')).toHaveLength(2);
     controller.setDocumentVisible(true);
     expect(socket.last('VIEWED_ACK')).toMatchObject({ msgId: 4 });
@@ -381,14 +394,14 @@ describe('conversations', () => {
     expect(controller.state.matchesInFlight).toBe(0);
   });
 
-  it('tells the person when nobody is available (code 4)', async () => {
+  it('tells the person when nobody is available (code 4 on every attempt), beside the button', async () => {
     const { controller, socket } = await signedInWithSession();
     const match = controller.match();
-    socket.fail('MATCH', 4, 'no partner');
+    await nobodyFree(socket);
     await match;
-    expect(controller.notices.notices.map((n) => n.text)).toEqual([
-      'Nobody is available to chat right now. Try again in a moment.',
-    ]);
+    expect(socket.frames('MATCH')).toHaveLength(MATCH_ATTEMPTS);
+    expect(controller.state.match.phase).toBe('none-free');
+    expect(matchStatusText(controller.state.match)).toBe('No one is free right now.');
   });
 
   it('marks a message failed with a readable reason on code 2, and retries it under the same requestId', async () => {
@@ -407,18 +420,26 @@ describe('conversations', () => {
     expect(controller.state.sessions[0]!.messages[0]).toMatchObject({ status: 'sent', msgId: 1 });
   });
 
-  it('marks a too-large message failed for good (code 9): no retry offered, nothing re-sent', async () => {
+  it('refuses a message over 4096 code points before sending it, keeping it for the composer', async () => {
     const { controller, socket } = await signedInWithSession();
-    controller.send('1', 'x'.repeat(10_000));
-    socket.fail('DIALOGUE', 9, 'content too large');
-    await flush();
-    const message = controller.state.sessions[0]!.messages[0]!;
-    expect(message).toMatchObject({ status: 'failed', retryable: false });
-    expect(controller.notices.notices[0]!.text).toBe('That message is too long to send.');
-    controller.retry('1', message.requestId!);
+    expect(controller.send('1', '😀'.repeat(4096))).toBe(true); // 4096 code points, 8192 UTF-16 units
+    expect(controller.send('1', 'x'.repeat(4097))).toBe(false);
     expect(socket.frames('DIALOGUE')).toHaveLength(1);
-    controller.discard('1', message.requestId!);
+    expect(controller.state.sessions[0]!.messages).toHaveLength(1);
+  });
+
+  it('puts a message a stricter server refuses as too large (code 9) back into the composer and learns its limit', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.setDraft('1', '');
+    expect(controller.send('1', 'x'.repeat(100))).toBe(true);
+    socket.fail('DIALOGUE', 9, 'content is over 50 characters');
+    await flush();
     expect(controller.state.sessions[0]!.messages).toHaveLength(0);
+    expect(controller.state.sessions[0]!.draft).toBe('x'.repeat(100));
+    expect(controller.state.maxContent).toBe(50);
+    expect(controller.notices.notices[0]!.text).toMatch(/longer than the server takes/);
+    expect(controller.send('1', 'x'.repeat(51))).toBe(false);
+    expect(socket.frames('DIALOGUE')).toHaveLength(1);
   });
 
   it('keeps a message refused with code 5 pending while another tab holds the account, and sends it on resume', async () => {
@@ -461,16 +482,128 @@ describe('conversations', () => {
     vi.advanceTimersByTime(DEFAULT_BACKOFF.initialMs);
     expect(network.sockets).toHaveLength(2);
   });
+});
 
-  it('leaves with LEAVE, closes the window, and ignores late pushes for it', async () => {
+describe('leaving: one click, undo for a few seconds', () => {
+  const UNDO_MS = LEAVE_UNDO_S * 1_000;
+
+  it('shows the window as left at once and sends LEAVE once the undo time is over; the window stays until closed', async () => {
     const { controller, socket } = await signedInWithSession();
-    const leaving = controller.leave('1');
+    pushDialogue(socket, 1, 'bye');
+    controller.leave('1');
+    const session = controller.state.sessions[0]!;
+    expect(session.leaveCountdown).toBe(LEAVE_UNDO_S);
+    expect(canSend(session)).toBe(false);
+    expect(controller.send('1', 'one more')).toBe(false);
+    vi.advanceTimersByTime(UNDO_MS - 1);
+    expect(session.leaveCountdown).toBe(1);
+    expect(socket.frames('LEAVE')).toHaveLength(0);
+
+    vi.advanceTimersByTime(1);
     expect(socket.last('LEAVE')).toMatchObject({ sessionId: 1 });
+    expect(session.leaveCountdown).toBeNull();
+    expect(canSend(session)).toBe(false);
     socket.answer('LEAVE');
-    await leaving;
+    await flush();
+    expect(session.ended).toBe('left');
+    // Readable until closed; later pushes for it are acknowledged and ignored.
+    pushDialogue(socket, 2, 'too late');
+    expect(session.messages.map((m) => m.content)).toEqual(['bye']);
+    expect(socket.frames('PUSH_DIALOGUE')).toHaveLength(2);
+    await controller.close('1');
     expect(controller.state.sessions).toHaveLength(0);
-    pushDialogue(socket, 1, 'too late');
-    expect(controller.state.sessions).toHaveLength(0);
-    expect(socket.frames('PUSH_DIALOGUE')).toHaveLength(1); // still acknowledged
+    expect(socket.frames('LEAVE')).toHaveLength(1);
+  });
+
+  it('sends nothing when undone in time, and the chat goes on', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.leave('1');
+    vi.advanceTimersByTime(UNDO_MS - 1);
+    expect(controller.undoLeave('1')).toBe(true);
+    const session = controller.state.sessions[0]!;
+    expect(session.leaveCountdown).toBeNull();
+    vi.advanceTimersByTime(10 * UNDO_MS);
+    expect(socket.frames('LEAVE')).toHaveLength(0);
+    expect(controller.undoLeave('1')).toBe(false);
+    expect(controller.send('1', 'still here')).toBe(true);
+    expect(socket.last('DIALOGUE')).toMatchObject({ sessionId: 1, content: 'still here' });
+  });
+
+  it('drops the leave when the partner leaves first: nothing is sent, the window says they left', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.leave('1');
+    pushSignal(socket, 'PartnerExit', { accountId: PARTNER });
+    const session = controller.state.sessions[0]!;
+    expect(session).toMatchObject({ ended: 'partner-left', leaveCountdown: null });
+    vi.advanceTimersByTime(10 * UNDO_MS);
+    controller.sendPendingLeaves();
+    expect(socket.frames('LEAVE')).toHaveLength(0);
+  });
+
+  it('sends a waiting leave at once when the page is hidden, once only', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.leave('1');
+    controller.setDocumentVisible(false);
+    expect(socket.last('LEAVE')).toMatchObject({ sessionId: 1 });
+    expect(controller.undoLeave('1')).toBe(false);
+    socket.answer('LEAVE');
+    await flush();
+    vi.advanceTimersByTime(10 * UNDO_MS);
+    expect(socket.frames('LEAVE')).toHaveLength(1);
+    expect(controller.state.sessions[0]!.ended).toBe('left');
+  });
+
+  it('sends a waiting leave before LOGOUT', async () => {
+    const { controller, socket } = await signedInWithSession();
+    controller.leave('1');
+    const done = controller.logout();
+    expect(socket.sent.map((f) => f.cmd).filter((cmd) => cmd === 'LEAVE' || cmd === 'LOGOUT')).toEqual([
+      'LEAVE',
+      'LOGOUT',
+    ]);
+    socket.answer('LEAVE');
+    socket.answer('LOGOUT');
+    await done;
+    expect(controller.state.account).toBeNull();
+  });
+
+  it('counts down every window on its own', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushSignal(socket, 'NewSession', { accountId: 9, nickName: 'other' }, 2);
+    controller.leave('1');
+    vi.advanceTimersByTime(1_000);
+    controller.leave('2');
+    vi.advanceTimersByTime(UNDO_MS - 1_000);
+    expect(socket.frames('LEAVE').map((f) => f.sessionId)).toEqual([1]);
+    expect(controller.state.sessions.map((s) => s.leaveCountdown)).toEqual([null, 1]);
+    controller.undoLeave('2');
+    vi.advanceTimersByTime(10 * UNDO_MS);
+    expect(socket.frames('LEAVE').map((f) => f.sessionId)).toEqual([1]);
+    expect(controller.send('2', 'hello')).toBe(true);
+  });
+
+  it('leaves at once on Next or a report while the undo time runs, LEAVE going first', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushSignal(socket, 'NewSession', { accountId: 9, nickName: 'other' }, 2);
+    controller.leave('1');
+    const report = controller.reportPartner('1', 'spam', '');
+    expect(socket.last('LEAVE')).toMatchObject({ sessionId: 1 });
+    expect(socket.frames('REPORT')).toHaveLength(0);
+    socket.answer('LEAVE');
+    await flush();
+    socket.answer('REPORT');
+    expect(await report).toBe(true);
+    expect(controller.state.sessions[0]!.ended).toBe('reported');
+
+    controller.leave('2');
+    const next = controller.next('2');
+    expect(socket.last('LEAVE')).toMatchObject({ sessionId: 2 });
+    socket.answer('LEAVE');
+    await flush();
+    expect(socket.frames('MATCH')).toHaveLength(1);
+    socket.answer('MATCH', { sessionId: 3, partnerId: 10, partnerName: 'new' });
+    await next;
+    vi.advanceTimersByTime(10 * UNDO_MS);
+    expect(socket.frames('LEAVE')).toHaveLength(2);
   });
 });

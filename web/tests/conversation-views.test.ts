@@ -42,15 +42,24 @@ describe('conversation actions', () => {
     );
   });
 
-  it('next leaves the conversation and starts a new search', async () => {
+  it('next ends the conversation and starts a new search, the ended one staying readable with the search in it', async () => {
     const { wrapper, socket } = await mountApp(true);
+    message(socket, 1);
     await wrapper.get('[data-testid="next-button"]').trigger('click');
     expect(socket.last('LEAVE')).toMatchObject({ sessionId: 1 });
     socket.answer('LEAVE');
     await flush();
     expect(socket.last('MATCH')).toMatchObject({ accountId: ME });
     await wrapper.vm.$nextTick();
-    expect(byTestId(wrapper, 'session-window')).toHaveLength(0);
+    const window = wrapper.get('[data-testid="session-window"]');
+    expect(window.get('[data-testid="partner-exit"]').attributes('data-end')).toBe('left');
+    expect(window.get('[data-testid="partner-exit"]').text()).toContain('You left the chat with Bob.');
+    expect(window.get('[data-testid="message-text"]').text()).toBe('m1');
+    // The search runs beside the button that started it, with its cancel button.
+    expect(window.get('[data-testid="match-status"]').text()).toBe('Looking for anyone…');
+    expect(window.findAll('[data-testid="cancel-match-button"]')).toHaveLength(1);
+    expect(byTestId(wrapper, 'match-status')).toHaveLength(1);
+    expect(window.findAll('[data-testid="close-button"]')).toHaveLength(1);
   });
 
   it('reports through a dialog with the protocol\'s reasons, a 500-character note, and ends the chat', async () => {
@@ -111,7 +120,7 @@ describe('conversation actions', () => {
     const button = wrapper.get('[data-testid="block-button"]');
     await button.trigger('click');
     expect(socket.last('BLOCK')).toMatchObject({ sessionId: 1 });
-    expect(wrapper.find('[role="alertdialog"]').exists()).toBe(false);
+    expect(wrapper.find('[role="dialog"]').exists()).toBe(false);
     // A second click while the first is on its way sends nothing more.
     expect(button.attributes('disabled')).toBeDefined();
     await button.trigger('click');

@@ -1,5 +1,7 @@
 // A ChatController on a fake socket, signed in or not, and the server frames the tests send it.
+import { vi } from 'vitest';
 import { ChatController } from '../src/app/controller';
+import { MATCH_ATTEMPTS, MATCH_RETRY_PAUSE_MS } from '../src/app/finder';
 import { FakeNetwork, flush, MemoryStorage, type FakeSocket, type Frame } from './fakes';
 
 export const ME = 7;
@@ -44,6 +46,19 @@ export function pushDialogue(socket: FakeSocket, msgId: number, content = `m${ms
 
 export function pushSignal(socket: FakeSocket, signalType: string, data: Frame, sessionId: unknown = 1) {
   socket.receive({ cmd: 'PUSH_SIGNAL', signalType, senderId: PARTNER, sessionId, receiverId: ME, data });
+}
+
+/**
+ * Answer the running search's MATCH requests with code 4, as a server does after its match wait
+ * when nobody is free, letting the page's pause between attempts pass (fake timers).
+ */
+export async function nobodyFree(socket: FakeSocket, attempts = MATCH_ATTEMPTS, fields: Frame = {}) {
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    socket.receive({ cmd: 'MATCH', requestId: socket.last('MATCH').requestId, code: 4, msg: 'no partner available', ...fields });
+    await flush();
+    await flush();
+    await vi.advanceTimersByTimeAsync(MATCH_RETRY_PAUSE_MS);
+  }
 }
 
 /** Answer every HISTORY request on the socket with no further messages. */

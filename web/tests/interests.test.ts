@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { matchStatusText } from '../src/app/finder';
 import { addInterests, cleanInterests, parseInterests } from '../src/app/interests';
-import type { MatchStatus } from '../src/store/chat';
+import { idleSearch, type MatchStatus } from '../src/store/chat';
 
 describe('interests', () => {
   it('splits on commas, trims, collapses inner spaces, lowercases and drops empty pieces', () => {
@@ -45,9 +45,7 @@ describe('interests', () => {
 });
 
 describe('match status', () => {
-  const status = (fields: Partial<MatchStatus>): MatchStatus => ({
-    phase: 'idle', interests: [], online: null, cancelling: false, ...fields,
-  });
+  const status = (fields: Partial<MatchStatus>): MatchStatus => ({ ...idleSearch(), ...fields });
 
   it('says what the search is doing', () => {
     expect(matchStatusText(status({ phase: 'interests', interests: ['music', 'games'] }))).toBe(

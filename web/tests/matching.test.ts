@@ -1,9 +1,17 @@
 // Protocol 1.1 on the way to a partner: MATCH with interests, what the search says meanwhile,
 // CANCEL_MATCH, chats others start, and AVAILABILITY.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { INTEREST_WAIT_MS } from '../src/app/finder';
+import { INTEREST_WAIT_MS, MATCH_ATTEMPTS, MATCH_RETRY_PAUSE_MS } from '../src/app/finder';
 import { flush, MemoryStorage } from './fakes';
-import { createController, ME, PARTNER, pushSignal, signedInStorage, signedInWithSession } from './harness';
+import {
+  createController,
+  ME,
+  nobodyFree,
+  PARTNER,
+  pushSignal,
+  signedInStorage,
+  signedInWithSession,
+} from './harness';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -68,13 +76,53 @@ describe('search status', () => {
     expect(controller.state.match.phase).toBe('anyone');
   });
 
-  it('says nobody is free with the online count of a code 4 answer, and keeps the notice', async () => {
+  it('asks again by itself while nobody is free, then says so in place with the online count', async () => {
     const { controller, socket } = await signedInWithSession();
     const match = controller.match();
-    socket.receive({ cmd: 'MATCH', requestId: socket.last('MATCH').requestId, code: 4, msg: 'no partner', online: 17 });
+    expect(controller.state.match).toMatchObject({ phase: 'anyone', attempt: 1, attempts: MATCH_ATTEMPTS });
+    await nobodyFree(socket, MATCH_ATTEMPTS - 1, { online: 17 });
+    expect(controller.state.match).toMatchObject({ phase: 'anyone', attempt: MATCH_ATTEMPTS, online: 17 });
+    expect(controller.state.matchesInFlight).toBe(1);
+    await nobodyFree(socket, 1, { online: 17 });
     await match;
+    expect(socket.frames('MATCH')).toHaveLength(MATCH_ATTEMPTS);
     expect(controller.state.match).toMatchObject({ phase: 'none-free', online: 17 });
-    expect(texts(controller.notices.notices)).toEqual(['Nobody is available to chat right now. Try again in a moment.']);
+    // Said beside the button, not in a notice far away.
+    expect(controller.notices.notices).toHaveLength(0);
+  });
+
+  it('stops asking once someone is found on a later attempt', async () => {
+    const { controller, socket } = await signedInWithSession();
+    const match = controller.match();
+    await nobodyFree(socket, 1);
+    socket.answer('MATCH', { sessionId: 5, partnerId: 9, partnerName: 'late', online: 3 });
+    await match;
+    expect(socket.frames('MATCH')).toHaveLength(2);
+    expect(controller.state.match.phase).toBe('idle');
+    expect(controller.state.sessions.map((s) => s.partnerName)).toContain('late');
+  });
+
+  it('cancels between two attempts without asking the server', async () => {
+    const { controller, socket } = await signedInWithSession();
+    const match = controller.match();
+    socket.fail('MATCH', 4, 'no partner');
+    await flush();
+    await controller.cancelMatch();
+    await match;
+    vi.advanceTimersByTime(MATCH_RETRY_PAUSE_MS);
+    expect(socket.frames('MATCH')).toHaveLength(1);
+    expect(socket.frames('CANCEL_MATCH')).toHaveLength(0);
+    expect(controller.state.match.phase).toBe('cancelled');
+  });
+
+  it('says in place why a search failed for another reason', async () => {
+    const { controller, socket } = await signedInWithSession();
+    const match = controller.match();
+    socket.fail('MATCH', 8, 'too many MATCH requests: retry in 41 s');
+    await match;
+    expect(controller.state.match).toMatchObject({ phase: 'failed' });
+    expect(controller.state.match.error).toMatch(/Too many conversations open/);
+    expect(controller.notices.notices).toHaveLength(0);
   });
 
   it('cancels a waiting search with CANCEL_MATCH: its code 4 reads "cancelled", not an error', async () => {

@@ -7,6 +7,7 @@ import {
   answerEmptyHistory,
   createController,
   ME,
+  nobodyFree,
   PARTNER,
   pushDialogue,
   pushSignal,
@@ -24,18 +25,41 @@ afterEach(() => {
 const texts = (notices: { text: string }[]) => notices.map((n) => n.text);
 
 describe('next', () => {
-  it('leaves the conversation with LEAVE, then looks for someone new with MATCH', async () => {
+  it('leaves the conversation with LEAVE, then looks for someone new with MATCH, keeping the ended one readable', async () => {
     const { controller, socket } = await signedInWithSession();
+    pushDialogue(socket, 1, 'bye');
     const next = controller.next('1');
     expect(socket.last('LEAVE')).toMatchObject({ sessionId: 1 });
     expect(socket.frames('MATCH')).toHaveLength(0);
     socket.answer('LEAVE');
     await flush();
-    expect(controller.state.sessions).toHaveLength(0);
+    expect(controller.state.sessions[0]).toMatchObject({ key: '1', ended: 'left' });
+    expect(controller.state.sessions[0]!.messages.map((m) => m.content)).toEqual(['bye']);
     expect(socket.last('MATCH')).toMatchObject({ accountId: ME });
+    // The search shows in the window that started it.
+    expect(controller.state.match).toMatchObject({ phase: 'anyone', origin: '1' });
     socket.answer('MATCH', { sessionId: 2, partnerId: 9, partnerName: 'new' });
     await next;
+    expect(controller.state.sessions.map((s) => [s.key, s.ended])).toEqual([['1', 'left'], ['2', null]]);
+    expect(controller.state.activeKey).toBe('2');
+    // Closing the ended one sends nothing more.
+    await controller.close('1');
+    expect(socket.frames('LEAVE')).toHaveLength(1);
     expect(controller.state.sessions.map((s) => s.key)).toEqual(['2']);
+  });
+
+  it('only searches from a window that had already ended, and never starts a second search', async () => {
+    const { controller, socket } = await signedInWithSession();
+    pushSignal(socket, 'PartnerExit', { accountId: PARTNER });
+    const next = controller.next('1');
+    expect(socket.frames('LEAVE')).toHaveLength(0);
+    expect(socket.frames('MATCH')).toHaveLength(1);
+    void controller.next('1');
+    void controller.match();
+    expect(socket.frames('MATCH')).toHaveLength(1);
+    socket.answer('MATCH', { sessionId: 2, partnerId: 9, partnerName: 'new' });
+    await next;
+    expect(controller.state.sessions).toHaveLength(2);
   });
 
   it('does not search if leaving failed', async () => {
@@ -261,7 +285,7 @@ describe('version 1 servers', () => {
     pushDialogue(socket, 1, 'hi', 3);
     expect(controller.state.sessions[1]).toMatchObject({ commonInterests: [], partnerAway: false });
     const match = controller.match();
-    socket.fail('MATCH', 4, 'no partner');
+    await nobodyFree(socket);
     await match;
     expect(controller.state.match).toMatchObject({ phase: 'none-free', online: null });
   });

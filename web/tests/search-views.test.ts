@@ -2,7 +2,7 @@
 // The page around the conversations with protocol 1.1: interests (on the nickname screen and beside
 // "New chat"), the search's status and its cancel button, "open to new chats", and a ban.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { INTEREST_WAIT_MS } from '../src/app/finder';
+import { INTEREST_WAIT_MS, MATCH_ATTEMPTS, MATCH_RETRY_PAUSE_MS } from '../src/app/finder';
 import { DEFAULT_BACKOFF } from '../src/protocol/backoff';
 import { flush, MemoryStorage } from './fakes';
 import { byTestId, ME, mountApp, PARTNER, unmountApp } from './mount';
@@ -79,13 +79,30 @@ describe('search', () => {
     expect(byTestId(wrapper, 'notice')).toHaveLength(0);
   });
 
-  it('says nobody is free, with how many are online', async () => {
+  it('shows elapsed time, people online and the attempt while it retries, then says nobody is free', async () => {
+    vi.useFakeTimers();
     const { wrapper, socket } = await mountApp(true);
     await wrapper.get('[data-testid="match-button"]').trigger('click');
-    socket.receive({ cmd: 'MATCH', requestId: socket.last('MATCH').requestId, code: 4, msg: 'none', online: 5 });
-    await flush();
+    vi.advanceTimersByTime(7_000);
     await wrapper.vm.$nextTick();
+    expect(wrapper.get('[data-testid="match-progress"]').text()).toBe('0:07');
+    for (let attempt = 1; attempt <= MATCH_ATTEMPTS; attempt += 1) {
+      socket.receive({ cmd: 'MATCH', requestId: socket.last('MATCH').requestId, code: 4, msg: 'none', online: 5 });
+      await flush();
+      vi.advanceTimersByTime(MATCH_RETRY_PAUSE_MS);
+      await flush();
+      await wrapper.vm.$nextTick();
+      if (attempt === 1) {
+        expect(wrapper.get('[data-testid="match-progress"]').text()).toBe('0:07 · 5 online · try 2 of 4');
+        // A second press while it runs starts no second search.
+        await wrapper.get('[data-testid="match-button"]').trigger('click');
+        expect(socket.frames('MATCH')).toHaveLength(2);
+      }
+    }
     expect(wrapper.get('[data-testid="match-status"]').text()).toBe('No one is free right now (5 online).');
+    expect(byTestId(wrapper, 'match-progress')).toHaveLength(0);
+    expect(byTestId(wrapper, 'cancel-match-button')).toHaveLength(0);
+    expect(byTestId(wrapper, 'notice')).toHaveLength(0);
   });
 
   it('announces a chat someone else started and flashes its window', async () => {

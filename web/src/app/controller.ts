@@ -1,8 +1,8 @@
-// The application's use cases (start, match, send, leave, report, log out) and the protocol rules
-// that tie the socket to the store: RECONNECT on every new connection, history catch-up, pushes,
-// and what a lost, taken-over or banned connection means. Matching, sending, read receipts, typing,
-// reporting and availability live in their own modules. No DOM: the view reports visibility and
-// input through plain method calls.
+// The application's use cases (start, match, next, send, leave, report, log out, start again) and
+// the protocol rules that tie the socket to the store: RECONNECT on every new connection, history
+// catch-up, pushes, and what a lost, taken-over, banned or expired connection means. Matching,
+// sending, read receipts, typing, reporting, availability and alerts live in their own modules.
+// No DOM: the view reports visibility and input through plain method calls.
 import { watch } from 'vue';
 import type { BackoffPolicy } from '../protocol/backoff';
 import {
@@ -17,6 +17,7 @@ import { Code, type Push, type ReportReason, type SignalPush } from '../protocol
 import {
   ChatStore,
   sessionKey,
+  type ChatSession,
   type ChatState,
   type SessionEnd,
   type WindowSummary,
@@ -25,11 +26,13 @@ import { NoticeBoard } from '../store/notices';
 import {
   ClientPersistence,
   isStringArray,
+  type ArchivedWindow,
   type Credentials,
   type KeyValueStorage,
   type SavedWindow,
 } from '../store/persistence';
 import { Preferences } from '../store/preferences';
+import { Attention, type AlertChannel } from './attention';
 import { Availability } from './availability';
 import type { AppContext } from './context';
 import { MatchFinder } from './finder';
@@ -48,6 +51,12 @@ export const LOGOUT_TIMEOUT_MS = 5_000;
  * another tab took the account) before concluding the binding was lost and reconnecting.
  */
 export const REBIND_DELAY_MS = 1_000;
+/**
+ * Leave waits this many seconds before its LEAVE goes out, and can be undone until then: LEAVE is
+ * final on the server, so holding it back a moment is the only way an undo can be true.
+ */
+export const LEAVE_UNDO_S = 3;
+const SECOND_MS = 1_000;
 /** Shown for a conversation whose partner name this page never learned (a push before NewSession). */
 const UNKNOWN_PARTNER = 'Stranger';
 
@@ -66,6 +75,8 @@ export interface ControllerOptions {
   heartbeatTimeoutMs?: number;
   /** Diagnostics that are not the person's business (unexpected frames, handler bugs). */
   log?: (message: string, detail?: unknown) => void;
+  /** Sound and desktop notifications (the browser's); none: the page cannot alert. */
+  alerts?: AlertChannel;
 }
 
 export class ChatController {
@@ -82,22 +93,37 @@ export class ChatController {
   private readonly safety: Safety;
   private readonly availability: Availability;
   private readonly preferences: Preferences;
+  private readonly attention: Attention;
+  private readonly now: () => number;
   private credentials: Credentials | null;
+  /** When the connection was last lost (null while online), to say how long the page was away. */
+  private offlineSince: number | null = null;
+  /** The nickname of an expired account, offered again on the nickname screen. */
+  private previousNick = '';
   private readonly history: HistoryLoader;
   /** Sessions this person left: late pushes for them must not reopen a window. */
   private readonly left = new Set<string>();
   /** Windows open before a refresh, to bring back those the server no longer lists (ended). */
   private savedWindows: SavedWindow[];
   private rebindTimer: unknown = null;
+  /** The next countdown step of each Leave still waiting (session.leaveCountdown), by window. */
+  private readonly leaveTimers = new Map<string, unknown>();
 
   constructor(options: ControllerOptions) {
     this.timers = options.timers ?? SYSTEM_TIMERS;
+    this.now = options.now ?? Date.now;
     const log = options.log ?? (() => undefined);
     this.notices = new NoticeBoard(this.timers);
     this.persistence = new ClientPersistence(options.storage);
     this.preferences = new Preferences(options.preferences ?? null);
     this.state.interests = cleanInterests(this.preferences.loadInterests());
     this.credentials = this.persistence.loadCredentials();
+    // Conversations of an account that expired stay readable across refreshes until closed.
+    for (const window of this.persistence.loadArchive()) {
+      this.store.restoreArchived(window, window.messages);
+    }
+    if (!this.credentials) this.state.expired = this.persistence.loadExpired();
+    this.previousNick = this.state.expired?.nickName ?? '';
     if (this.credentials) {
       // Show the chat screen at once on a refresh; the conversations follow after RECONNECT.
       this.store.setAccount({
@@ -118,6 +144,8 @@ export class ChatController {
       handshake: (context) => this.handshake(context),
       onPush: (push) => this.onPush(push),
       onStateChange: (state) => {
+        if (state === 'online') this.offlineSince = null;
+        else if (this.state.connection === 'online') this.offlineSince = this.now();
         this.store.setConnection(state);
         if (state === 'online') this.onBound();
       },
@@ -132,7 +160,7 @@ export class ChatController {
       client: this.client,
       persistence: this.persistence,
       timers: this.timers,
-      now: options.now ?? Date.now,
+      now: this.now,
       accountId: () => this.credentials?.accountId ?? null,
       report: (error) => this.report(error),
       inform: (text) => {
@@ -144,13 +172,15 @@ export class ChatController {
     // Remember the windows as they change, so a refresh can bring back ended ones too.
     watch(
       () =>
-        this.state.sessions.map((s) => ({
-          sessionId: s.sessionId,
-          partnerId: s.partnerId,
-          partnerName: s.partnerName,
-          ended: s.ended,
-          commonInterests: [...s.commonInterests],
-        })),
+        this.state.sessions
+          .filter((s) => s.ended !== 'expired')
+          .map((s) => ({
+            sessionId: s.sessionId,
+            partnerId: s.partnerId,
+            partnerName: s.partnerName,
+            ended: s.ended,
+            commonInterests: [...s.commonInterests],
+          })),
       (windows) => {
         if (this.credentials) this.persistence.saveWindows(windows);
       },
@@ -160,9 +190,20 @@ export class ChatController {
     this.receipts = new ReadReceipts(context, restore);
     this.typingSignals = new TypingSignals(context);
     this.history = new HistoryLoader(context, (key) => this.receipts.ackIfSeen(key));
-    this.finder = new MatchFinder(context, (key) => this.left.delete(key));
+    this.finder = new MatchFinder(context, (key) => {
+      this.left.delete(key);
+      const session = this.store.session(key);
+      if (session) this.attention.newChat(session);
+    });
     this.safety = new Safety(context);
     this.availability = new Availability(context);
+    this.attention = new Attention(
+      this.state,
+      options.alerts ?? null,
+      this.preferences,
+      this.now,
+      (key) => this.bringToFront(key),
+    );
   }
 
   get state(): ChatState {
@@ -174,6 +215,7 @@ export class ChatController {
   }
 
   stop(): void {
+    this.sendPendingLeaves();
     this.client.stop();
     this.typingSignals.clear();
     this.finder.clear();
@@ -215,6 +257,7 @@ export class ChatController {
         nickName: response.nickName,
       };
       this.persistence.saveCredentials(this.credentials);
+      this.persistence.saveExpired(null);
       this.store.setAccount({ accountId: response.accountId, nickName: response.nickName });
       this.availability.reset();
       this.state.banned = null;
@@ -231,6 +274,8 @@ export class ChatController {
   async logout(): Promise<void> {
     const credentials = this.credentials;
     if (!credentials) return;
+    // A Leave still waiting goes out first: it was meant, and its partner hears of it as a leave.
+    this.sendPendingLeaves();
     let confirmed = false;
     // A connection stopped by a ban carries nothing: log out here only.
     if (!this.client.isHeld) {
@@ -258,7 +303,47 @@ export class ChatController {
     );
   }
 
+  /** After the account expired: a new account with the same nickname, in one step. */
+  startAgain(): Promise<boolean> {
+    const expired = this.state.expired;
+    return expired ? this.createAccount(expired.nickName) : Promise.resolve(false);
+  }
+
+  /** After the account expired: go to the nickname screen to pick another one. */
+  chooseAnotherNickname(): void {
+    this.state.expired = null;
+    this.persistence.saveExpired(null);
+  }
+
+  /** The nickname to offer on the nickname screen (the expired account's), or ''. */
+  get suggestedNickname(): string {
+    return this.previousNick;
+  }
+
   private forgetAccount(): void {
+    this.dropAccount();
+    this.persistence.clear();
+    this.store.setAccount(null);
+  }
+
+  /**
+   * RECONNECT said the server no longer knows the account (offline past the grace period, or
+   * logged out elsewhere): keep what was said readable and the nickname, for starting again.
+   */
+  private expireAccount(credentials: Credentials): void {
+    const since = this.offlineSince;
+    this.dropAccount();
+    this.persistence.clearAccount();
+    this.previousNick = credentials.nickName;
+    this.store.expire({
+      nickName: credentials.nickName,
+      offlineForMs: since === null ? null : Math.max(0, this.now() - since),
+    });
+    this.persistence.saveExpired(this.state.expired);
+    this.saveArchive();
+  }
+
+  private dropAccount(): void {
     this.credentials = null;
     this.savedWindows = [];
     this.outbox.clear();
@@ -267,9 +352,28 @@ export class ChatController {
     this.history.clear();
     this.finder.clear();
     this.left.clear();
-    this.persistence.clear();
-    this.store.setAccount(null);
     this.availability.reset();
+    for (const timer of this.leaveTimers.values()) this.timers.clearTimeout(timer);
+    this.leaveTimers.clear();
+  }
+
+  /** The conversations of an expired account, as the page shows them, for the next refresh. */
+  private saveArchive(): void {
+    const archived: ArchivedWindow[] = this.state.sessions
+      .filter((s) => s.ended === 'expired')
+      .map((s) => ({
+        sessionId: s.sessionId,
+        partnerId: s.partnerId,
+        partnerName: s.partnerName,
+        commonInterests: [...s.commonInterests],
+        messages: s.messages.map((m) => ({
+          msgId: m.msgId,
+          own: m.own,
+          content: m.content,
+          createdAt: m.createdAt,
+        })),
+      }));
+    this.persistence.saveArchive(archived);
   }
 
   // ---- connection -----------------------------------------------------------------------------
@@ -289,11 +393,7 @@ export class ChatController {
         error instanceof RequestError &&
         (error.code === Code.UNAUTHORIZED || error.code === Code.NOT_FOUND)
       ) {
-        this.forgetAccount();
-        this.notices.show(
-          'Your chat session has expired (away too long or logged out elsewhere). Pick a nickname to start again.',
-          'error',
-        );
+        this.expireAccount(credentials);
         return;
       }
       if (error instanceof RequestError && error.code === Code.BANNED) {
@@ -376,6 +476,7 @@ export class ChatController {
     if (added && push.senderId !== credentials.accountId) {
       this.typingSignals.partnerStopped(key);
       this.receipts.ackIfSeen(key);
+      if (!this.store.isSeenNow(session)) this.attention.message(session, push.content);
     }
   }
 
@@ -397,7 +498,9 @@ export class ChatController {
         // While a search of ours waits, a new session is its answer arriving first.
         if (!known && !this.finder.searching) {
           session.startedByPartner = true;
+          session.fresh = !this.store.isSeenNow(session);
           this.notices.show(`${partnerName} started a chat with you.`, 'info');
+          this.attention.newChat(session);
         }
         this.finder.sessionOpened();
         return;
@@ -432,9 +535,12 @@ export class ChatController {
 
   // ---- conversations --------------------------------------------------------------------------
 
-  /** MATCH with the person's interests: a new window with a new partner, or why not. */
-  match(): Promise<void> {
-    return this.finder.match();
+  /**
+   * Look for a new partner (MATCH, retried while nobody is free): a new window, or a status saying
+   * why not. Does nothing while a search runs. `origin`: the window whose button started it.
+   */
+  match(origin: string | null = null): Promise<void> {
+    return this.finder.match(origin);
   }
 
   /** CANCEL_MATCH: stop every search still waiting. */
@@ -463,19 +569,36 @@ export class ChatController {
     this.availability.set(available);
   }
 
-  /** Leave a conversation and look for someone new at once. */
+  /**
+   * Next: end a conversation (LEAVE) and look for someone new, in one action. The ended window
+   * stays, readable, until closed; the search's status shows in it.
+   */
   async next(key: string): Promise<void> {
-    if (await this.leave(key)) await this.match();
+    const session = this.store.session(key);
+    if (!session || session.leaving || session.ended === 'expired' || this.finder.searching) return;
+    if (!session.ended && !(await this.end(key))) return;
+    await this.match(key);
   }
 
   /** REPORT the partner of a window (ends the conversation); true once the server took it. */
   reportPartner(key: string, reason: ReportReason, note: string): Promise<boolean> {
-    return this.safety.report(key, reason, note);
+    return this.leaveFirst(key, () => this.safety.report(key, reason, note));
   }
 
   /** BLOCK the partner of a window (ends the conversation); true once the server took it. */
   blockPartner(key: string): Promise<boolean> {
-    return this.safety.block(key);
+    return this.leaveFirst(key, () => this.safety.block(key));
+  }
+
+  /**
+   * A Leave still counting down goes out (and is answered) before a report or block of the same
+   * chat, so that its answer cannot come last and say "left" over "reported" (the server takes
+   * both on an ended chat).
+   */
+  private leaveFirst(key: string, then: () => Promise<boolean>): Promise<boolean> {
+    const session = this.store.session(key);
+    if (!session || session.leaveCountdown === null) return then();
+    return this.end(key).then(then);
   }
 
   setDraft(key: string, draft: string): void {
@@ -497,22 +620,93 @@ export class ChatController {
     this.outbox.discard(key, requestId);
   }
 
+  /** Take a message that failed for good back into the composer, to change it and send again. */
+  editFailed(key: string, requestId: string): void {
+    const message = this.store.findByRequest(key, requestId);
+    if (!message || message.status !== 'failed') return;
+    this.outbox.discard(key, requestId);
+    this.store.restoreDraft(key, message.content);
+    this.bringToFront(key);
+  }
+
   /** Input activity in a window (throttled TYPING to the partner). */
   typing(key: string, text: string): void {
     this.typingSignals.input(key, text);
   }
 
   /**
-   * Leave a conversation (LEAVE), or close the window of one that already ended. Resolves true
-   * once the window is closed.
+   * Leave a conversation in one action: the window shows it as left at once (nothing can be sent
+   * in it any more) and counts down LEAVE_UNDO_S seconds, then LEAVE goes out and the window stays,
+   * readable, ended `left`, until closed. undoLeave() before that sends nothing. Each window
+   * counts down on its own; a PartnerExit meanwhile drops the Leave (nothing is left to leave).
    */
-  async leave(key: string): Promise<boolean> {
+  leave(key: string): void {
+    const session = this.store.session(key);
+    if (!session || session.ended || session.leaving || session.leaveCountdown !== null) return;
+    session.leaveCountdown = LEAVE_UNDO_S;
+    this.countDown(key);
+  }
+
+  /** Take back a Leave whose LEAVE has not gone out yet; true if there was one. */
+  undoLeave(key: string): boolean {
+    const session = this.store.session(key);
+    if (!session || session.leaveCountdown === null) return false;
+    this.stopCountdown(key);
+    return true;
+  }
+
+  /**
+   * Send every Leave still counting down at once: the page is being hidden or closed (its timers
+   * may be slowed down or never fire again), or the connection is about to be closed.
+   */
+  sendPendingLeaves(): void {
+    for (const session of this.state.sessions) {
+      if (session.leaveCountdown !== null) void this.end(session.key);
+    }
+  }
+
+  /**
+   * Close a window: one whose conversation is still open is left first (LEAVE at once, no undo).
+   * Resolves true once the window is closed.
+   */
+  async close(key: string): Promise<boolean> {
     const session = this.store.session(key);
     if (!session || session.leaving) return false;
-    if (session.ended) {
-      this.closeWindow(key);
-      return true;
-    }
+    if (!session.ended && !(await this.end(key))) return false;
+    this.closeWindow(key);
+    return true;
+  }
+
+  private countDown(key: string): void {
+    const timer = this.timers.setTimeout(() => {
+      this.leaveTimers.delete(key);
+      const session = this.store.session(key);
+      // Undone, or the chat ended meanwhile (store.markEnded dropped the countdown).
+      if (!session || session.leaveCountdown === null) return;
+      if (session.leaveCountdown > 1) {
+        session.leaveCountdown -= 1;
+        this.countDown(key);
+      } else {
+        void this.end(key);
+      }
+    }, SECOND_MS);
+    this.leaveTimers.set(key, timer);
+  }
+
+  private stopCountdown(key: string): void {
+    const session = this.store.session(key);
+    if (session) session.leaveCountdown = null;
+    const timer = this.leaveTimers.get(key);
+    if (timer === undefined) return;
+    this.timers.clearTimeout(timer);
+    this.leaveTimers.delete(key);
+  }
+
+  /** LEAVE: the conversation ends for both; the window stays (ended `left`). True once done. */
+  private async end(key: string): Promise<boolean> {
+    const session = this.store.session(key);
+    if (!session || session.leaving) return false;
+    this.stopCountdown(key);
     session.leaving = true;
     this.left.add(key);
     try {
@@ -531,16 +725,20 @@ export class ChatController {
         return false;
       }
     }
-    this.closeWindow(key);
+    session.leaving = false;
+    this.typingSignals.forget(key);
+    this.store.markEnded(key, 'left');
     return true;
   }
 
   private closeWindow(key: string): void {
+    const archived = this.store.session(key)?.ended === 'expired';
     this.left.add(key);
     this.typingSignals.forget(key);
     this.receipts.forget(key);
     this.outbox.forget(key);
     this.store.removeSession(key);
+    if (archived) this.saveArchive();
   }
 
   // ---- what the person sees -------------------------------------------------------------------
@@ -548,17 +746,49 @@ export class ChatController {
   /** The view reports whether a window is on screen (tab shown, scrolled into view). */
   setWindowInView(key: string, inView: boolean): void {
     this.store.setInView(key, inView);
-    if (inView) this.receipts.ackIfSeen(key);
+    if (inView) this.lookedAt(key);
+  }
+
+  /** The view reports the highest partner msgId on screen in a window (0: none). */
+  setVisibleUpTo(key: string, msgId: number): void {
+    this.store.setVisibleUpTo(key, msgId);
+    this.receipts.ackIfSeen(key);
   }
 
   /** The view reports page visibility (another browser tab, minimised window). */
+  /** A page being hidden may never be shown again: a Leave still counting down goes out now. */
   setDocumentVisible(visible: boolean): void {
     this.store.setDocumentVisible(visible);
-    if (visible) for (const session of this.state.sessions) this.receipts.ackIfSeen(session.key);
+    if (visible) for (const session of this.state.sessions) this.lookedAt(session.key);
+    else this.sendPendingLeaves();
   }
 
   activate(key: string): void {
     this.store.activate(key);
+  }
+
+  /** Show a conversation and put the cursor in it (a notification was clicked, a shortcut). */
+  bringToFront(key: string): void {
+    if (!this.store.session(key)) return;
+    this.store.activate(key);
+    this.state.focusKey = key;
+  }
+
+  /** Sound while the page is hidden, on or off (remembered by the browser). */
+  setSoundAlerts(on: boolean): void {
+    this.attention.setSound(on);
+  }
+
+  /** Desktop notifications while the page is hidden; asks the browser first. True if on. */
+  setDesktopAlerts(on: boolean): Promise<boolean> {
+    return this.attention.setNotify(on);
+  }
+
+  private lookedAt(key: string): void {
+    const session: ChatSession | undefined = this.store.session(key);
+    if (!session || !this.store.isSeenNow(session)) return;
+    this.store.markLookedAt(key);
+    this.receipts.ackIfSeen(key);
   }
 
   // ---- errors ---------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 // Own messages on their way: shown at once as pending, sent with DIALOGUE under a requestId that
 // never changes (the server stores a requestId at most once), kept in storage until confirmed so a
 // refresh re-sends rather than loses them, and marked failed with a reason when refused. A message
-// refused for now (code 8: too fast, or the partner has too much unread) goes back to the
-// composer instead, to be sent when the person chooses.
+// over the length limit is refused before it is sent. One refused for now (code 8: too fast, or
+// the partner has too much unread) or as too long (code 9: a server with a lower limit) goes back
+// to the composer instead, to be sent or shortened when the person chooses.
 import { ClientStoppedError, describeError, RequestError } from '../protocol/errors';
+import { codePoints, limitFromRefusal } from '../protocol/limits';
 import { Code } from '../protocol/types';
 import { canSend, sessionKey } from '../store/chat';
 import type { OutboxEntry } from '../store/persistence';
@@ -38,13 +40,17 @@ export class Outbox {
     this.restoredEntries = restore ? ctx.persistence.loadOutbox() : [];
   }
 
-  /** Send a message typed in a window; false if there was nothing to send or it cannot be sent. */
+  /**
+   * Send a message typed in a window; false if there was nothing to send or it cannot be sent
+   * (an ended chat, or longer than the limit: the composer keeps the text either way).
+   */
   send(key: string, text: string): boolean {
     const session = this.ctx.store.session(key);
     const content = normalizeContent(text);
     if (!session || this.ctx.accountId() === null || content.trim() === '' || !canSend(session)) {
       return false;
     }
+    if (codePoints(content) > this.ctx.store.state.maxContent) return false;
     const entry: OutboxEntry = {
       requestId: this.ctx.client.newRequestId(),
       sessionId: session.sessionId,
@@ -140,7 +146,15 @@ export class Outbox {
             return;
           }
           this.untrack(entry.requestId);
-          if (error instanceof RequestError && error.code === Code.RATE_LIMITED) {
+          if (error instanceof RequestError && error.code === Code.TOO_LARGE) {
+            // The server takes less than the page thought: learn its limit, give the text back.
+            const limit = limitFromRefusal(error.serverMsg);
+            if (limit !== null) store.state.maxContent = limit;
+          }
+          if (
+            error instanceof RequestError &&
+            (error.code === Code.RATE_LIMITED || error.code === Code.TOO_LARGE)
+          ) {
             store.discard(key, entry.requestId);
             store.restoreDraft(key, entry.content);
             this.ctx.report(error);

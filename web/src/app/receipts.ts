@@ -1,5 +1,6 @@
-// Read receipts in both directions. Outgoing: once a window is in front of the person, its
-// partner messages count as seen and VIEWED_ACK tells the partner (again after a drop if needed).
+// Read receipts in both directions. Outgoing: partner messages count as seen once they are on
+// screen in a visible page (the view reports the highest one shown), and VIEWED_ACK tells the
+// partner up to there (again after a drop if needed); a message scrolled out of sight is not seen.
 // Incoming: ViewedAck turns own messages to "seen". Both marks are kept in storage, because the
 // server neither replays acknowledged ViewedAcks nor carries them in HISTORY.
 import type { ChatSession } from '../store/chat';
@@ -31,12 +32,12 @@ export class ReadReceipts {
     this.ctx.store.markPartnerSeen(key, this.seen.get(key) ?? 0);
   }
 
-  /** If the window is in front of the person, count its messages as seen and tell the partner. */
+  /** Count the partner messages on screen in a visible page as seen, and tell the partner. */
   ackIfSeen(key: string): void {
     const store = this.ctx.store;
     const session = store.session(key);
-    if (!session || !store.isSeenNow(session)) return;
-    const msgId = store.markViewed(key);
+    if (!session || !store.state.documentVisible || session.visibleUpTo <= session.viewedUpTo) return;
+    const msgId = store.markViewed(key, session.visibleUpTo);
     if (msgId === null) return;
     this.viewed.set(key, msgId);
     this.ctx.persistence.saveViewed(this.viewed);

@@ -86,6 +86,9 @@ export function describeError(error: unknown): string {
         'yet. Your text is back in the box.'
       );
     }
+    if (error.cmd === 'DIALOGUE' && error.code === Code.TOO_LARGE) {
+      return 'Not sent: the message is longer than the server takes. Your text is back in the box.';
+    }
     if (error.cmd === 'MATCH' && error.code === Code.NOT_FOUND) {
       return 'Nobody is available to chat right now. Try again in a moment.';
     }

@@ -1,9 +1,11 @@
 // The conversations as the person sees them: sessions, their messages (deduplicated by msgId),
-// read/seen marks, typing, presence and exit state, and the search for a partner. Pure state transitions on a Vue `reactive` object, with
-// no DOM and no socket, so every rule here is unit-tested directly.
+// read/seen marks, typing, presence and exit state, the search for a partner, and what is kept
+// readable after the account expired. Pure state transitions on a Vue `reactive` object, with no
+// DOM and no socket, so every rule here is unit-tested directly.
 import { reactive } from 'vue';
 import type { ConnectionState } from '../protocol/client';
 import type { AccountId, SessionId, SessionSummary, StoredMessage } from '../protocol/types';
+import { DEFAULT_MAX_CONTENT } from '../protocol/limits';
 
 export type MessageStatus = 'pending' | 'sent' | 'failed';
 
@@ -27,19 +29,21 @@ export interface ChatMessage {
 }
 
 /**
- * Why a conversation can no longer be written to: the partner left, the server closed it, or this
- * person reported or blocked the partner.
+ * Why a conversation can no longer be written to: the partner left, the server closed it, this
+ * person reported or blocked the partner or moved on to someone new (`left`, with Next), or this
+ * person's account expired (`expired`: the transcript is all that is left, kept in the page).
  */
-export type SessionEnd = 'partner-left' | 'closed' | 'reported' | 'blocked';
+export type SessionEnd = 'partner-left' | 'closed' | 'reported' | 'blocked' | 'left' | 'expired';
 
 /** Ends this person chose; they replace whatever ended the conversation before. */
-const OWN_ENDS: readonly SessionEnd[] = ['reported', 'blocked'];
+const OWN_ENDS: readonly SessionEnd[] = ['reported', 'blocked', 'left'];
 
 /**
  * What the search for a partner is doing: `interests` while the server prefers people who share
- * one (its interest wait), then `anyone`; after it, `none-free` (code 4) or `cancelled`.
+ * one (its interest wait), then `anyone`; after it, `none-free` (code 4 on every attempt),
+ * `cancelled`, or `failed` (another error, said in `error`).
  */
-export type MatchPhase = 'idle' | 'interests' | 'anyone' | 'none-free' | 'cancelled';
+export type MatchPhase = 'idle' | 'interests' | 'anyone' | 'none-free' | 'cancelled' | 'failed';
 
 export interface MatchStatus {
   phase: MatchPhase;
@@ -49,6 +53,30 @@ export interface MatchStatus {
   online: number | null;
   /** A CANCEL_MATCH is on its way; the searches it ends are answered code 4. */
   cancelling: boolean;
+  /** When the search began (its first MATCH), for the elapsed time; null when none ran. */
+  startedAt: number | null;
+  /** Which MATCH of the search this is (1-based) and how many it makes before giving up. */
+  attempt: number;
+  attempts: number;
+  /** The window whose Next or New chat started the search (its status shows there), or null. */
+  origin: string | null;
+  /** Why the search failed, for the person (phase `failed`). */
+  error: string | null;
+}
+
+/** What is left of an account the server no longer knows (offline past its grace period). */
+export interface ExpiredAccount {
+  nickName: string;
+  /** How long the page had been without a connection when it learned it, if it knows. */
+  offlineForMs: number | null;
+}
+
+/** Opt-in signals while the page is hidden, and what the browser allows. */
+export interface AlertSettings {
+  sound: boolean;
+  notify: boolean;
+  /** The browser's notification permission ('unsupported' without the Notification API). */
+  permission: 'default' | 'granted' | 'denied' | 'unsupported';
 }
 
 export interface ChatSession {
@@ -67,6 +95,11 @@ export interface ChatSession {
   inView: boolean;
   /** A LEAVE is on its way; the window's controls wait for the answer. */
   leaving: boolean;
+  /**
+   * Leave was pressed and its LEAVE waits this many more seconds, during which it can be undone;
+   * null: no Leave waiting. The window shows it as left already.
+   */
+  leaveCountdown: number | null;
   /** Interests both people named when they were matched (empty if none or a version 1 server). */
   commonInterests: string[];
   /** The partner's connection dropped and their grace period runs (PartnerAway until PartnerBack). */
@@ -75,6 +108,18 @@ export interface ChatSession {
   startedByPartner: boolean;
   /** What is typed in the composer and not sent yet (a refused message comes back here). */
   draft: string;
+  /** A chat that opened during this visit and that the person has not looked at yet. */
+  fresh: boolean;
+  /** The highest partner msgId on screen now (reported by the view); what VIEWED_ACK may say. */
+  visibleUpTo: number;
+}
+
+/** A message of an expired account's conversation, as kept for reading (see persistence.ts). */
+export interface ArchivedMessage {
+  msgId: number | null;
+  own: boolean;
+  content: string;
+  createdAt: number;
 }
 
 export interface Account {
@@ -105,6 +150,11 @@ export interface ChatState {
   match: MatchStatus;
   /** The moderators suspended or banned this account or address: their words, or null. */
   banned: string | null;
+  /** The account expired; its conversations stay readable until the person starts again. */
+  expired: ExpiredAccount | null;
+  /** The most characters a message may have (the server's limit, once it says a lower one). */
+  maxContent: number;
+  alerts: AlertSettings;
 }
 
 /** What opening a window needs: a RECONNECT/MATCH summary, or a window saved before a refresh. */
@@ -116,6 +166,20 @@ export type WindowSummary = Omit<SessionSummary, 'partnerId'> & {
 /** Map key of a session: the server's sessionId as a string, whatever its JSON type. */
 export function sessionKey(sessionId: SessionId): string {
   return String(sessionId);
+}
+
+export function idleSearch(): MatchStatus {
+  return {
+    phase: 'idle',
+    interests: [],
+    online: null,
+    cancelling: false,
+    startedAt: null,
+    attempt: 0,
+    attempts: 0,
+    origin: null,
+    error: null,
+  };
 }
 
 export class ChatStore {
@@ -136,8 +200,11 @@ export class ChatStore {
       superseded: false,
       interests: [],
       available: true,
-      match: { phase: 'idle', interests: [], online: null, cancelling: false },
+      match: idleSearch(),
       banned: null,
+      expired: null,
+      maxContent: DEFAULT_MAX_CONTENT,
+      alerts: { sound: false, notify: false, permission: 'unsupported' },
     });
   }
 
@@ -145,17 +212,44 @@ export class ChatStore {
 
   setAccount(account: Account | null): void {
     this.state.account = account;
-    if (account === null) {
-      this.state.sessions.splice(0);
-      this.state.activeKey = null;
-      this.state.matchesInFlight = 0;
-      this.state.focusKey = null;
-      this.state.superseded = false;
-      this.state.available = true;
-      this.state.match = { phase: 'idle', interests: [], online: null, cancelling: false };
-      this.state.banned = null;
-      this.known.clear();
+    if (account !== null) {
+      this.state.expired = null;
+      return;
     }
+    this.resetAccountState();
+    this.state.sessions.splice(0);
+    this.state.activeKey = null;
+    this.state.expired = null;
+    this.known.clear();
+  }
+
+  /**
+   * The server no longer knows the account: nothing can be sent any more, but what was said stays
+   * readable. Open conversations end as `expired`, own messages not stored fail for good.
+   */
+  expire(expired: ExpiredAccount): void {
+    this.state.account = null;
+    this.resetAccountState();
+    this.state.expired = expired;
+    for (const session of this.state.sessions) {
+      if (!session.ended) this.markEnded(session.key, 'expired');
+      session.leaving = false;
+      for (const message of session.messages) {
+        if (message.msgId !== null) continue;
+        message.status = 'failed';
+        message.error = 'Not sent: your account had ended.';
+        message.retryable = false;
+      }
+    }
+  }
+
+  private resetAccountState(): void {
+    this.state.matchesInFlight = 0;
+    this.state.focusKey = null;
+    this.state.superseded = false;
+    this.state.available = true;
+    this.state.match = idleSearch();
+    this.state.banned = null;
   }
 
   setConnection(state: ConnectionState): void {
@@ -204,10 +298,13 @@ export class ChatStore {
       ended: null,
       inView: false,
       leaving: false,
+      leaveCountdown: null,
       commonInterests: [...(summary.commonInterests ?? [])],
       partnerAway: false,
       startedByPartner: false,
       draft: '',
+      fresh: false,
+      visibleUpTo: 0,
     });
     if (activate || this.state.activeKey === null) this.state.activeKey = key;
     // Return the reactive proxy, so later writes through it re-render.
@@ -229,10 +326,14 @@ export class ChatStore {
     if (this.session(key)) this.state.activeKey = key;
   }
 
-  /** The conversation ended; the partner leaving is not overwritten by a later "closed". */
+  /**
+   * The conversation ended; the partner leaving is not overwritten by a later "closed". A Leave
+   * still waiting to go out is dropped: there is nothing left to leave.
+   */
   markEnded(key: string, reason: SessionEnd): void {
     const session = this.session(key);
     if (!session || session.ended === reason) return;
+    session.leaveCountdown = null;
     if (session.ended !== null && session.ended !== 'closed' && !OWN_ENDS.includes(reason)) return;
     session.ended = reason;
     session.partnerTyping = false;
@@ -259,6 +360,44 @@ export class ChatStore {
   setInView(key: string, inView: boolean): void {
     const session = this.session(key);
     if (session) session.inView = inView;
+  }
+
+  /** The highest partner msgId the view shows on screen now (0: none). */
+  setVisibleUpTo(key: string, msgId: number): void {
+    const session = this.session(key);
+    if (session) session.visibleUpTo = msgId;
+  }
+
+  /** The person has looked at a new chat: it no longer counts in the page title. */
+  markLookedAt(key: string): void {
+    const session = this.session(key);
+    if (session) session.fresh = false;
+  }
+
+  /** A window kept from an expired account, with the messages it showed (never sent to the server). */
+  restoreArchived(window: WindowSummary, messages: readonly ArchivedMessage[]): ChatSession {
+    const session = this.openSession(window);
+    session.ended = 'expired';
+    session.viewedUpTo = Number.MAX_SAFE_INTEGER;
+    const known = this.known.get(session.key)!;
+    for (const message of messages) {
+      if (message.msgId !== null && known.has(message.msgId)) continue;
+      if (message.msgId !== null) known.add(message.msgId);
+      const key = message.msgId !== null ? `m${message.msgId}` : `a${session.messages.length}`;
+      session.messages.push({
+        key,
+        msgId: message.msgId,
+        senderId: 0,
+        own: message.own,
+        content: message.content,
+        createdAt: message.createdAt,
+        status: message.msgId === null ? 'failed' : 'sent',
+        requestId: null,
+        error: message.msgId === null ? 'Not sent: your account had ended.' : null,
+        retryable: false,
+      });
+    }
+    return session;
   }
 
   setPartnerTyping(key: string, typing: boolean): void {
@@ -374,13 +513,13 @@ export class ChatStore {
   }
 
   /**
-   * Record that the person has now seen every partner message in this window. Returns the msgId to
-   * acknowledge with VIEWED_ACK, or null when there is nothing new.
+   * Record that the person has now seen the partner's messages up to `upTo` (by default all of
+   * them). Returns the msgId to acknowledge with VIEWED_ACK, or null when there is nothing new.
    */
-  markViewed(key: string): number | null {
+  markViewed(key: string, upTo = Number.MAX_SAFE_INTEGER): number | null {
     const session = this.session(key);
     if (!session) return null;
-    const highest = highestPartnerMsgId(session);
+    const highest = Math.min(highestPartnerMsgId(session), upTo);
     if (highest <= session.viewedUpTo) return null;
     session.viewedUpTo = highest;
     return highest;
@@ -412,14 +551,22 @@ export function highestPartnerMsgId(session: ChatSession): number {
   return highest;
 }
 
+/** Unread messages and chats nobody has looked at yet, for the page title. */
+export function attentionCount(sessions: readonly ChatSession[]): number {
+  let count = 0;
+  for (const session of sessions) count += unreadCount(session) + (session.fresh ? 1 : 0);
+  return count;
+}
+
 export function unreadCount(session: ChatSession): number {
   let count = 0;
   for (const m of session.messages) if (!m.own && m.msgId !== null && m.msgId > session.viewedUpTo) count += 1;
   return count;
 }
 
+/** Whether the composer takes messages: not once the chat ended, or Leave was pressed. */
 export function canSend(session: ChatSession): boolean {
-  return session.ended === null;
+  return session.ended === null && session.leaveCountdown === null && !session.leaving;
 }
 
 /** What the mark next to an own message says. */

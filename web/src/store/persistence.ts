@@ -1,8 +1,10 @@
 // What survives a page refresh, in sessionStorage (per browser tab, so two tabs are two people):
 // the credentials to RECONNECT with, and own messages not yet confirmed by the server, so a
-// refresh in the middle of sending neither loses them nor stores them twice (same requestId).
+// refresh in the middle of sending neither loses them nor stores them twice (same requestId);
+// and, once an account expired, its conversations as they were, since the server no longer
+// shows them to anyone.
 import type { AccountId, SessionId } from '../protocol/types';
-import type { SessionEnd } from './chat';
+import type { ArchivedMessage, ExpiredAccount, SessionEnd } from './chat';
 
 /** The subset of the Web Storage API used here (tests pass a Map-backed fake). */
 export interface KeyValueStorage {
@@ -27,6 +29,18 @@ export interface SavedWindow {
   commonInterests?: string[];
 }
 
+/** A conversation of an expired account, with the messages the page showed. */
+export interface ArchivedWindow {
+  sessionId: SessionId;
+  partnerId: AccountId | null;
+  partnerName: string;
+  commonInterests: string[];
+  messages: ArchivedMessage[];
+}
+
+/** The most recent messages kept per archived conversation (sessionStorage holds a few MB). */
+export const ARCHIVE_MESSAGES = 500;
+
 export interface OutboxEntry {
   requestId: string;
   sessionId: SessionId;
@@ -34,7 +48,14 @@ export interface OutboxEntry {
   createdAt: number;
 }
 
-const ENDS: ReadonlySet<unknown> = new Set<SessionEnd>(['partner-left', 'closed', 'reported', 'blocked']);
+const ENDS: ReadonlySet<unknown> = new Set<SessionEnd>([
+  'partner-left',
+  'closed',
+  'reported',
+  'blocked',
+  'left',
+  'expired',
+]);
 
 const KEYS = {
   accountId: 'pairchat.accountId',
@@ -44,6 +65,11 @@ const KEYS = {
   viewed: 'pairchat.viewed',
   seen: 'pairchat.seen',
   windows: 'pairchat.windows',
+} as const;
+/** Kept when the account expires, until the person closes those windows or logs out. */
+const ARCHIVE_KEYS = {
+  archive: 'pairchat.archive',
+  expired: 'pairchat.expired',
 } as const;
 
 export class ClientPersistence {
@@ -63,15 +89,53 @@ export class ClientPersistence {
     this.write(KEYS.nickName, credentials.nickName);
   }
 
-  /** Forget the account and everything tied to it. */
+  /** Forget the account and everything tied to it, kept conversations of an expired one too. */
   clear(): void {
-    for (const key of Object.values(KEYS)) {
-      try {
-        this.storage.removeItem(key);
-      } catch {
-        // Storage disabled: nothing was saved either.
-      }
+    this.clearAccount();
+    for (const key of Object.values(ARCHIVE_KEYS)) this.remove(key);
+  }
+
+  /** Forget the account (it expired) but keep what clear() also removes: the archive. */
+  clearAccount(): void {
+    for (const key of Object.values(KEYS)) this.remove(key);
+  }
+
+  loadArchive(): ArchivedWindow[] {
+    const raw = this.read(ARCHIVE_KEYS.archive);
+    if (!raw) return [];
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      return Array.isArray(parsed) ? parsed.filter(isArchivedWindow) : [];
+    } catch {
+      return [];
     }
+  }
+
+  saveArchive(windows: ArchivedWindow[]): void {
+    if (windows.length === 0) {
+      this.remove(ARCHIVE_KEYS.archive);
+      return;
+    }
+    const kept = windows.map((w) => ({ ...w, messages: w.messages.slice(-ARCHIVE_MESSAGES) }));
+    this.write(ARCHIVE_KEYS.archive, JSON.stringify(kept));
+  }
+
+  loadExpired(): ExpiredAccount | null {
+    const raw = this.read(ARCHIVE_KEYS.expired);
+    if (!raw) return null;
+    try {
+      const parsed = JSON.parse(raw) as Record<string, unknown>;
+      if (typeof parsed.nickName !== 'string') return null;
+      const offline = parsed.offlineForMs;
+      return { nickName: parsed.nickName, offlineForMs: typeof offline === 'number' ? offline : null };
+    } catch {
+      return null;
+    }
+  }
+
+  saveExpired(expired: ExpiredAccount | null): void {
+    if (expired === null) this.remove(ARCHIVE_KEYS.expired);
+    else this.write(ARCHIVE_KEYS.expired, JSON.stringify(expired));
   }
 
   loadOutbox(): OutboxEntry[] {
@@ -188,6 +252,30 @@ function isSavedWindow(value: unknown): value is SavedWindow {
     typeof entry.partnerName === 'string' &&
     (entry.ended === null || ENDS.has(entry.ended)) &&
     (entry.commonInterests === undefined || isStringArray(entry.commonInterests))
+  );
+}
+
+function isArchivedWindow(value: unknown): value is ArchivedWindow {
+  if (typeof value !== 'object' || value === null) return false;
+  const entry = value as Record<string, unknown>;
+  return (
+    (typeof entry.sessionId === 'string' || typeof entry.sessionId === 'number') &&
+    (typeof entry.partnerId === 'number' || entry.partnerId === null) &&
+    typeof entry.partnerName === 'string' &&
+    isStringArray(entry.commonInterests) &&
+    Array.isArray(entry.messages) &&
+    entry.messages.every(isArchivedMessage)
+  );
+}
+
+function isArchivedMessage(value: unknown): value is ArchivedMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const entry = value as Record<string, unknown>;
+  return (
+    (typeof entry.msgId === 'number' || entry.msgId === null) &&
+    typeof entry.own === 'boolean' &&
+    typeof entry.content === 'string' &&
+    typeof entry.createdAt === 'number'
   );
 }
 

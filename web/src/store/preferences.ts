@@ -3,6 +3,13 @@
 import { isStringArray, type KeyValueStorage } from './persistence';
 
 const INTERESTS_KEY = 'pairchat.interests';
+const ALERTS_KEY = 'pairchat.alerts';
+
+/** The opt-in signals while the page is hidden (both off until the person turns them on). */
+export interface AlertChoices {
+  sound: boolean;
+  notify: boolean;
+}
 
 export class Preferences {
   /** Without a storage (none offered, or tests that do not care) nothing is remembered. */
@@ -16,6 +23,24 @@ export class Preferences {
       return isStringArray(parsed) ? parsed : [];
     } catch {
       return [];
+    }
+  }
+
+  loadAlerts(): AlertChoices {
+    try {
+      const raw = this.storage?.getItem(ALERTS_KEY);
+      const parsed = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
+      return { sound: parsed.sound === true, notify: parsed.notify === true };
+    } catch {
+      return { sound: false, notify: false };
+    }
+  }
+
+  saveAlerts(choices: AlertChoices): void {
+    try {
+      this.storage?.setItem(ALERTS_KEY, JSON.stringify(choices));
+    } catch {
+      // See saveInterests.
     }
   }
 
