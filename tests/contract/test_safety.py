@@ -13,6 +13,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 import pairchat.storage.store_postgres_schema as migrate_module
+from pairchat.addresses import normalize_network
 from pairchat.storage import store_sqlite_ops
 from pairchat.storage.records import NewMessage, PurgeReport
 from pairchat.storage.safety import (
@@ -20,7 +21,6 @@ from pairchat.storage.safety import (
     Ban,
     EvidenceMessage,
     Report,
-    normalize_network,
 )
 from pairchat.storage.store import Store
 from pairchat.storage.store_postgres import PostgresStore

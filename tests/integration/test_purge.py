@@ -12,12 +12,10 @@ import re
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from .client import is_signal
 from .harness import (
@@ -26,9 +24,7 @@ from .harness import (
     TIMEOUT,
     Flags,
     System,
-    drop_namespace,
-    running_system,
-    scaled_flags,
+    system_fixture,
 )
 from .users import Users
 
@@ -37,16 +33,9 @@ TINY = 1e-9  # days (86 µs): everything that ended before the command started
 COUNTS = re.compile(r"^\s+(sessions|messages|accounts|reports): (\d+)\b", re.MULTILINE)
 
 
-@pytest.fixture(params=["embedded", "scaled"])
-def purge_system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
-    flags = Flags(admin_token=TOKEN)
-    if request.param == "scaled":
-        flags = scaled_flags(flags)
-    try:
-        with running_system(flags, tmp_path / "data") as system:
-            yield system
-    finally:
-        drop_namespace(flags)
+purge_system = system_fixture(
+    lambda brokers: Flags(brokers=brokers, admin_token=TOKEN), broker_counts=(1,), scope="function"
+)
 
 
 def purge(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -7,11 +7,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
-import pytest
 
 from .client import is_signal
 from .harness import (
@@ -19,9 +16,7 @@ from .harness import (
     TIMEOUT,
     Flags,
     System,
-    drop_namespace,
-    running_system,
-    scaled_flags,
+    system_fixture,
 )
 from .users import Users
 
@@ -29,16 +24,11 @@ from .users import Users
 RETENTION_DAYS = TIMEOUT / 4 / 86400
 
 
-@pytest.fixture(params=["embedded", "scaled"])
-def retention_system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[System]:
-    flags = Flags(retention_days=RETENTION_DAYS)
-    if request.param == "scaled":
-        flags = scaled_flags(flags)
-    try:
-        with running_system(flags, tmp_path / "data") as system:
-            yield system
-    finally:
-        drop_namespace(flags)
+retention_system = system_fixture(
+    lambda brokers: Flags(brokers=brokers, retention_days=RETENTION_DAYS),
+    broker_counts=(1,),
+    scope="function",
+)
 
 
 async def account_stored(system: System, account_id: int) -> bool:

@@ -8,6 +8,9 @@ export const ME = 7;
 export const PARTNER = 8;
 export const TOKEN = 'secret-token';
 
+/** The texts of notices, in order. */
+export const texts = (notices: { text: string }[]) => notices.map((n) => n.text);
+
 /** `preferences` stands for localStorage (what the browser keeps across tabs and visits). */
 export function createController(storage = new MemoryStorage(), preferences = new MemoryStorage()) {
   const network = new FakeNetwork();

@@ -11,6 +11,7 @@ import {
   pushSignal,
   signedInStorage,
   signedInWithSession,
+  texts,
 } from './harness';
 
 beforeEach(() => {
@@ -19,8 +20,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-const texts = (notices: { text: string }[]) => notices.map((n) => n.text);
 
 describe('interests', () => {
   it('sends the interests with MATCH and remembers them for the next visit', async () => {

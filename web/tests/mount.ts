@@ -5,8 +5,9 @@ import { ChatController } from '../src/app/controller';
 import { controllerKey } from '../src/app/inject';
 import { FakeNetwork, flush, MemoryStorage } from './fakes';
 
-export const ME = 7;
-export const PARTNER = 8;
+import { ME, PARTNER } from './harness';
+
+export { ME, PARTNER };
 let wrapper: VueWrapper | null = null;
 
 /** Call from afterEach: the page is attached to document.body, so it must go. */

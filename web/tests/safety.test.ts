@@ -13,6 +13,7 @@ import {
   pushSignal,
   signedInStorage,
   signedInWithSession,
+  texts,
 } from './harness';
 
 beforeEach(() => {
@@ -21,8 +22,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-const texts = (notices: { text: string }[]) => notices.map((n) => n.text);
 
 describe('next', () => {
   it('leaves the conversation with LEAVE, then looks for someone new with MATCH, keeping the ended one readable', async () => {

@@ -22,8 +22,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from pairchat.addresses import Address, Network, client_ip, normalize_network
 
 FORWARDED_FOR = "X-Forwarded-For"
 _PORT = re.compile(r"[0-9]{1,5}")
@@ -37,7 +36,7 @@ def ip_networks(raw: str) -> tuple[str, ...]:
         ValueError: an entry is neither, or a network with host bits set
             ("10.0.0.1/8"; write "10.0.0.0/8").
     """
-    return tuple(str(ipaddress.ip_network(part.strip())) for part in raw.split(",") if part.strip())
+    return tuple(normalize_network(part) for part in raw.split(",") if part.strip())
 
 
 def parse_address(entry: str) -> Address | None:
@@ -58,15 +57,9 @@ def parse_address(entry: str) -> Address | None:
             return None
     else:
         host = text
-    if "%" in host:
-        return None
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv4Address):
-        return None if bracketed else address  # brackets hold IPv6 only
-    return address.ipv4_mapped or address
+    if "%" in host or (bracketed and "." in host and ":" not in host):
+        return None  # a zone id; or IPv4 in brackets, which hold IPv6 only
+    return client_ip(host)
 
 
 class TrustedProxies:

@@ -23,11 +23,12 @@ from urllib.parse import parse_qs
 import grpc
 from aiohttp import web
 
+from pairchat.addresses import normalize_network
 from pairchat.api.admin import admin_routes, error_response, json_response
 from pairchat.api.v1 import logic_pb2 as lpb
 from pairchat.logic.moderation import DECISIONS, MAX_DURATION, Moderation
 from pairchat.obs import event
-from pairchat.storage.safety import BAN_KINDS, REPORT_STATUSES, normalize_network
+from pairchat.storage.safety import BAN_KINDS, REPORT_STATUSES
 from pairchat.storage.store import Store
 
 log = logging.getLogger("pairchat.logic")

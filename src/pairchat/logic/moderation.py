@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeAlias
 
+from pairchat.addresses import Network, client_ip
 from pairchat.obs import event
 from pairchat.storage.safety import AuditEntry, Ban, Report, Safety
 
@@ -32,7 +33,6 @@ MAX_DURATION = 100 * 365 * 86400.0  # seconds: a longer ban is one for good
 ADDRESS_CACHE = 65536  # addresses whose bans are cached; past it the cache starts over
 DECISIONS = {"resolved": "resolve", "dismissed": "dismiss"}  # report status -> audit action
 
-Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 # IP version -> prefix length -> network -> its active bans
 _NetworkIndex: TypeAlias = dict[int, dict[int, dict[Network, list[Ban]]]]
 
@@ -66,18 +66,6 @@ def _longest(bans: Iterable[Ban], at_ms: int) -> Ban | None:
     if not active:
         return None
     return max(active, key=lambda b: (b.until is None, b.until or 0, b.kind == "ban"))
-
-
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """A client address as bans match it (an IPv4-mapped IPv6 address is its
-    IPv4 address); None for what is not an address."""
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
 
 
 class Moderation:
@@ -329,7 +317,7 @@ class Moderation:
         self._by_address = {}
 
     def _bans_of_address(self, address: str) -> list[Ban]:
-        ip = _address(address)
+        ip = client_ip(address)
         if ip is None:
             return []
         found: list[Ban] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 
+from pairchat.addresses import client_ip
 from pairchat.logic.config import LogicConfig
 from pairchat.protocol import Code, ProtocolError
 from pairchat.storage.limits import Limits
@@ -20,13 +21,10 @@ IPV6_PREFIX = 64  # a host usually holds a whole /64: its addresses count as one
 def address_subject(address: str) -> str:
     """What an address is counted as: an IPv4 address itself (also when
     IPv4-mapped), an IPv6 one by its /64, anything else as given."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+    ip = client_ip(address)
+    if ip is None:
         return address
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
     return str(ip)
 

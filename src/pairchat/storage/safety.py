@@ -20,10 +20,11 @@ The records carry `as_dict()`: their JSON shape in the Moderation API
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from pairchat.addresses import normalize_network
 
 REPORT_STATUSES = ("open", "resolved", "dismissed")
 BAN_KINDS = ("ban", "suspension")
@@ -146,16 +147,6 @@ def block_pair(a: int, b: int) -> tuple[int, int]:
     if a == b:
         raise ValueError(f"an account cannot block itself ({a})")
     return (a, b) if a < b else (b, a)
-
-
-def normalize_network(address: str) -> str:
-    """An IP address or CIDR network as stored in a ban: '203.0.113.7' ->
-    '203.0.113.7/32', '2001:DB8::/32' -> '2001:db8::/32'.
-
-    Raises:
-        ValueError: not an address or network, or a network with host bits set.
-    """
-    return str(ipaddress.ip_network(address.strip(), strict=True))
 
 
 def ban_target(kind: str, account_id: int | None, network: str | None) -> str | None:

@@ -101,14 +101,7 @@ export class ClientPersistence {
   }
 
   loadArchive(): ArchivedWindow[] {
-    const raw = this.read(ARCHIVE_KEYS.archive);
-    if (!raw) return [];
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      return Array.isArray(parsed) ? parsed.filter(isArchivedWindow) : [];
-    } catch {
-      return [];
-    }
+    return this.readList(ARCHIVE_KEYS.archive, isArchivedWindow);
   }
 
   saveArchive(windows: ArchivedWindow[]): void {
@@ -139,14 +132,7 @@ export class ClientPersistence {
   }
 
   loadOutbox(): OutboxEntry[] {
-    const raw = this.read(KEYS.outbox);
-    if (!raw) return [];
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      return Array.isArray(parsed) ? parsed.filter(isOutboxEntry) : [];
-    } catch {
-      return [];
-    }
+    return this.readList(KEYS.outbox, isOutboxEntry);
   }
 
   saveOutbox(entries: OutboxEntry[]): void {
@@ -176,18 +162,23 @@ export class ClientPersistence {
   }
 
   loadWindows(): SavedWindow[] {
-    const raw = this.read(KEYS.windows);
-    if (!raw) return [];
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      return Array.isArray(parsed) ? parsed.filter(isSavedWindow) : [];
-    } catch {
-      return [];
-    }
+    return this.readList(KEYS.windows, isSavedWindow);
   }
 
   saveWindows(windows: SavedWindow[]): void {
     this.write(KEYS.windows, JSON.stringify(windows));
+  }
+
+  /** The entries of a stored JSON array that pass `keep`; none when unreadable. */
+  private readList<T>(key: string, keep: (value: unknown) => value is T): T[] {
+    const raw = this.read(key);
+    if (!raw) return [];
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      return Array.isArray(parsed) ? parsed.filter(keep) : [];
+    } catch {
+      return [];
+    }
   }
 
   private readNumbers(key: string): Map<string, number> {
